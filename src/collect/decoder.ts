@@ -1,0 +1,58 @@
+// Contract between the Collecting Process framework (listener, session table, template store, pending
+// sets; src/collect/*.ts) and the per-protocol decoders (src/collect/<protocol>/). A decoder is pure with
+// respect to I/O: bytes in, sink calls and counted errors out. It never throws on malformed bytes.
+
+import type { ExporterSession, InputProtocol } from './session.js';
+import type { Template } from '../ipfix/template.js';
+import type { DropReasonValue } from '../observe/metrics.js';
+import type { RecordSink } from '../mediate/sink.js';
+
+/** What a decoder keeps per template: the outgoing IPFIX template plus whatever compiled plan it needs. */
+export interface TemplateEntry {
+  readonly template: Template;
+}
+
+/** Templates of one exporter session, keyed by the incoming Template ID. Owned by the session. */
+export interface TemplateStore<E extends TemplateEntry = TemplateEntry> {
+  get(templateId: number): E | undefined;
+  /**
+   * Define or redefine. An identical layout only refreshes the entry's lifetime (returns the existing
+   * entry); a different one withdraws the old definition downstream first, then announces the new one,
+   * then releases any data sets that were held for this id.
+   */
+  define(templateId: number, entry: E): E;
+  /** Withdraw one template (IPFIX withdrawal record). */
+  withdraw(templateId: number): void;
+  /** Withdraw every template of the session (IPFIX "all templates" withdrawal). */
+  withdrawAll(): void;
+  readonly size: number;
+}
+
+/** One exporter session as a decoder sees it. */
+export interface SessionState<E extends TemplateEntry = TemplateEntry> {
+  readonly session: ExporterSession;
+  readonly templates: TemplateStore<E>;
+  /**
+   * Hold a data set whose template is not known yet (bytes are copied). When `templates.define` later
+   * defines that id, `replay(set)` is called for each held set in arrival order. Held sets expire after the
+   * input's pendingTimeout and are dropped with reason no_template; past the per-session bound, the oldest
+   * is dropped with reason pending_overflow.
+   */
+  hold(templateId: number, set: Buffer, exportTime: number, recordHint: number, replay: (set: Buffer, exportTime: number) => void): void;
+  /** Free per-protocol state (e.g. v9 sysUptime epoch, last sequence number). */
+  protocolState: unknown;
+}
+
+export interface DecodeContext {
+  readonly input: string;
+  readonly sink: RecordSink;
+  /** Session for (protocol, exporter address, port, observation domain); created and announced on first use. */
+  session<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number): SessionState<E>;
+  /** Count and (rate-limited) log a drop. `records` > 0 also counts dropped records; 0 counts a dropped datagram. */
+  drop(reason: DropReasonValue, detail: { session?: ExporterSession; offset?: number; templateId?: number; message: string }, records?: number): void;
+  /** Count decoded records for the input's metrics. */
+  counted(protocol: InputProtocol, records: number): void;
+}
+
+/** A protocol decoder: one datagram (or one stream message) from one exporter. */
+export type DecodeFn = (ctx: DecodeContext, datagram: Buffer, address: string, port: number) => void;

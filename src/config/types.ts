@@ -1,0 +1,69 @@
+// The validated configuration, after defaults are applied (src/config/load.ts produces it).
+// YAML keys are exactly these names.
+
+export type ProtocolSetting = 'auto' | 'netflow5' | 'netflow9' | 'ipfix' | 'sflow';
+
+export interface InputConfig {
+  name: string;
+  /** udp://HOST:PORT (tcp://, tls://, sctp:// arrive with later issues). */
+  listen: string;
+  protocol: ProtocolSetting;
+  /** Seconds without packets before an exporter session ends. Default 300. */
+  sessionTimeout: number;
+  /** Seconds a template learned over UDP lives without being refreshed (RFC 7011 §8.4). Default 1800. */
+  templateTimeout: number;
+  /** Seconds a data set waiting for its template is held before it is dropped (no_template). Default 10. */
+  pendingTimeout: number;
+  /** Data sets held per exporter session while waiting for templates. Default 256. */
+  pendingLimit: number;
+  /** Requested UDP receive buffer in bytes. Default 32 MiB; a warning is logged when the kernel caps it. */
+  receiveBuffer: number;
+}
+
+export interface FileRotation {
+  /** Close the file and start a new one past this many bytes. Default 64 MiB. */
+  maxBytes: number;
+  /** ... or after this many seconds. Default 300. */
+  interval: number;
+  /** Keep at most this many closed files (oldest deleted); 0 keeps all. Default 0. */
+  keep: number;
+}
+
+export interface OutputConfig {
+  name: string;
+  /** udp://HOST:PORT, tcp://HOST:PORT, file:///abs/path.ipfix or file:relative/path.ipfix (tls://, sctp:// later). */
+  url: string;
+  /** UDP: seconds between template retransmissions (RFC 7011 §8.4). Default 60. */
+  templateRefresh: number;
+  /** UDP: path MTU in bytes; messages are packed to MTU − IP − UDP headers. Default 1500. */
+  mtu: number;
+  /** Milliseconds a partly filled message may wait for more records before it is sent. Default 50. */
+  flushInterval: number;
+  /** TCP: reconnect backoff bounds in seconds. Defaults 1 and 30. */
+  reconnectMin: number;
+  reconnectMax: number;
+  /** Bytes an output may queue while its transport is not writable, before dropping (queue_full). Default 64 MiB. */
+  queueLimit: number;
+  /** file:// rotation. */
+  rotate: FileRotation;
+}
+
+export interface MappingConfig {
+  /** Directory of mapping tables. Default: the mappings/ folder shipped with the gateway. */
+  dir: string;
+  /** PEN for NetFlow v9 field types 128..32767 with no mapping. Default 4294967294. */
+  netflow9Enterprise: number;
+  /** PEN for NetFlow v9 field types 32768..65535 with no mapping (id − 32768). Default 4294967295. */
+  netflow9HighEnterprise: number;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from (for messages), or "<embedded default>". */
+  source: string;
+  inputs: InputConfig[];
+  outputs: OutputConfig[];
+  mapping: MappingConfig;
+  /** host:port for the HTTP /metrics and /health endpoint, or null for none. Default 127.0.0.1:9464. */
+  metrics: string | null;
+  logLevel: string;
+}

@@ -1,0 +1,56 @@
+// Prometheus metrics (prefix ipfix_mediator_). One registry per process; every layer counts beside itself.
+// Every drop carries a reason label (DESIGN.md "Nothing received is silently lost").
+
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+
+const P = 'ipfix_mediator_';
+
+function counter(name: string, help: string, labelNames: string[]) {
+  return new client.Counter({ name: P + name, help, labelNames, registers: [registry] });
+}
+function gauge(name: string, help: string, labelNames: string[]) {
+  return new client.Gauge({ name: P + name, help, labelNames, registers: [registry] });
+}
+
+// Collecting Processes
+export const packetsReceived = counter('packets_received_total', 'Datagrams (or stream messages) received, per input and protocol', ['input', 'protocol']);
+export const bytesReceived = counter('bytes_received_total', 'Octets received per input', ['input']);
+export const recordsReceived = counter('records_received_total', 'Data records decoded per input and protocol', ['input', 'protocol']);
+export const packetsDropped = counter('packets_dropped_total', 'Datagrams dropped whole, per input and reason', ['input', 'reason']);
+export const recordsDropped = counter('records_dropped_total', 'Records dropped, per stage (input or output name) and reason', ['stage', 'reason']);
+export const templatesReceived = counter('templates_received_total', 'Template records received per input (incl. redefinitions)', ['input']);
+export const templatesActive = gauge('templates', 'Templates currently known, per input', ['input']);
+export const sessionsActive = gauge('exporter_sessions', 'Exporter sessions currently alive, per input', ['input']);
+export const sessionsEnded = counter('exporter_sessions_ended_total', 'Exporter sessions ended, per input and reason', ['input', 'reason']);
+export const pendingRecords = gauge('pending_sets', 'Data sets held while waiting for their template, per input', ['input']);
+
+// Exporting Processes
+export const messagesSent = counter('messages_sent_total', 'IPFIX messages sent per output', ['output']);
+export const bytesSent = counter('bytes_sent_total', 'Octets sent per output', ['output']);
+export const recordsSent = counter('records_sent_total', 'Data records sent per output', ['output']);
+export const templatesSent = counter('templates_sent_total', 'Template records sent per output', ['output']);
+export const withdrawalsSent = counter('template_withdrawals_sent_total', 'Template withdrawals sent per output', ['output']);
+export const transportUp = gauge('transport_up', '1 when the output transport is connected/open', ['output']);
+export const reconnects = counter('reconnects_total', 'Transport (re)connect attempts per output', ['output']);
+export const queueDepth = gauge('queue_bytes', 'Bytes waiting in the output queue', ['output']);
+export const filesWritten = counter('files_written_total', 'IPFIX files closed (rotated) per output', ['output']);
+
+/** Drop reasons used across the project, in one place so dashboards can list them. */
+export const DropReason = {
+  truncated: 'truncated',
+  badLength: 'bad_length',
+  badVersion: 'unknown_version',
+  badSetId: 'bad_set_id',
+  badTemplate: 'bad_template',
+  noTemplate: 'no_template',
+  sflowNotSupported: 'sflow_not_supported',
+  protocolMismatch: 'protocol_mismatch',
+  withdrawalOverUdp: 'withdrawal_over_udp',
+  pendingOverflow: 'pending_overflow',
+  queueFull: 'queue_full',
+  transportDown: 'transport_down',
+  recordTooLarge: 'record_too_large',
+} as const;
+export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];
