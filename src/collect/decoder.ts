@@ -56,3 +56,11 @@ export interface DecodeContext {
 
 /** A protocol decoder: one datagram (or one stream message) from one exporter. */
 export type DecodeFn = (ctx: DecodeContext, datagram: Buffer, address: string, port: number) => void;
+
+/** What every decoder factory gets: the IE registry and the mapping settings from the config. */
+export interface DecoderOptions {
+  readonly registry: import('../model/types.js').Registry;
+  readonly mapping: import('../config/types.js').MappingConfig;
+}
+
+export type DecoderFactory = (options: DecoderOptions) => DecodeFn;
