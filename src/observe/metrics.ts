@@ -25,6 +25,7 @@ export const templatesActive = gauge('templates', 'Templates currently known, pe
 export const sessionsActive = gauge('exporter_sessions', 'Exporter sessions currently alive, per input', ['input']);
 export const sessionsEnded = counter('exporter_sessions_ended_total', 'Exporter sessions ended, per input and reason', ['input', 'reason']);
 export const pendingRecords = gauge('pending_sets', 'Data sets held while waiting for their template, per input', ['input']);
+export const packetsTrailingOctets = counter('packets_trailing_octets_total', 'Datagrams longer than their header announces: decoded, extra octets ignored; per input and protocol', ['input', 'protocol']);
 
 // Exporting Processes
 export const messagesSent = counter('messages_sent_total', 'IPFIX messages sent per output', ['output']);
