@@ -151,14 +151,15 @@ describe.skipIf(!requireOrSkip('ipfixDump'))('ipfixDump', () => {
     expect(long.errors.join('\n')).toMatch(/read 1 of the file's 2 messages/);
   });
 
-  it('finds a sequence-number break from the per-message record counts', async () => {
+  it('finds a sequence-number break (ipfixDump warns; the per-message record counts agree)', async () => {
     const msgs = udpPayloads(cisco100).map((p) => p.payload);
     expect(walkIpfixMessages(Buffer.concat(msgs)).count).toBe(6);
     const swapped = join(tmp.dir, 'swapped.ipfix');
     // messages 2 and 4 are data for ODID 851968 (sequence 4210974, then 4210978): swap them
     writeFileSync(swapped, Buffer.concat([msgs[0]!, msgs[1]!, msgs[4]!, msgs[3]!, msgs[2]!, msgs[5]!]));
     const d = await ipfixDump(swapped);
-    expect(d.ok).toBe(true); // ipfixDump itself does not check sequence numbers
+    expect(d.ok).toBe(false);
+    expect(d.errors.filter((e) => /out of sequence/.test(e))).toHaveLength(2);
     expect(sequenceBreaks(d.messages)).toEqual([
       'message 2 (ODID 851968): sequence 4210978, expected 4210974',
       'message 4 (ODID 851968): sequence 4210974, expected 4210982',
