@@ -1,0 +1,246 @@
+// Test harness shared by the NetFlow v5/v9 decoder and mapping tests: a small in-test DecodeContext that
+// keeps sessions, templates and held sets the way the contract in src/collect/decoder.ts describes and
+// records every sink call (copying the bytes, as a real sink must), plus a reader that turns the
+// IPFIX-encoded records handed to the sink back into values for assertions.
+
+import { resolve } from 'node:path';
+import type { DecodeContext, SessionState, TemplateEntry, TemplateStore } from '../../src/collect/decoder.js';
+import { makeExporterSession, type ExporterSession, type InputProtocol } from '../../src/collect/session.js';
+import { VARLEN } from '../../src/ipfix/constants.js';
+import { sameLayout, type Template } from '../../src/ipfix/template.js';
+import type { RecordSink } from '../../src/mediate/sink.js';
+import type { Registry } from '../../src/model/types.js';
+import { readFileSync } from 'node:fs';
+import type { DropReasonValue } from '../../src/observe/metrics.js';
+import { formatIPv4, formatIPv6, formatMac } from '../../src/util/address.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const corpus = resolve(repoRoot, '../shared/corpus');
+export const mappingsDir = resolve(repoRoot, 'mappings');
+
+let registry: Registry | undefined;
+export function testRegistry(): Registry {
+  registry ??= xmlRegistry();
+  return registry;
+}
+
+// TEMPORARY until src/model/registry.ts lands: the IANA facts from the shared reference XML.
+function xmlRegistry(): Registry {
+  const text = readFileSync(resolve(repoRoot, '../shared/registry/iana-elements.xml'), 'utf8');
+  const all: import('../../src/model/types.js').InformationElement[] = [];
+  for (const m of text.matchAll(/<element>([\s\S]*?)<\/element>/g)) {
+    const e = m[1]!;
+    const id = Number(/<id>(\d+)/.exec(e)![1]);
+    const name = /<name>(.*?)</.exec(e)![1]!;
+    const dataType = /<dataType>(.*?)</.exec(e)![1]! as import('../../src/model/types.js').DataType;
+    all.push({ id, enterprise: 0, name, dataType });
+  }
+  const byId = new Map(all.map((e) => [e.id, e]));
+  const byName = new Map(all.map((e) => [e.name, e]));
+  return { get: (en, id) => (en === 0 ? byId.get(id) : undefined), byName: (n) => byName.get(n), all: () => all };
+}
+
+export const mappingConfig = { dir: mappingsDir, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 };
+
+export interface RecordsCall {
+  session: ExporterSession;
+  template: Template;
+  bytes: Buffer;
+  count: number;
+  exportTime: number;
+}
+export interface DropCall {
+  reason: DropReasonValue;
+  message: string;
+  records: number;
+  templateId?: number;
+}
+
+interface Held {
+  set: Buffer;
+  exportTime: number;
+  replay: (set: Buffer, exportTime: number) => void;
+}
+
+class Store<E extends TemplateEntry> implements TemplateStore<E> {
+  readonly map = new Map<number, E>();
+  constructor(
+    private readonly ctx: RecordingContext,
+    private readonly session: ExporterSession,
+    private readonly held: Map<number, Held[]>,
+  ) {}
+  get(id: number): E | undefined {
+    return this.map.get(id);
+  }
+  define(id: number, entry: E): E {
+    const old = this.map.get(id);
+    if (old && sameLayout(old.template, entry.template)) {
+      this.ctx.refreshes++;
+      return old;
+    }
+    if (old) this.ctx.events.push({ kind: 'withdrawn', session: this.session, template: old.template });
+    this.map.set(id, entry);
+    this.ctx.events.push({ kind: 'defined', session: this.session, template: entry.template });
+    const waiting = this.held.get(id);
+    if (waiting) {
+      this.held.delete(id);
+      for (const h of waiting) h.replay(h.set, h.exportTime);
+    }
+    return entry;
+  }
+  withdraw(id: number): void {
+    const old = this.map.get(id);
+    if (old) this.ctx.events.push({ kind: 'withdrawn', session: this.session, template: old.template });
+    this.map.delete(id);
+  }
+  withdrawAll(): void {
+    for (const id of [...this.map.keys()]) this.withdraw(id);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export type SinkEvent =
+  | { kind: 'started'; session: ExporterSession }
+  | { kind: 'defined' | 'withdrawn'; session: ExporterSession; template: Template }
+  | ({ kind: 'records' } & RecordsCall);
+
+/** A DecodeContext for one input that records what a decoder does. */
+export class RecordingContext implements DecodeContext {
+  readonly input = 'test';
+  readonly events: SinkEvent[] = [];
+  readonly drops: DropCall[] = [];
+  readonly counts = new Map<string, number>();
+  readonly held = new Map<string, Map<number, Held[]>>();
+  refreshes = 0;
+  private readonly sessions = new Map<string, SessionState<TemplateEntry>>();
+
+  readonly sink: RecordSink = {
+    sessionStarted: (session) => this.events.push({ kind: 'started', session }),
+    templateDefined: (session, template) => this.events.push({ kind: 'defined', session, template }),
+    templateWithdrawn: (session, template) => this.events.push({ kind: 'withdrawn', session, template }),
+    records: (session, template, buf, start, end, count, exportTime) =>
+      this.events.push({ kind: 'records', session, template, bytes: Buffer.from(buf.subarray(start, end)), count, exportTime }),
+    sessionEnded: () => {},
+  };
+
+  session<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, odid: number): SessionState<E> {
+    const key = `${protocol}|${address}|${port}|${odid}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const session = makeExporterSession(this.input, protocol, address, port, odid);
+      const held = new Map<number, Held[]>();
+      this.held.set(key, held);
+      this.events.push({ kind: 'started', session });
+      s = {
+        session,
+        templates: new Store<TemplateEntry>(this, session, held),
+        hold: (templateId, set, exportTime, _hint, replay) => {
+          const list = held.get(templateId) ?? [];
+          list.push({ set: Buffer.from(set), exportTime, replay });
+          held.set(templateId, list);
+        },
+        protocolState: undefined,
+      };
+      this.sessions.set(key, s);
+    }
+    return s as unknown as SessionState<E>;
+  }
+
+  drop(reason: DropReasonValue, detail: { templateId?: number; message: string }, records = 0): void {
+    this.drops.push({ reason, message: detail.message, records, templateId: detail.templateId });
+  }
+
+  counted(protocol: InputProtocol, records: number): void {
+    this.counts.set(protocol, (this.counts.get(protocol) ?? 0) + records);
+  }
+
+  get records(): RecordsCall[] {
+    return this.events.filter((e): e is { kind: 'records' } & RecordsCall => e.kind === 'records');
+  }
+
+  /** Sets still held (data whose template never came). */
+  heldSets(): number {
+    let n = 0;
+    for (const m of this.held.values()) for (const l of m.values()) n += l.length;
+    return n;
+  }
+
+  allSessions(): SessionState<TemplateEntry>[] {
+    return [...this.sessions.values()];
+  }
+}
+
+export type Value = number | bigint | string;
+/** One decoded IPFIX record: element name (or "pen/id" when unknown) → value. Repeated names get "#2". */
+export type Row = Record<string, Value>;
+
+/** Field name used in rows: the registry's name, else "enterprise/id". */
+export function fieldName(reg: Registry, enterprise: number, id: number): string {
+  return reg.get(enterprise, id)?.name ?? `${enterprise}/${id}`;
+}
+
+function value(reg: Registry, enterprise: number, id: number, b: Buffer): Value {
+  const t = reg.get(enterprise, id)?.dataType ?? 'octetArray';
+  switch (t) {
+    case 'ipv4Address':
+      return b.length === 4 ? formatIPv4(b, 0) : b.toString('hex');
+    case 'ipv6Address':
+      return b.length === 16 ? formatIPv6(b, 0) : b.toString('hex');
+    case 'macAddress':
+      return b.length === 6 ? formatMac(b, 0) : b.toString('hex');
+    case 'string':
+      return b.toString('utf8');
+    case 'octetArray':
+    case 'basicList':
+    case 'subTemplateList':
+    case 'subTemplateMultiList':
+      return b.toString('hex');
+    default: {
+      if (b.length === 0 || b.length > 8) return b.toString('hex');
+      let v = 0n;
+      for (const x of b) v = (v << 8n) | BigInt(x);
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    }
+  }
+}
+
+/** Decodes the IPFIX-encoded data records of one sink call. */
+export function rows(reg: Registry, call: { template: Template; bytes: Buffer; count: number }): Row[] {
+  const out: Row[] = [];
+  const b = call.bytes;
+  let o = 0;
+  for (let r = 0; r < call.count; r++) {
+    const row: Row = {};
+    for (const f of call.template.fields) {
+      let len = f.length;
+      if (len === VARLEN) {
+        len = b[o]!;
+        o += 1;
+        if (len === 255) {
+          len = b.readUInt16BE(o);
+          o += 2;
+        }
+      }
+      let name = fieldName(reg, f.enterprise, f.id);
+      if (name in row) {
+        let k = 2;
+        while (`${name}#${k}` in row) k++;
+        name = `${name}#${k}`;
+      }
+      row[name] = value(reg, f.enterprise, f.id, b.subarray(o, o + len));
+      o += len;
+    }
+    out.push(row);
+  }
+  if (o !== b.length) throw new Error(`records decode to ${o} octets, the sink got ${b.length}`);
+  return out;
+}
+
+/** Every record of every sink call, with the session's ODID and template id. */
+export function allRows(reg: Registry, ctx: RecordingContext): (Row & { $odid: number; $template: number })[] {
+  const out: (Row & { $odid: number; $template: number })[] = [];
+  for (const c of ctx.records) for (const r of rows(reg, c)) out.push({ ...r, $odid: c.session.observationDomainId, $template: c.template.id });
+  return out;
+}
