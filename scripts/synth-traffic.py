@@ -106,8 +106,9 @@ def tcp_conversation(c, rng):
     seg(False, "SA", dt=rtt // 2)
     seg(True, "A", dt=rtt // 2)
     for _ in range(rng.randrange(1, 5)):
-        seg(True, "PA", payload(rng, rng.randrange(20, 160)).load, dt=rng.randrange(100, 5_000))
-        seg(False, "PA", payload(rng, rng.randrange(40, 360)).load, dt=rtt // 2 + rng.randrange(100, 3_000))
+        request, response = tcp_messages(rng, dport)
+        seg(True, "PA", request, dt=rng.randrange(100, 5_000))
+        seg(False, "PA", response, dt=rtt // 2 + rng.randrange(100, 3_000))
     if rng.random() < 0.85:
         seg(True, "FA", dt=rng.randrange(1_000, 2_000_000))
         seg(False, "FA", dt=rtt // 2)
@@ -115,6 +116,16 @@ def tcp_conversation(c, rng):
     else:
         seg(False, "RA", dt=rng.randrange(1_000, 500_000))
     return out
+
+
+def tcp_messages(rng, dport):
+    """HTTP for the web ports (so dissectors of sampled headers see what they expect), opaque otherwise."""
+    if dport in (80, 8080):
+        path = "/%d/%s" % (rng.randrange(1000), "x" * rng.randrange(0, 60))
+        body = bytes(rng.randrange(97, 123) for _ in range(rng.randrange(20, 300)))
+        return (b"GET %s HTTP/1.1\r\nHost: example.net\r\n\r\n" % path.encode(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    return payload(rng, rng.randrange(20, 160)).load, payload(rng, rng.randrange(40, 360)).load
 
 
 def udp_conversation(c, rng):
