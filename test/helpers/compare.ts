@@ -1,0 +1,190 @@
+// Field-by-field comparison of what tshark decodes from the gateway's input and from its output.
+// The rules (also in docs/testing.md):
+//  - both sides are tshark's decode; a field is named by tshark's field name, which tshark shares
+//    between NetFlow v5, v9 and IPFIX for the same element (cflow.srcaddr, cflow.octets, ...);
+//  - a few names differ between the input's and the output's encoding and are aliased (TIME and
+//    ALIASES below, and v9 option scopes);
+//  - numbers compare by value (tshark prints some in hex: "0x1a" equals "26"), everything else as text;
+//  - times compare as absolute milliseconds since the epoch: NetFlow v5/v9 sysUptime-relative
+//    First/Last become unixSecs*1000 + signed32(value - sysUptime) (DESIGN.md); IPFIX absolute times
+//    are parsed from tshark's text;
+//  - every field of an input record must be present with an equal value in one output record; the
+//    output may carry more fields (e.g. v5 header values the gateway keeps as IEs). Records are
+//    matched as a multiset, so packing and order may change.
+
+import type { TsharkRecord } from './tshark.js';
+import { secondsToMs } from './tshark.js';
+
+export type Canonical = Map<string, string>;
+
+/**
+ * Keys never compared: padding; per-bit expansions whose names depend on the field length; the
+ * duration tshark derives from start and end (those two are compared, and an exporter rounds them
+ * separately per encoding).
+ */
+const IGNORED = [/^cflow\.padding$/, /^cflow\.tcpflags\./, /^cflow\.template_frame$/, /^cflow\.timedelta$/];
+
+/** Same element, different tshark name depending on the encoding (length or version). */
+const ALIASES: Record<string, string> = {
+  'cflow.octets64': 'cflow.octets',
+  'cflow.packets64': 'cflow.packets',
+  'cflow.tcpflags16': 'cflow.tcpflags',
+};
+
+/** tshark's names for v9 option scope fields, and the IPFIX scope element tshark names for them in the output. */
+export const V9_SCOPE_ALIASES: Record<string, string> = {
+  'cflow.scope_system': 'cflow.exporter_addr', // System → exporterIPv4Address (130)
+  'cflow.scope_interface': 'cflow.inputint', // Interface → ingressInterface (10)
+  'cflow.scope_linecard': 'cflow.linecard', // Line Card → lineCardId (141)
+  'cflow.scope_cache': 'cflow.mp_id', // Cache → meteringProcessId (143)
+  'cflow.scope_template': 'cflow.template_id', // Template → templateId (145)
+};
+
+const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const ABS_TIME = /^(\w{3}) +(\d+), (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?: UTC)?$/;
+
+/** tshark's absolute time text ("Jan  1, 2024 00:00:16.955000000 UTC", run with TZ=UTC) to ms since the epoch. */
+export function absTimeToMs(text: string): number {
+  const m = text.match(ABS_TIME);
+  if (!m || MONTHS[m[1]!] === undefined) throw new Error(`not a tshark absolute time: ${text}`);
+  const ms = Number(((m[7] ?? '') + '000').slice(0, 3));
+  return Date.UTC(Number(m[3]), MONTHS[m[1]!]!, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) + ms;
+}
+
+/** v5/v9 sysUptime-relative time (tshark prints seconds) to absolute ms, 32-bit uptime wrap handled. */
+export function uptimeToAbsMs(rec: TsharkRecord, relative: string): number {
+  if (rec.sysUptimeMs === undefined) throw new Error('record has no sysUptime');
+  const age = ((secondsToMs(relative) - rec.sysUptimeMs) | 0); // signed 32-bit difference
+  return rec.exportTime * 1000 + age;
+}
+
+function canonicalValue(v: string): string {
+  if (/^0x[0-9a-f]+$/i.test(v)) return BigInt(v).toString();
+  if (/^-?\d+$/.test(v)) return BigInt(v).toString();
+  return v;
+}
+
+export interface CanonicalOptions {
+  /** Extra key aliases (input tshark name → output tshark name). */
+  aliases?: Record<string, string>;
+}
+
+/** A record's comparable fields: aliased names, normalized values, absolute times under "@flowStart"/"@flowEnd". */
+export function canonical(rec: TsharkRecord, opts: CanonicalOptions = {}): Canonical {
+  const out: Canonical = new Map();
+  const aliases = { ...ALIASES, ...(rec.options && rec.version === 9 ? V9_SCOPE_ALIASES : {}), ...(opts.aliases ?? {}) };
+  for (const [rawKey, raw] of Object.entries(rec.fields)) {
+    if (IGNORED.some((re) => re.test(rawKey))) continue;
+    const values = Array.isArray(raw) ? raw : [raw];
+    let key = aliases[rawKey] ?? rawKey;
+    let vals: string[];
+    if ((rawKey === 'cflow.timestart' || rawKey === 'cflow.timeend') && (rec.version === 5 || rec.version === 9)) {
+      key = rawKey === 'cflow.timestart' ? '@flowStart' : '@flowEnd';
+      vals = values.map((v) => String(uptimeToAbsMs(rec, v)));
+    } else if (rawKey === 'cflow.abstimestart' || rawKey === 'cflow.abstimeend') {
+      key = rawKey === 'cflow.abstimestart' ? '@flowStart' : '@flowEnd';
+      // tshark quirk: a v9 FIRST/LAST_SWITCHED of 0 (uptime zero) is shown as an absolute time of
+      // 1970-01-01T00:00:00Z instead of a relative 0.000 s
+      const uptimeZero = (rec.version === 9 || rec.version === 5) && rec.sysUptimeMs !== undefined;
+      vals = values.map((v) => {
+        const ms = absTimeToMs(v);
+        return String(ms === 0 && uptimeZero ? uptimeToAbsMs(rec, '0') : ms);
+      });
+    } else {
+      vals = values.map(canonicalValue);
+    }
+    const prev = out.get(key);
+    out.set(key, prev === undefined ? vals.join('|') : `${prev}|${vals.join('|')}`);
+  }
+  return out;
+}
+
+export interface Mismatch {
+  /** The input record (its frame number and canonical fields). */
+  frame: number;
+  input: Record<string, string>;
+  /** The closest output record's disagreeing fields: key → [input value, output value or undefined]. */
+  closest: Record<string, [string, string | undefined]>;
+}
+
+export interface Comparison {
+  matched: number;
+  unmatched: Mismatch[];
+  /** Output records no input record claimed. */
+  surplus: number;
+}
+
+function signature(c: Canonical, keys: readonly string[]): string | null {
+  const parts: string[] = [];
+  for (const k of keys) {
+    const v = c.get(k);
+    if (v === undefined) return null;
+    parts.push(`${k}=${v}`);
+  }
+  return parts.join('\n');
+}
+
+/**
+ * Match every input record to a distinct output record carrying all of its fields with equal values.
+ * `skip` drops input fields from the comparison (by canonical key) where a documented rule says the
+ * value changes (none by default).
+ */
+export function compareRecords(inputs: readonly Canonical[], outputs: readonly Canonical[], frames: readonly number[] = [], skip: readonly string[] = []): Comparison {
+  const groups = new Map<string, number[]>();
+  inputs.forEach((c, i) => {
+    const keys = [...c.keys()].filter((k) => !skip.includes(k)).sort();
+    const id = keys.join(',');
+    if (!groups.has(id)) groups.set(id, []);
+    groups.get(id)!.push(i);
+  });
+  const used = new Set<number>();
+  let matched = 0;
+  const unmatched: Mismatch[] = [];
+  for (const [id, members] of groups) {
+    const keys = id === '' ? [] : id.split(',');
+    const pool = new Map<string, number[]>();
+    outputs.forEach((o, j) => {
+      const sig = signature(o, keys);
+      if (sig === null) return;
+      if (!pool.has(sig)) pool.set(sig, []);
+      pool.get(sig)!.push(j);
+    });
+    for (const i of members) {
+      const sig = signature(inputs[i]!, keys)!;
+      const candidates = pool.get(sig);
+      const j = candidates?.find((x) => !used.has(x));
+      if (j !== undefined) {
+        used.add(j);
+        matched++;
+        continue;
+      }
+      unmatched.push({ frame: frames[i] ?? -1, input: Object.fromEntries(keys.map((k) => [k, inputs[i]!.get(k)!])), closest: closestDiff(inputs[i]!, keys, outputs, used) });
+    }
+  }
+  return { matched, unmatched, surplus: outputs.length - used.size };
+}
+
+function closestDiff(input: Canonical, keys: readonly string[], outputs: readonly Canonical[], used: Set<number>): Record<string, [string, string | undefined]> {
+  let best: Canonical | undefined;
+  let bestScore = -1;
+  outputs.forEach((o, j) => {
+    if (used.has(j)) return;
+    let score = 0;
+    for (const k of keys) if (o.get(k) === input.get(k)) score++;
+    if (score > bestScore) {
+      bestScore = score;
+      best = o;
+    }
+  });
+  const diff: Record<string, [string, string | undefined]> = {};
+  for (const k of keys) if (best?.get(k) !== input.get(k)) diff[k] = [input.get(k)!, best?.get(k)];
+  return diff;
+}
+
+/** A readable failure message for the first few mismatches. */
+export function describeMismatches(c: Comparison, limit = 5): string {
+  return c.unmatched
+    .slice(0, limit)
+    .map((m) => `input frame ${m.frame}: no output record equal on all fields; closest differs in ${JSON.stringify(m.closest)}`)
+    .join('\n');
+}
