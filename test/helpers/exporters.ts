@@ -22,6 +22,8 @@ export interface SoftflowdOptions {
   version: 5 | 9 | 10;
   /** More softflowd options, e.g. ['-A', 'milli'] or ['-b'] (never -c: it hangs with -r). */
   args?: string[];
+  /** Working directory (softflowd reports the -r argument as its interface name). */
+  cwd?: string;
   timeoutMs?: number; // default 30 s
 }
 
@@ -32,7 +34,7 @@ export interface SoftflowdOptions {
 export async function runSoftflowd(o: SoftflowdOptions): Promise<RunResult> {
   if ((o.args ?? []).includes('-c')) throw new Error('softflowd -c with -r hangs in accept(); do not pass -c');
   const args = ['-d', '-a', '-r', o.traffic, '-n', `${o.host ?? '127.0.0.1'}:${o.port}`, '-v', String(o.version), ...(o.args ?? [])];
-  return runOk(bin('softflowd', 'softflowd'), args, { timeoutMs: o.timeoutMs ?? 30_000 });
+  return runOk(bin('softflowd', 'softflowd'), args, { timeoutMs: o.timeoutMs ?? 30_000, cwd: o.cwd });
 }
 
 export interface PmacctdOptions {

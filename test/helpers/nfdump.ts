@@ -46,8 +46,10 @@ export async function nfdumpFlows(dir: string): Promise<NfdumpFlow[]> {
   const bin = toolPath('nfdump');
   if (!bin) throw new Error('nfdump is not installed (Debian: nfdump)');
   if (!readdirSync(dir).some((f) => f.startsWith('nfcapd.'))) return [];
-  const r = await runOk(bin, ['-R', dir, '-o', 'csv', '-q'], { timeoutMs: 60_000 });
-  const header = (await runOk(bin, ['-R', dir, '-o', 'csv', '-c', '1'], { timeoutMs: 60_000 })).stdout.split('\n')[0]!.split(',');
+  // nfdump prints times in the local zone: pin it
+  const env = { ...process.env, TZ: 'UTC' };
+  const r = await runOk(bin, ['-R', dir, '-o', 'csv', '-q'], { timeoutMs: 60_000, env });
+  const header = (await runOk(bin, ['-R', dir, '-o', 'csv', '-c', '1'], { timeoutMs: 60_000, env })).stdout.split('\n')[0]!.split(',');
   return r.stdout
     .split('\n')
     .filter((l) => l.trim().length > 0)

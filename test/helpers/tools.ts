@@ -27,6 +27,7 @@ const PACKAGE: Record<string, string> = {
   ipfixDump: 'libfixbuf-tools',
   tcpreplay: 'tcpreplay',
   unshare: 'util-linux',
+  'python3-scapy': 'python3-scapy',
 };
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
@@ -52,16 +53,20 @@ export function toolPath(name: string): string | null {
 }
 
 export function haveTool(name: string): boolean {
+  if (name === 'python3-scapy') return haveScapy();
   return toolPath(name) !== null;
 }
 
+let scapy: boolean | undefined;
 /** Is `import scapy` possible with the Debian python (the pcap regeneration script needs it)? */
 export function haveScapy(): boolean {
-  return spawnSync('/usr/bin/python3', ['-c', 'import scapy'], { stdio: 'ignore' }).status === 0;
+  scapy ??= spawnSync('/usr/bin/python3', ['-c', 'import scapy'], { stdio: 'ignore' }).status === 0;
+  return scapy;
 }
 
 /**
- * For `describe.skipIf(!requireOrSkip(...))`: true when every tool is installed. When one is missing
+ * For `describe.skipIf(!requireOrSkip(...))`: true when every tool is installed ("python3-scapy"
+ * checks the Debian python's scapy module). When one is missing
  * it warns loudly and returns false, unless IPFIX_MEDIATOR_INTEROP=required, where it throws so the
  * suite fails instead of silently testing less.
  */
