@@ -6,7 +6,7 @@
 import { VARLEN } from '../ipfix/constants.js';
 import { layoutProblem, layoutSizes, type FieldOp, type Plan, type PlanFn, type PlanStyle, type RecordLayout } from './plan.js';
 import { interpretPlan } from './interpret.js';
-import { uptime64ToEpochMs, writeUint64 } from './transforms.js';
+import { uptime64ToEpochMs } from './transforms.js';
 
 /** Longest field copied with unrolled byte moves; longer ones use a loop. */
 const UNROLL_MAX = 16;
@@ -34,11 +34,8 @@ export function generatedSource(layout: RecordLayout): string {
 }
 
 function generate(layout: RecordLayout, inFixed: number, inMin: number): PlanFn {
-  const factory = new Function('uptime64ToEpochMs', 'writeUint64', body(layout, inFixed, inMin)) as (
-    a: typeof uptime64ToEpochMs,
-    b: typeof writeUint64,
-  ) => PlanFn;
-  return factory(uptime64ToEpochMs, writeUint64);
+  const factory = new Function('uptime64ToEpochMs', body(layout, inFixed, inMin)) as (a: typeof uptime64ToEpochMs) => PlanFn;
+  return factory(uptime64ToEpochMs);
 }
 
 /** `base + k` without a `+ 0`. */
@@ -98,7 +95,10 @@ function emitOp(lines: string[], o: FieldOp, sBase: string, sOff: number, dBase:
       } else {
         lines.push(`t = uptime64ToEpochMs(exportMs, uptime, ${read(sBase, sOff, 4)}, ${read(sBase, sOff + 4, 4)});`);
       }
-      lines.push(`writeUint64(dst, ${at(dBase, dOff)}, t);`);
+      // 8 octets big-endian, inline (a call would box the double); negative or NaN times become 0.
+      lines.push('if (!(t >= 0)) t = 0;', 'v = Math.floor(t / 4294967296);', 't = t - v * 4294967296;');
+      write(lines, dBase, dOff, 4, 'v');
+      write(lines, dBase, dOff + 4, 4, 't');
       break;
     }
     case 'varlen':
@@ -108,7 +108,7 @@ function emitOp(lines: string[], o: FieldOp, sBase: string, sOff: number, dBase:
 
 function body(layout: RecordLayout, inFixed: number, inMin: number): string {
   const { inputs, ops } = layout;
-  const lines: string[] = ['"use strict";', 'return function plan(src, s, end, dst, d, exportMs, uptime, hdr, st) {', 'let v = 0, t = 0;'];
+  const lines: string[] = ['"use strict";', 'return function plan(src, s, end, dst, d, clock, hdr, st) {', 'const exportMs = clock[0], uptime = clock[1];', 'let v = 0, t = 0;'];
   if (inFixed > 0) {
     // Every field at a fixed offset: the record count is known up front, no bounds checks per record.
     const inOff: number[] = [];

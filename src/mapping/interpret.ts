@@ -5,7 +5,7 @@
 
 import { VARLEN } from '../ipfix/constants.js';
 import type { PlanFn, RecordLayout } from './plan.js';
-import { uptime64ToEpochMs, writeUint64 } from './transforms.js';
+import { uptime64ToEpochMs } from './transforms.js';
 
 const KIND_COPY = 0;
 const KIND_BITS = 1;
@@ -39,7 +39,9 @@ export function interpretPlan(layout: RecordLayout, inFixed: number, inMin: numb
     }
   }
 
-  return function plan(src, s, end, dst, d, exportMs, uptime, hdr, st) {
+  return function plan(src, s, end, dst, d, clock, hdr, st) {
+    const exportMs = clock[0]!;
+    const uptime = clock[1]!;
     let n = 0;
     let bad = 0;
     while (end - s >= inMin) {
@@ -101,7 +103,17 @@ export function interpretPlan(layout: RecordLayout, inFixed: number, inMin: numb
           let t: number;
           if (inLen === 4) t = exportMs - ((uptime - hi) | 0);
           else t = uptime64ToEpochMs(exportMs, uptime, hi, ((src[from + 4]! << 24) | (src[from + 5]! << 16) | (src[from + 6]! << 8) | src[from + 7]!) >>> 0);
-          writeUint64(dst, d, t);
+          if (!(t >= 0)) t = 0;
+          const hi8 = Math.floor(t / 4294967296);
+          const lo8 = t - hi8 * 4294967296;
+          dst[d] = hi8 >>> 24;
+          dst[d + 1] = hi8 >>> 16;
+          dst[d + 2] = hi8 >>> 8;
+          dst[d + 3] = hi8;
+          dst[d + 4] = lo8 >>> 24;
+          dst[d + 5] = lo8 >>> 16;
+          dst[d + 6] = lo8 >>> 8;
+          dst[d + 7] = lo8;
           d += 8;
         } else {
           let L = src[from]!;

@@ -39,8 +39,9 @@ export interface RecordLayout {
  * Runs the plan over records in src[s, end): decodes every whole record, writes them from dst[d] on and
  * returns the output end. st[0] = records decoded, st[1] = input offset after the last one, st[2] = 1 when
  * it stopped at a record whose variable-length field runs past `end` (malformed), else 0 (the rest, if
- * any, is shorter than a record: padding). `exportMs`/`uptime` feed 'uptime' ops; `hdr` is the header
- * offset in src for 'header' ops.
+ * any, is shorter than a record: padding). clock[0] = export time in epoch milliseconds and clock[1] =
+ * the header's sysUptime feed 'uptime' ops (passed in an array so no number is boxed per call); `hdr` is
+ * the header offset in src for 'header' ops.
  */
 export type PlanFn = (
   src: Uint8Array,
@@ -48,8 +49,7 @@ export type PlanFn = (
   end: number,
   dst: Uint8Array,
   d: number,
-  exportMs: number,
-  uptime: number,
+  clock: Float64Array,
   hdr: number,
   st: Int32Array,
 ) => number;

@@ -37,18 +37,3 @@ export function uptime64ToEpochMs(exportMs: number, sysUptime: number, hi: numbe
   if (v >= EPOCH_MS_MIN && v < EPOCH_MS_MAX) return v;
   return uptimeToEpochMs(exportMs, sysUptime, lo);
 }
-
-/** Writes a non-negative integer below 2^53 as 8 octets big-endian; anything else (negative, NaN) as 0. */
-export function writeUint64(dst: Uint8Array, off: number, v: number): void {
-  if (!(v >= 0)) v = 0;
-  const hi = Math.floor(v / TWO32);
-  const lo = v - hi * TWO32;
-  dst[off] = hi >>> 24;
-  dst[off + 1] = hi >>> 16;
-  dst[off + 2] = hi >>> 8;
-  dst[off + 3] = hi;
-  dst[off + 4] = lo >>> 24;
-  dst[off + 5] = lo >>> 16;
-  dst[off + 6] = lo >>> 8;
-  dst[off + 7] = lo;
-}

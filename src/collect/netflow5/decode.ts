@@ -38,6 +38,7 @@ export function buildNetflow5Decoder(options: DecoderOptions, style: PlanStyle =
   const fields = t.fields;
   const out = Buffer.allocUnsafe(NETFLOW5_MAX_COUNT * plan.outputFixedLength);
   const st = new Int32Array(3);
+  const clock = new Float64Array(2); // export time (epoch ms), sysUptime: see PlanFn
   const warn = new RateLimitedLog(log);
   const newTemplate = (): Template => makeTemplate(NETFLOW5_TEMPLATE_ID, fields);
 
@@ -85,8 +86,9 @@ export function buildNetflow5Decoder(options: DecoderOptions, style: PlanStyle =
     let entry = session.templates.get(NETFLOW5_TEMPLATE_ID);
     if (!entry) entry = session.templates.define(NETFLOW5_TEMPLATE_ID, { template: newTemplate() });
 
-    const exportMs = unixSecs * 1000 + Math.floor(unixNsecs / 1e6);
-    const end = plan.run(dg, NETFLOW5_HEADER_LENGTH, need, out, 0, exportMs, sysUptime, 0, st);
+    clock[0] = unixSecs * 1000 + Math.floor(unixNsecs / 1e6);
+    clock[1] = sysUptime;
+    const end = plan.run(dg, NETFLOW5_HEADER_LENGTH, need, out, 0, clock, 0, st);
     ctx.sink.records(session.session, entry.template, out, 0, end, count, unixSecs);
     ctx.counted('netflow5', count);
   };

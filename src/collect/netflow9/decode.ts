@@ -51,13 +51,15 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
   // (type, length) pairs of the template record being read; a FlowSet holds at most 16383 field specifiers.
   const pairs = new Uint16Array(2 * 16384);
   const st = new Int32Array(3);
+  // Export time (epoch ms) and sysUptime of the packet being decoded, for the plans' time conversion.
+  const clock = new Float64Array(2);
 
-  function decodeData(ctx: DecodeContext, session: Session, entry: Netflow9Entry, src: Buffer, start: number, end: number, exportMs: number, uptime: number, exportTime: number): void {
+  function decodeData(ctx: DecodeContext, session: Session, entry: Netflow9Entry, src: Buffer, start: number, end: number, exportTime: number): void {
     const layout = entry.layout!;
     const plan = layout.plan;
     const need = maxOutput(plan, end - start);
     if (need > out.length) out = Buffer.allocUnsafe(need);
-    const dEnd = plan.run(src, start, end, out, 0, exportMs, uptime, 0, st);
+    const dEnd = plan.run(src, start, end, out, 0, clock, 0, st);
     const n = st[0]!;
     if (st[2] !== 0) {
       ctx.drop(DropReason.badLength, { session: session.session, templateId: entry.template.id, offset: st[1]!, message: 'variable-length field runs past the end of its Data FlowSet' }, 1);
@@ -79,12 +81,12 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
 
   /** Defines (or refreshes) template `templateId` from the `n` numbers in `pairs`. */
   function define(ctx: DecodeContext, session: Session, templateId: number, scopeFields: number, n: number, offset: number): void {
-    const key = LayoutCompiler.key(scopeFields, pairs, n);
     const existing = session.templates.get(templateId);
-    if (existing && existing.layout && existing.layout.key === key) {
+    if (existing && existing.layout && LayoutCompiler.same(existing.layout, scopeFields, pairs, n)) {
       session.templates.define(templateId, existing); // same layout resent: refresh its lifetime
       return;
     }
+    const key = LayoutCompiler.key(scopeFields, pairs, n);
     const layout = compiler.compile(key, scopeFields, pairs, n);
     if (typeof layout === 'string') {
       ctx.drop(DropReason.badTemplate, { session: session.session, templateId, offset, message: `NetFlow v9 template ${templateId}: ${layout}` });
@@ -176,7 +178,8 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
     state.unixSecs = unixSecs;
     state.lastSequence = dg.readUInt32BE(12);
     state.packets++;
-    const exportMs = unixSecs * 1000;
+    clock[0] = unixSecs * 1000;
+    clock[1] = sysUptime;
 
     let o = NETFLOW9_HEADER_LENGTH;
     while (len - o >= FLOWSET_HEADER_LENGTH) {
@@ -203,18 +206,28 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
         ctx.drop(DropReason.badSetId, { session: session.session, offset: o, message: `NetFlow v9 FlowSet ID ${setId} is reserved` });
       } else {
         const entry = session.templates.get(setId);
-        if (entry && entry.layout) decodeData(ctx, session, entry, dg, body, end, exportMs, sysUptime, unixSecs);
-        else hold(ctx, session, setId, dg, body, end, exportMs, sysUptime, unixSecs);
+        if (entry && entry.layout) decodeData(ctx, session, entry, dg, body, end, unixSecs);
+        else hold(ctx, session, setId, dg, body, end, unixSecs);
       }
       o = end;
     }
   };
 
   /** Data before its template: the session keeps a copy and replays it with this packet's header times. */
-  function hold(ctx: DecodeContext, session: Session, templateId: number, dg: Buffer, start: number, end: number, exportMs: number, uptime: number, exportTime: number): void {
+  function hold(ctx: DecodeContext, session: Session, templateId: number, dg: Buffer, start: number, end: number, exportTime: number): void {
+    const exportMs = clock[0]!;
+    const uptime = clock[1]!;
     session.hold(templateId, dg.subarray(start, end), exportTime, 1, (set, time) => {
       const entry = session.templates.get(templateId);
-      if (entry && entry.layout) decodeData(ctx, session, entry, set, 0, set.length, exportMs, uptime, time);
+      if (!entry || !entry.layout) return;
+      // Replays run while another packet may be mid-decode: lend the clock and give it back.
+      const nowMs = clock[0]!;
+      const nowUptime = clock[1]!;
+      clock[0] = exportMs;
+      clock[1] = uptime;
+      decodeData(ctx, session, entry, set, 0, set.length, time);
+      clock[0] = nowMs;
+      clock[1] = nowUptime;
     });
   }
 }

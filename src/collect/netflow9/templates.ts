@@ -23,6 +23,9 @@ export interface SamplerFieldOffsets {
 /** A compiled v9 layout: everything about a template except its Template ID and session. */
 export interface CompiledLayout {
   readonly key: string;
+  /** Number of scope fields and the (type, length) pairs it was compiled from. */
+  readonly scopeFields: number;
+  readonly pairs: Uint16Array;
   readonly plan: Plan;
   readonly fields: readonly FieldSpecifier[];
   readonly scopeCount: number;
@@ -55,6 +58,14 @@ export class LayoutCompiler {
     let k = `${scopeFields}:`;
     for (let i = 0; i < n; i += 2) k += `${pairs[i]}/${pairs[i + 1]},`;
     return k;
+  }
+
+  /** Whether `layout` was compiled from exactly these fields (a resent template), without allocating. */
+  static same(layout: CompiledLayout, scopeFields: number, pairs: ArrayLike<number>, n: number): boolean {
+    const p = layout.pairs;
+    if (layout.scopeFields !== scopeFields || p.length !== n) return false;
+    for (let i = 0; i < n; i++) if (p[i] !== pairs[i]) return false;
+    return true;
   }
 
   /** The compiled layout, or a reason the template is unusable. */
@@ -99,8 +110,12 @@ export class LayoutCompiler {
     if (fixed === 0 && !varlen) return 'every field has length 0';
     if (fields.length === 0) return 'no field left to relay';
     const plan = compilePlan({ inputs, ops }, this.style);
+    const own = new Uint16Array(n);
+    for (let i = 0; i < n; i++) own[i] = pairs[i]!;
     return Object.freeze({
       key,
+      scopeFields,
+      pairs: own,
       plan,
       fields,
       scopeCount,
