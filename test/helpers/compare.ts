@@ -2,8 +2,8 @@
 // The rules (also in docs/testing.md):
 //  - both sides are tshark's decode; a field is named by tshark's field name, which tshark shares
 //    between NetFlow v5, v9 and IPFIX for the same element (cflow.srcaddr, cflow.octets, ...);
-//  - a few names differ between the input's and the output's encoding and are aliased (TIME and
-//    ALIASES below, and v9 option scopes);
+//  - a few names differ between the input's and the output's encoding and are aliased (times,
+//    ALIASES below, and v9 option scopes, which become IPFIX scope elements: v9ScopeToIpfix);
 //  - numbers compare by value (tshark prints some in hex: "0x1a" equals "26"), everything else as text;
 //  - times compare as absolute milliseconds since the epoch: NetFlow v5/v9 sysUptime-relative
 //    First/Last become unixSecs*1000 + signed32(value - sysUptime) (DESIGN.md); IPFIX absolute times
@@ -31,14 +31,40 @@ const ALIASES: Record<string, string> = {
   'cflow.tcpflags16': 'cflow.tcpflags',
 };
 
-/** tshark's names for v9 option scope fields, and the IPFIX scope element tshark names for them in the output. */
-export const V9_SCOPE_ALIASES: Record<string, string> = {
-  'cflow.scope_system': 'cflow.exporter_addr', // System → exporterIPv4Address (130)
-  'cflow.scope_interface': 'cflow.inputint', // Interface → ingressInterface (10)
-  'cflow.scope_linecard': 'cflow.linecard', // Line Card → lineCardId (141)
-  'cflow.scope_cache': 'cflow.mp_id', // Cache → meteringProcessId (143)
-  'cflow.scope_template': 'cflow.template_id', // Template → templateId (145)
-};
+/**
+ * A v9 option scope field as tshark shows it (scope_system/cache/template are raw bytes) → the IPFIX
+ * scope element the gateway maps it to (mappings/netflow-v9.yaml `scopes`) under tshark's name for
+ * that element, with the value as tshark prints that element. Null: the field is left out (a
+ * zero-length scope, which the gateway drops).
+ */
+export function v9ScopeToIpfix(key: string, value: string): [string, string] | null {
+  const bytes = value === '' ? [] : value.split(':').map((h) => parseInt(h, 16));
+  const int = () => (bytes.length ? BigInt('0x' + value.replace(/:/g, '')).toString() : '0');
+  switch (key) {
+    case 'cflow.scope_system':
+      if (bytes.length === 0) return null;
+      if (bytes.length === 4) return ['cflow.exporter_addr', bytes.join('.')]; // exporterIPv4Address (130)
+      if (bytes.length === 16) return ['cflow.exporter_addr_v6', ipv6Text(bytes)]; // exporterIPv6Address (131)
+      return ['cflow.flow_exporter', int()]; // exportingProcessId (144)
+    case 'cflow.scope_interface':
+      return ['cflow.inputint', value]; // ingressInterface (10)
+    case 'cflow.scope_linecard':
+      return ['cflow.scope_linecard', value]; // lineCardId (141): tshark keeps the name
+    case 'cflow.scope_cache':
+      return bytes.length ? ['cflow.mp_id', int()] : null; // meteringProcessId (143)
+    case 'cflow.scope_template':
+      return bytes.length ? ['cflow.template_id', int()] : null; // templateId (145)
+    default:
+      return [key, value];
+  }
+}
+
+/** RFC 5952 text of an IPv6 address (the WHATWG URL parser serializes it that way, as tshark does). */
+function ipv6Text(bytes: number[]): string {
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+}
 
 const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
 const ABS_TIME = /^(\w{3}) +(\d+), (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?: UTC)?$/;
@@ -72,11 +98,17 @@ export interface CanonicalOptions {
 /** A record's comparable fields: aliased names, normalized values, absolute times under "@flowStart"/"@flowEnd". */
 export function canonical(rec: TsharkRecord, opts: CanonicalOptions = {}): Canonical {
   const out: Canonical = new Map();
-  const aliases = { ...ALIASES, ...(rec.options && rec.version === 9 ? V9_SCOPE_ALIASES : {}), ...(opts.aliases ?? {}) };
+  const aliases = { ...ALIASES, ...(opts.aliases ?? {}) };
   for (const [rawKey, raw] of Object.entries(rec.fields)) {
     if (IGNORED.some((re) => re.test(rawKey))) continue;
-    const values = Array.isArray(raw) ? raw : [raw];
+    let values = Array.isArray(raw) ? raw : [raw];
     let key = aliases[rawKey] ?? rawKey;
+    if (rec.version === 9 && rawKey.startsWith('cflow.scope_')) {
+      const mapped = values.map((v) => v9ScopeToIpfix(rawKey, v)).filter((m): m is [string, string] => m !== null);
+      if (mapped.length === 0) continue;
+      key = mapped[0]![0];
+      values = mapped.map((m) => m[1]);
+    }
     let vals: string[];
     if ((rawKey === 'cflow.timestart' || rawKey === 'cflow.timeend') && (rec.version === 5 || rec.version === 9)) {
       key = rawKey === 'cflow.timestart' ? '@flowStart' : '@flowEnd';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { corpusDir, pcapsDir, requireOrSkip, tempDir } from './tools.js';
-import { absTimeToMs, canonical, compareRecords, describeMismatches } from './compare.js';
+import { absTimeToMs, canonical, compareRecords, describeMismatches, v9ScopeToIpfix } from './compare.js';
 import { writePcapOfTcpStream, writePcapOfUdp } from './pcap-writer.js';
 import { tsharkJson, tsharkMalformed } from './tshark.js';
 import { ipfixDump, sequenceBreaks, walkIpfixMessages } from './ipfixdump.js';
@@ -220,5 +220,59 @@ describe.skipIf(!requireOrSkip('tshark'))('record comparison rules', () => {
     expect(cmp.matched).toBe(327);
     expect(cmp.unmatched).toHaveLength(1);
     expect(Object.keys(cmp.unmatched[0]!.closest)).toEqual(['cflow.octets']);
+  });
+});
+
+describe.skipIf(!requireOrSkip('tshark'))('v9 option scopes → IPFIX scope elements', () => {
+  it('converts tshark v9 scope values to the values tshark prints for the IPFIX elements', () => {
+    expect(v9ScopeToIpfix('cflow.scope_system', 'c1:c4:be:43')).toEqual(['cflow.exporter_addr', '193.196.190.67']);
+    expect(v9ScopeToIpfix('cflow.scope_system', '20:01:0d:b8:00:00:00:00:00:00:00:00:00:00:00:01')).toEqual(['cflow.exporter_addr_v6', '2001:db8::1']);
+    expect(v9ScopeToIpfix('cflow.scope_system', '00:00:00:00:00:00:00:07')).toEqual(['cflow.flow_exporter', '7']);
+    expect(v9ScopeToIpfix('cflow.scope_system', '')).toBeNull();
+    expect(v9ScopeToIpfix('cflow.scope_cache', '00:00:01:00')).toEqual(['cflow.mp_id', '256']);
+    expect(v9ScopeToIpfix('cflow.scope_template', '01:2c')).toEqual(['cflow.template_id', '300']);
+    expect(v9ScopeToIpfix('cflow.scope_interface', '5')).toEqual(['cflow.inputint', '5']);
+  });
+
+  it('uses the names tshark gives those IPFIX elements', async () => {
+    // One IPFIX message: template 256 = lineCardId(141)/4, exportingProcessId(144)/4,
+    // meteringProcessId(143)/4, templateId(145)/2, exporterIPv4Address(130)/4,
+    // exporterIPv6Address(131)/16, ingressInterface(10)/4; then one data record.
+    const fields: [number, number][] = [[141, 4], [144, 4], [143, 4], [145, 2], [130, 4], [131, 16], [10, 4]];
+    const tmpl = Buffer.alloc(4 + 4 * fields.length);
+    tmpl.writeUInt16BE(256, 0);
+    tmpl.writeUInt16BE(fields.length, 2);
+    fields.forEach(([id, len], i) => {
+      tmpl.writeUInt16BE(id, 4 + 4 * i);
+      tmpl.writeUInt16BE(len, 6 + 4 * i);
+    });
+    const data = Buffer.concat([
+      Buffer.from([0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 9, 0x01, 0x2c, 193, 196, 190, 67]),
+      Buffer.from('20010db8000000000000000000000001', 'hex'),
+      Buffer.from([0, 0, 0, 5]),
+    ]);
+    const set = (id: number, body: Buffer) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(id, 0);
+      h.writeUInt16BE(4 + body.length, 2);
+      return Buffer.concat([h, body]);
+    };
+    const body = Buffer.concat([set(2, tmpl), set(256, data)]);
+    const header = Buffer.alloc(16);
+    header.writeUInt16BE(10, 0);
+    header.writeUInt16BE(16 + body.length, 2);
+    header.writeUInt32BE(1704067200, 4);
+    const path = join(tmp.dir, 'scope-elements.pcap');
+    writePcapOfUdp([Buffer.concat([header, body])], path, 4739);
+    const [rec] = await tsharkJson(path);
+    expect(rec!.fields).toEqual({
+      'cflow.scope_linecard': '7',
+      'cflow.flow_exporter': '8',
+      'cflow.mp_id': '9',
+      'cflow.template_id': '300',
+      'cflow.exporter_addr': '193.196.190.67',
+      'cflow.exporter_addr_v6': '2001:db8::1',
+      'cflow.inputint': '5',
+    });
   });
 });
