@@ -3,16 +3,22 @@
 // records every sink call (copying the bytes, as a real sink must), plus a reader that turns the
 // IPFIX-encoded records handed to the sink back into values for assertions.
 
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { DecodeContext, SessionState, TemplateEntry, TemplateStore } from '../../src/collect/decoder.js';
+import type { DecodeContext, DecodeFn, SessionState, TemplateEntry, TemplateStore } from '../../src/collect/decoder.js';
 import { makeExporterSession, type ExporterSession, type InputProtocol } from '../../src/collect/session.js';
 import { VARLEN } from '../../src/ipfix/constants.js';
 import { sameLayout, type Template } from '../../src/ipfix/template.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import type { Registry } from '../../src/model/types.js';
 import { readFileSync } from 'node:fs';
-import type { DropReasonValue } from '../../src/observe/metrics.js';
+import { DropReason, type DropReasonValue } from '../../src/observe/metrics.js';
+import { udpPayloads } from '../../src/util/pcap.js';
 import { formatIPv4, formatIPv6, formatMac } from '../../src/util/address.js';
+import { log } from '../../src/observe/log.js';
+
+// Decoders log each template with unmapped or zero-length fields at info; fuzzing makes thousands.
+if (!process.env.IPFIX_MEDIATOR_LOG_LEVEL) log.level = 'warn';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const corpus = resolve(repoRoot, '../shared/corpus');
@@ -167,6 +173,13 @@ export class RecordingContext implements DecodeContext {
     return n;
   }
 
+  /** The template last defined under incoming id `id`. */
+  defined(id: number): Template {
+    const e = this.events.filter((x): x is { kind: 'defined'; session: ExporterSession; template: Template } => x.kind === 'defined' && x.template.id === id).at(-1);
+    if (!e) throw new Error(`template ${id} was never defined`);
+    return e.template;
+  }
+
   allSessions(): SessionState<TemplateEntry>[] {
     return [...this.sessions.values()];
   }
@@ -243,4 +256,76 @@ export function allRows(reg: Registry, ctx: RecordingContext): (Row & { $odid: n
   const out: (Row & { $odid: number; $template: number })[] = [];
   for (const c of ctx.records) for (const r of rows(reg, c)) out.push({ ...r, $odid: c.session.observationDomainId, $template: c.template.id });
   return out;
+}
+
+// ---- fuzzing ----------------------------------------------------------------------------------------
+// Malformed bytes must never crash a decoder: corpus datagrams mutated (bit flips, overwritten length
+// fields, truncation, extension with junk) and decoded in sequence with unmutated ones so templates exist.
+// Every sink call must hold exactly `count` well-formed records of its template; every drop a known reason.
+
+const REASONS = new Set<string>(Object.values(DropReason));
+
+/** Seeded PRNG (mulberry32): the same seed gives the same cases. */
+export function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function mutate(d: Buffer, rnd: () => number): Buffer {
+  const int = (n: number) => Math.floor(rnd() * n);
+  const b = Buffer.from(d);
+  switch (int(5)) {
+    case 0: // flip a few bits
+      for (let i = int(4) + 1; i > 0; i--) b[int(b.length)] ^= 1 << int(8);
+      return b;
+    case 1: {
+      // overwrite a 16-bit word (counts, lengths, ids, field types) with a boundary value
+      const o = int(Math.max(1, b.length - 1));
+      b.writeUInt16BE([0, 1, 2, 3, 4, 255, 256, 0x7fff, 0x8000, 0xfffe, 0xffff, int(65536)][int(12)]!, o);
+      return b;
+    }
+    case 2: // truncate
+      return b.subarray(0, int(b.length));
+    case 3: // junk after
+      return Buffer.concat([b, Buffer.from(Array.from({ length: int(64) }, () => int(256)))]);
+    default: {
+      // random bytes over a random span
+      const o = int(b.length);
+      for (let i = o; i < Math.min(b.length, o + int(16)); i++) b[i] = int(256);
+      return b;
+    }
+  }
+}
+
+/** Decodes `cases` datagrams (a quarter unmutated), checks every output, returns records and drops. */
+export function fuzzDecoder(dir: 'nf5' | 'nf9', decode: DecodeFn, cases: number, seed: number): { records: number; drops: number } {
+  const rnd = prng(seed);
+  const inputs = readdirSync(resolve(corpus, dir)).flatMap((f) => udpPayloads(resolve(corpus, dir, f)).slice(0, 200));
+  let records = 0;
+  let drops = 0;
+  const reg = testRegistry();
+  for (let c = 0; c < cases; ) {
+    // one context per 500 cases so templates and held sets accumulate, as on a live input
+    const ctx = new RecordingContext();
+    for (let k = 0; k < 500 && c < cases; k++, c++) {
+      const p = inputs[Math.floor(rnd() * inputs.length)]!;
+      const pkt = rnd() < 0.25 ? p.payload : mutate(p.payload, rnd);
+      decode(ctx, pkt, p.src, p.srcPort);
+    }
+    for (const call of ctx.records) {
+      const fixed = call.template.fixedLength;
+      if (fixed >= 0) {
+        if (call.bytes.length !== call.count * fixed) throw new Error(`${call.count} records of ${fixed} octets in ${call.bytes.length}`);
+      } else if (rows(reg, call).length !== call.count) throw new Error('record count'); // rows() throws on bad octets
+      records += call.count;
+    }
+    for (const d of ctx.drops) if (!REASONS.has(d.reason)) throw new Error(`unknown drop reason ${d.reason}`);
+    drops += ctx.drops.length;
+  }
+  return { records, drops };
 }

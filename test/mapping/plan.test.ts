@@ -96,8 +96,11 @@ describe('generated code equals the interpreter', () => {
         else if (len <= 4 && r < 0.5) ops.push(op('bits', 'record', i, len, 1 + int(4), (int(0xffffffff) | 1) >>> 0, int(8)));
         else ops.push(op('copy', 'record', i, len, len + (rnd() < 0.2 ? int(3) : 0)));
       }
-      if (inputs.every((l) => l === 0)) inputs.push(1);
-      if (ops.length === 0) ops.push(op('copy', 'record', inputs.length - 1, inputs.at(-1)!, inputs.at(-1)! === VARLEN ? VARLEN : inputs.at(-1)!));
+      if (!inputs.some((l) => l !== 0)) inputs.push(1);
+      if (ops.length === 0) {
+        const i = inputs.findIndex((l) => l > 0);
+        ops.push(op(inputs[i] === VARLEN ? 'varlen' : 'copy', 'record', i, inputs[i]!, inputs[i]!));
+      }
       const layout: RecordLayout = { inputs, ops };
       expect(layoutProblem(layout, 0), generatedSource(layout)).toBeNull();
       const src = Buffer.alloc(int(600));

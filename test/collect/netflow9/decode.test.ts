@@ -72,8 +72,7 @@ describe('NetFlow v9 decoder over the corpus', () => {
 
   it('maps Cisco ASA NSEL fields through the vendor table and keeps NSEL private ones under the high PEN', () => {
     const ctx = decodeCapture('nf9/logstash-dat__cisco_asa.pcap');
-    const t256 = ctx.events.find((e) => e.kind === 'defined' && e.template.id === 256) as { template: { fields: [] } };
-    expect(spec(t256.template)).toBe(
+    expect(spec(ctx.defined(256))).toBe(
       `148/4 8/4 7/2 10/2 12/4 11/2 14/2 4/1 176/1 177/1 225/4 226/4 227/2 228/2 233/1 ${HIGH_PEN}:234/2 323/8 85/4 ${HIGH_PEN}:232/12 ${HIGH_PEN}:233/12 371/20`,
     );
     const [r] = allRows(reg, ctx);
@@ -138,9 +137,9 @@ describe('NetFlow v9 decoder over the corpus', () => {
 
   it('turns an options template whose only scope has length 0 (Juniper SRX) into an ordinary template', () => {
     const ctx = decodeCapture('nf9/logstash-dat__juniper_srx_opts.pcap');
-    const t = ctx.events.find((e) => e.kind === 'defined' && e.template.id === 256) as { template: { scopeCount: number; fields: [] } };
-    expect(t.template.scopeCount).toBe(0);
-    expect(spec(t.template)).toBe('35/1 34/4');
+    const t = ctx.defined(256);
+    expect(t.scopeCount).toBe(0);
+    expect(spec(t)).toBe('35/1 34/4');
     expect(rows(reg, ctx.records[0]!)).toEqual([{ samplingAlgorithm: 2, samplingInterval: 1 }]);
   });
 
