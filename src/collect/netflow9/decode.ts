@@ -90,6 +90,8 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
     const layout = compiler.compile(key, scopeFields, pairs, n);
     if (typeof layout === 'string') {
       ctx.drop(DropReason.badTemplate, { session: session.session, templateId, offset, message: `NetFlow v9 template ${templateId}: ${layout}` });
+      // The exporter has redefined this id: its old layout no longer describes the data that follows.
+      if (existing) session.templates.withdraw(templateId);
       return;
     }
     if (layout.zeroLength.length > 0 || layout.unmapped.length > 0 || layout.scopeDropped) {

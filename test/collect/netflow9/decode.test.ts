@@ -460,6 +460,16 @@ describe('NetFlow v9 rules on hand-built packets', () => {
     expect(rows(reg, ctx.records[0]!)).toEqual([{ destinationIPv4Address: '10.0.0.2' }]);
   });
 
+  it('withdraws a template the exporter redefines with an unusable layout, and holds its next data', () => {
+    const ctx = new RecordingContext();
+    decode(ctx, v9(1, [flowset(0, template(510, [[8, 4]]))]), '192.0.2.9', 2055);
+    decode(ctx, v9(2, [flowset(1, optionsTemplate(510, [[77, 4]], [[8, 4]])), flowset(510, hex('0a000003'))]), '192.0.2.9', 2055);
+    expect(ctx.drops.map((d) => [d.reason, d.templateId])).toEqual([['bad_template', 510]]);
+    expect(ctx.events.filter((e) => e.kind === 'defined' || e.kind === 'withdrawn').map((e) => e.kind)).toEqual(['defined', 'withdrawn']);
+    expect(ctx.records).toHaveLength(0);
+    expect(ctx.heldSets()).toBe(1);
+  });
+
   it('drops malformed FlowSets and templates with a reason and keeps what is well-formed', () => {
     const good = flowset(0, template(600, [[4, 1]]));
     const cases: [string, Buffer, [string, number][]][] = [
