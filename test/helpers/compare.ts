@@ -6,7 +6,7 @@
 //    ALIASES below, and v9 option scopes, which become IPFIX scope elements: v9ScopeToIpfix);
 //  - numbers compare by value (tshark prints some in hex: "0x1a" equals "26"), everything else as text;
 //  - times compare as absolute milliseconds since the epoch: NetFlow v5/v9 sysUptime-relative
-//    First/Last become unixSecs*1000 + signed32(value - sysUptime) (DESIGN.md); IPFIX absolute times
+//    First/Last are converted by docs/netflow.md's formula (uptimeToAbsMs); IPFIX absolute times
 //    are parsed from tshark's text;
 //  - every field of an input record must be present with an equal value in one output record; the
 //    output may carry more fields (e.g. v5 header values the gateway keeps as IEs). Records are
@@ -77,11 +77,15 @@ export function absTimeToMs(text: string): number {
   return Date.UTC(Number(m[3]), MONTHS[m[1]!]!, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) + ms;
 }
 
-/** v5/v9 sysUptime-relative time (tshark prints seconds) to absolute ms, 32-bit uptime wrap handled. */
+/**
+ * v5/v9 sysUptime-relative time (tshark prints seconds) to absolute ms (docs/netflow.md "Timestamps"):
+ * exportMs = unix_secs·1000 (+ ⌊unix_nsecs/10^6⌋ for v5), time = exportMs − signed32(sysUptime − t).
+ */
 export function uptimeToAbsMs(rec: TsharkRecord, relative: string): number {
   if (rec.sysUptimeMs === undefined) throw new Error('record has no sysUptime');
-  const age = ((secondsToMs(relative) - rec.sysUptimeMs) | 0); // signed 32-bit difference
-  return rec.exportTime * 1000 + age;
+  const exportMs = rec.exportTime * 1000 + (rec.version === 5 ? Math.floor((rec.exportNanos ?? 0) / 1e6) : 0);
+  const age = (rec.sysUptimeMs - secondsToMs(relative)) | 0; // signed 32-bit: uptime wrap and skew
+  return Math.max(0, exportMs - age);
 }
 
 function canonicalValue(v: string): string {

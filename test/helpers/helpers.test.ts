@@ -171,12 +171,12 @@ describe.skipIf(!requireOrSkip('ipfixDump'))('ipfixDump', () => {
 describe.skipIf(!requireOrSkip('tshark'))('record comparison rules', () => {
   it('parses tshark absolute times and turns uptime-relative times into absolute ones across the wrap', async () => {
     expect(absTimeToMs('Feb 28, 2023 09:46:01.088000000 UTC')).toBe(Date.UTC(2023, 1, 28, 9, 46, 1, 88));
-    // logstash v5: unix_secs 1430591888, sysUptime 3381 ms, First 4294967295 ms = 1 ms before the wrap,
-    // i.e. 3382 ms before the export; Last 2577 ms = 804 ms before it
+    // logstash v5: unix_secs 1430591888, unix_nsecs 280328000 (export at ...888.280), sysUptime 3381 ms,
+    // First 4294967295 ms = 1 ms before the wrap, i.e. 3382 ms before the export; Last 2577 ms = 804 ms before it
     const [r] = await tsharkJson(resolve(corpusDir, 'nf5/logstash-dat__generic.pcap'));
     const c = canonical(r!);
-    expect(c.get('@flowStart')).toBe(String(1430591888000 - 3382));
-    expect(c.get('@flowEnd')).toBe(String(1430591888000 - 804));
+    expect(c.get('@flowStart')).toBe(String(1430591888280 - 3382));
+    expect(c.get('@flowEnd')).toBe(String(1430591888280 - 804));
     expect(c.get('cflow.tcpflags')).toBe('16'); // "0x10"
     expect(c.has('cflow.padding')).toBe(false);
   });
