@@ -10,7 +10,8 @@
 //    are parsed from tshark's text;
 //  - every field of an input record must be present with an equal value in one output record; the
 //    output may carry more fields (e.g. v5 header values the gateway keeps as IEs). Records are
-//    matched as a multiset, so packing and order may change.
+//    matched as a multiset, so packing and order may change. A field the gateway keeps under its
+//    private enterprise number (tshark: cflow.enterprise_private_entry) matches by value.
 
 import type { TsharkRecord } from './tshark.js';
 import { secondsToMs } from './tshark.js';
@@ -20,16 +21,30 @@ export type Canonical = Map<string, string>;
 /**
  * Keys never compared: padding; per-bit expansions whose names depend on the field length; the
  * duration tshark derives from start and end (those two are compared, and an exporter rounds them
- * separately per encoding).
+ * separately per encoding); tshark's own annotations (_ws.*: expert info, malformed markers).
  */
-const IGNORED = [/^cflow\.padding$/, /^cflow\.tcpflags\./, /^cflow\.template_frame$/, /^cflow\.timedelta$/];
+const IGNORED = [/^cflow\.padding$/, /^cflow\.tcpflags\./, /^cflow\.template_frame$/, /^cflow\.timedelta$/, /^_ws\./];
 
-/** Same element, different tshark name depending on the encoding (length or version). */
+/**
+ * One element, two tshark names depending on how it was encoded. Applied to both sides, so either
+ * name compares equal to the other.
+ */
 const ALIASES: Record<string, string> = {
+  // IPFIX reduced-size encodings
   'cflow.octets64': 'cflow.octets',
   'cflow.packets64': 'cflow.packets',
   'cflow.tcpflags16': 'cflow.tcpflags',
+  // v9 FLOW_SAMPLER_ID (48) longer than IANA's 1-octet samplerId becomes PSAMP selectorId (302)
+  // (mappings/netflow-v9.yaml)
+  'cflow.selector_id': 'cflow.sampler_id',
+  // Cisco NSEL NF_F_USERNAME (40000) becomes userName (371) (mappings/netflow-v9-cisco.yaml)
+  'cflow.aaa_username': 'cflow.user_name',
 };
+
+/** tshark's name for an enterprise-specific element of a PEN it does not know. */
+const PRIVATE_ENTRY = 'cflow.enterprise_private_entry';
+/** Canonical key of those values: compared by value, whatever input field they came from (see compareRecords). */
+export const PRIVATE = '@private';
 
 /**
  * A v9 option scope field as tshark shows it (scope_system/cache/template are raw bytes) → the IPFIX
@@ -88,9 +103,15 @@ export function uptimeToAbsMs(rec: TsharkRecord, relative: string): number {
   return Math.max(0, exportMs - age);
 }
 
+/**
+ * Numbers by value: hex ("0x1a") and decimal alike; tshark's raw-bytes rendering ("07:e9") of up to 8
+ * octets too, because a field kept under a private enterprise number shows as raw bytes where the
+ * input showed the typed number. Applied to both sides.
+ */
 function canonicalValue(v: string): string {
   if (/^0x[0-9a-f]+$/i.test(v)) return BigInt(v).toString();
   if (/^-?\d+$/.test(v)) return BigInt(v).toString();
+  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){0,7}$/i.test(v)) return BigInt('0x' + v.replace(/:/g, '')).toString();
   return v;
 }
 
@@ -129,6 +150,7 @@ export function canonical(rec: TsharkRecord, opts: CanonicalOptions = {}): Canon
     } else {
       vals = values.map(canonicalValue);
     }
+    if (rawKey === PRIVATE_ENTRY) key = PRIVATE;
     const prev = out.get(key);
     out.set(key, prev === undefined ? vals.join('|') : `${prev}|${vals.join('|')}`);
   }
@@ -188,7 +210,7 @@ export function compareRecords(inputs: readonly Canonical[], outputs: readonly C
     for (const i of members) {
       const sig = signature(inputs[i]!, keys)!;
       const candidates = pool.get(sig);
-      const j = candidates?.find((x) => !used.has(x));
+      const j = candidates?.find((x) => !used.has(x)) ?? matchWithPrivate(inputs[i]!, keys, outputs, used);
       if (j !== undefined) {
         used.add(j);
         matched++;
@@ -198,6 +220,39 @@ export function compareRecords(inputs: readonly Canonical[], outputs: readonly C
     }
   }
   return { matched, unmatched, surplus: outputs.length - used.size };
+}
+
+/**
+ * Slow path for an input field the gateway kept under its private enterprise number (a v9 type with
+ * no IANA equivalent): tshark names it in the input but shows it as an anonymous enterprise entry in
+ * the output. Such a field matches when its value is among the output record's private entries
+ * (each entry used once); every other field must be equal as usual.
+ */
+function matchWithPrivate(input: Canonical, keys: readonly string[], outputs: readonly Canonical[], used: Set<number>): number | undefined {
+  for (let j = 0; j < outputs.length; j++) {
+    if (used.has(j)) continue;
+    const o = outputs[j]!;
+    const priv = o.get(PRIVATE);
+    if (priv === undefined) continue;
+    const pool = priv.split('|');
+    let ok = true;
+    for (const k of keys) {
+      const want = input.get(k)!;
+      const have = o.get(k);
+      if (have !== undefined) {
+        if (have !== want) ok = false;
+      } else {
+        for (const v of want.split('|')) {
+          const at = pool.indexOf(v);
+          if (at < 0) ok = false;
+          else pool.splice(at, 1);
+        }
+      }
+      if (!ok) break;
+    }
+    if (ok) return j;
+  }
+  return undefined;
 }
 
 function closestDiff(input: Canonical, keys: readonly string[], outputs: readonly Canonical[], used: Set<number>): Record<string, [string, string | undefined]> {

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { corpusDir, pcapsDir, requireOrSkip, tempDir } from './tools.js';
-import { absTimeToMs, canonical, compareRecords, describeMismatches, v9ScopeToIpfix } from './compare.js';
+import { absTimeToMs, canonical, compareRecords, describeMismatches, PRIVATE, v9ScopeToIpfix } from './compare.js';
 import { writePcapOfTcpStream, writePcapOfUdp } from './pcap-writer.js';
 import { tsharkJson, tsharkMalformed } from './tshark.js';
 import { ipfixDump, sequenceBreaks, walkIpfixMessages } from './ipfixdump.js';
@@ -274,5 +274,17 @@ describe.skipIf(!requireOrSkip('tshark'))('v9 option scopes → IPFIX scope elem
       'cflow.exporter_addr_v6': '2001:db8::1',
       'cflow.inputint': '5',
     });
+  });
+});
+
+describe('private-enterprise fields', () => {
+  it('match an input field the output only carries as an anonymous enterprise entry, by value', () => {
+    // Cisco NSEL NF_F_FW_EXT_EVENT (33002) = 2025 is kept under the gateway's PEN: tshark names it in
+    // the v9 input (cflow.fw_ext_event) and shows raw bytes 07:e9 in the output.
+    const input = new Map([['cflow.srcaddr', '192.168.14.1'], ['cflow.fw_ext_event', '2025']]);
+    const good = new Map([['cflow.srcaddr', '192.168.14.1'], [PRIVATE, '2025|1234']]);
+    const bad = new Map([['cflow.srcaddr', '192.168.14.1'], [PRIVATE, '2026']]);
+    expect(compareRecords([input], [bad]).matched).toBe(0);
+    expect(compareRecords([input], [bad, good])).toMatchObject({ matched: 1, surplus: 1 });
   });
 });

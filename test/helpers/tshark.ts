@@ -217,3 +217,8 @@ export async function tsharkFrameCount(file: string): Promise<number> {
   if (r.code !== 0) throw new Error(`tshark -r ${file}: exit ${r.code}\n${r.stderr}`);
   return r.stdout.split('\n').filter((l) => l.trim()).length;
 }
+
+/** tshark could not decode the record properly (its own malformed/length-mismatch markers are in it). */
+export function isMalformed(rec: TsharkRecord): boolean {
+  return Object.keys(rec.fields).some((k) => k === '_ws.malformed' || k === '_ws.type_length.mismatch');
+}

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { corpusDir, freeUdpPort, pcapsDir, repoRoot, requireOrSkip, tempDir } from '../helpers/tools.js';
 import { outputFiles, replay, startGateway, udpDatagramCount, udpPorts } from '../helpers/gateway.js';
-import { tsharkJson } from '../helpers/tshark.js';
+import { isMalformed, tsharkJson } from '../helpers/tshark.js';
 import { judgeIpfixFiles } from '../helpers/judge.js';
 import { canonical, compareRecords, describeMismatches } from '../helpers/compare.js';
 
@@ -77,7 +77,10 @@ describe.skipIf(!cliWritten || !requireOrSkip('tshark', 'ipfixDump'))('replay â†
     const verdict = await judgeIpfixFiles(files, work);
     expect(verdict.problems, verdict.problems.slice(0, 20).join('\n')).toEqual([]);
 
-    const input = await tsharkJson(pcap, { udpPorts: udpPorts(pcap) });
+    // records tshark itself could not decode (its malformed markers inside them) are no reference
+    const decoded = await tsharkJson(pcap, { udpPorts: udpPorts(pcap) });
+    const input = decoded.filter((r) => !isMalformed(r));
+    if (input.length < decoded.length) console.warn(`${_name}: ${decoded.length - input.length} input records tshark decodes as malformed are not compared`);
     const cmp = compareRecords(
       input.map((r) => canonical(r)),
       verdict.records.map((r) => canonical(r)),
