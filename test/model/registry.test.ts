@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
+
+describe('IE registry', () => {
+  const reg = loadRegistry();
+
+  it('holds the IANA facts', () => {
+    expect(reg.get(0, 1)).toMatchObject({ name: 'octetDeltaCount', dataType: 'unsigned64', semantics: 'deltaCounter', units: 'octets' });
+    expect(reg.get(0, 152)).toMatchObject({ name: 'flowStartMilliseconds', dataType: 'dateTimeMilliseconds' });
+    expect(reg.byName('originalObservationDomainId')).toMatchObject({ id: 405, dataType: 'unsigned32' });
+    expect(reg.byName('sourceIPv6Address')?.id).toBe(27);
+    expect(reg.get(0, 30000)).toBeUndefined();
+    expect([...reg.all()].length).toBe(460);
+  });
+
+  it('derives RFC 5103 reverse elements under PEN 29305', () => {
+    expect(reg.get(29305, 1)).toMatchObject({ name: 'reverseOctetDeltaCount', enterprise: 29305, dataType: 'unsigned64' });
+    expect(reg.byName('reverseSourceIPv4Address')).toMatchObject({ id: 8, enterprise: 29305 });
+  });
+
+  it('adds vendor element files and rejects a bad data type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reg-'));
+    copyFileSync(join(DEFAULT_MAPPINGS_DIR, 'iana-elements.yaml'), join(dir, 'iana-elements.yaml'));
+    writeFileSync(join(dir, 'acme-elements.yaml'), 'enterprise: 99999\nelements:\n  - { id: 7, name: acmeWidget, type: unsigned16 }\n');
+    expect(loadRegistry(dir).get(99999, 7)).toMatchObject({ name: 'acmeWidget', dataType: 'unsigned16' });
+    const bad = mkdtempSync(join(tmpdir(), 'reg-'));
+    writeFileSync(join(bad, 'x-elements.yaml'), 'enterprise: 1\nelements:\n  - { id: 7, name: w, type: int }\n');
+    expect(() => loadRegistry(bad)).toThrow(/not an RFC 7012 abstract data type/);
+  });
+});
