@@ -1,0 +1,301 @@
+// Configuration loading and validation. Every problem is reported as `FILE:LINE: key.path: message`,
+// with a suggestion where one helps (a misspelt key names the nearest known one). `check-config` runs the
+// same validation without starting anything.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
+import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
+import type { Config, InputConfig, OutputConfig, ProtocolSetting } from './types.js';
+
+/** The embedded default the gateway runs with when no --config is given. */
+export const DEFAULT_CONFIG_PATH = resolve(import.meta.dirname, '../../config/default.yaml');
+
+export class ConfigError extends Error {
+  constructor(readonly errors: string[]) {
+    super(errors.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
+const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
+const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer'];
+const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate'];
+const ROTATE_KEYS = ['maxBytes', 'interval', 'keep'];
+const MAPPING_KEYS = ['dir', 'netflow9Enterprise', 'netflow9HighEnterprise'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Load and validate; throws ConfigError listing every problem. */
+export function loadConfig(path: string = DEFAULT_CONFIG_PATH): Config {
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${abs}: cannot read the configuration: ${(e as Error).message}`]);
+  }
+  return parseConfig(text, abs);
+}
+
+/** Validate a file without starting anything. */
+export function checkConfig(path: string): { ok: boolean; errors: string[] } {
+  try {
+    loadConfig(path);
+    return { ok: true, errors: [] };
+  } catch (e) {
+    if (e instanceof ConfigError) return { ok: false, errors: e.errors };
+    throw e;
+  }
+}
+
+export function parseConfig(text: string, source: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const v = new Validator(source, lines, doc);
+  for (const err of doc.errors) v.errors.push(`${source}:${lines.linePos(err.pos[0]).line}: YAML syntax: ${err.message.split('\n')[0]}`);
+  if (v.errors.length) throw new ConfigError(v.errors);
+  const config = v.config();
+  if (v.errors.length) throw new ConfigError(v.errors);
+  return config;
+}
+
+class Validator {
+  readonly errors: string[] = [];
+  constructor(
+    private readonly source: string,
+    private readonly lines: LineCounter,
+    private readonly doc: Document,
+  ) {}
+
+  private line(node: Node | null | undefined): number {
+    const pos = node?.range?.[0];
+    return pos === undefined ? 1 : this.lines.linePos(pos).line;
+  }
+
+  private fail(node: Node | null | undefined, key: string, message: string): void {
+    this.errors.push(`${this.source}:${this.line(node)}: ${key}: ${message}`);
+  }
+
+  /** Map entries of a node, reporting keys that are not `allowed` (with the nearest allowed key). */
+  private entries(node: Node | null | undefined, path: string, allowed: string[]): Map<string, Node | null> {
+    const out = new Map<string, Node | null>();
+    if (!isMap(node)) {
+      this.fail(node, path || '(top level)', 'must be a mapping of keys to values');
+      return out;
+    }
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const keyPath = path ? `${path}.${k}` : k;
+      if (!allowed.includes(k)) {
+        const near = nearest(k, allowed);
+        this.fail(pair.key as Node, keyPath, `unknown key${near ? ` — did you mean "${near}"?` : ` (known: ${allowed.join(', ')})`}`);
+        continue;
+      }
+      out.set(k, (pair.value as Node | null) ?? null);
+    }
+    return out;
+  }
+
+  private str(m: Map<string, Node | null>, k: string, path: string, parent: Node | null | undefined, required: boolean): string | undefined {
+    const n = m.get(k);
+    if (n === undefined || (isScalar(n) && n.value === null)) {
+      if (required) this.fail(parent, `${path}.${k}`, 'is required');
+      return undefined;
+    }
+    if (!isScalar(n) || typeof n.value !== 'string' || n.value === '') {
+      this.fail(n, `${path}.${k}`, 'must be a non-empty string');
+      return undefined;
+    }
+    return n.value;
+  }
+
+  private num(m: Map<string, Node | null>, k: string, path: string, dflt: number, min: number, max: number, integer = true): number {
+    const n = m.get(k);
+    if (n === undefined || (isScalar(n) && n.value === null)) return dflt;
+    const value = isScalar(n) ? n.value : undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      this.fail(n, path ? `${path}.${k}` : k, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(isScalar(n) ? n.value : String(n))})`);
+      return dflt;
+    }
+    return value;
+  }
+
+  config(): Config {
+    const root = this.doc.contents as Node | null;
+    const top = this.entries(root, '', TOP_KEYS);
+    const inputs = this.list(top.get('inputs'), 'inputs', root, (n, p) => this.input(n, p));
+    const outputs = this.list(top.get('outputs'), 'outputs', root, (n, p) => this.output(n, p));
+    this.unique(inputs, 'inputs', top.get('inputs'));
+    this.unique(outputs, 'outputs', top.get('outputs'));
+
+    const mappingNode = top.get('mapping');
+    const mm = mappingNode ? this.entries(mappingNode, 'mapping', MAPPING_KEYS) : new Map<string, Node | null>();
+    const dir = this.str(mm, 'dir', 'mapping', mappingNode, false);
+    const mapping = {
+      dir: dir ? resolve(this.source === '<embedded default>' ? process.cwd() : resolve(this.source, '..'), dir) : DEFAULT_MAPPINGS_DIR,
+      netflow9Enterprise: this.num(mm, 'netflow9Enterprise', 'mapping', 4294967294, 1, 0xffffffff),
+      netflow9HighEnterprise: this.num(mm, 'netflow9HighEnterprise', 'mapping', 4294967295, 1, 0xffffffff),
+    };
+
+    let metrics: string | null = '127.0.0.1:9464';
+    const mNode = top.get('metrics');
+    if (mNode !== undefined) {
+      const value = isScalar(mNode) ? mNode.value : undefined;
+      if (value === null || value === false) metrics = null;
+      else if (typeof value === 'string' && /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535) metrics = value;
+      else this.fail(mNode, 'metrics', 'must be HOST:PORT (e.g. 127.0.0.1:9464), or false to disable the endpoint');
+    }
+    let logLevel = 'info';
+    const lNode = top.get('logLevel');
+    if (lNode !== undefined) {
+      const value = isScalar(lNode) ? lNode.value : undefined;
+      if (typeof value === 'string' && LOG_LEVELS.includes(value)) logLevel = value;
+      else this.fail(lNode, 'logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+    }
+    return { source: this.source, inputs, outputs, mapping, metrics, logLevel };
+  }
+
+  private list<T>(node: Node | null | undefined, path: string, parent: Node | null, each: (n: Node, p: string) => T | undefined): T[] {
+    if (node === undefined || node === null) {
+      this.fail(parent, path, 'is required: a list with at least one entry');
+      return [];
+    }
+    if (!isSeq(node) || node.items.length === 0) {
+      this.fail(node, path, 'must be a list with at least one entry');
+      return [];
+    }
+    const out: T[] = [];
+    node.items.forEach((item, i) => {
+      const r = each(item as Node, `${path}[${i}]`);
+      if (r) out.push(r);
+    });
+    return out;
+  }
+
+  private unique(items: { name: string }[], path: string, node: Node | null | undefined): void {
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (seen.has(it.name)) this.fail(node, path, `name "${it.name}" is used twice; names must be unique`);
+      seen.add(it.name);
+    }
+  }
+
+  private input(node: Node, path: string): InputConfig | undefined {
+    const m = this.entries(node, path, INPUT_KEYS);
+    const name = this.str(m, 'name', path, node, true);
+    const listen = this.str(m, 'listen', path, node, true);
+    if (listen !== undefined && !parseListenUrl(listen)) {
+      this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT)`);
+    }
+    let protocol: ProtocolSetting = 'auto';
+    const p = this.str(m, 'protocol', path, node, false);
+    if (p !== undefined) {
+      if ((PROTOCOLS as string[]).includes(p)) protocol = p as ProtocolSetting;
+      else this.fail(m.get('protocol'), `${path}.protocol`, `must be one of ${PROTOCOLS.join(', ')}${nearest(p, PROTOCOLS) ? ` — did you mean "${nearest(p, PROTOCOLS)}"?` : ''}`);
+    }
+    if (name === undefined || listen === undefined) return undefined;
+    return {
+      name,
+      listen,
+      protocol,
+      sessionTimeout: this.num(m, 'sessionTimeout', path, 300, 1, 86400 * 7),
+      templateTimeout: this.num(m, 'templateTimeout', path, 1800, 1, 86400 * 7),
+      pendingTimeout: this.num(m, 'pendingTimeout', path, 10, 0, 3600),
+      pendingLimit: this.num(m, 'pendingLimit', path, 256, 0, 1_000_000),
+      receiveBuffer: this.num(m, 'receiveBuffer', path, 32 << 20, 4096, 2 ** 31 - 1),
+    };
+  }
+
+  private output(node: Node, path: string): OutputConfig | undefined {
+    const m = this.entries(node, path, OUTPUT_KEYS);
+    const name = this.str(m, 'name', path, node, true);
+    const url = this.str(m, 'url', path, node, true);
+    if (url !== undefined) {
+      const problem = outputUrlProblem(url);
+      if (problem) this.fail(m.get('url'), `${path}.url`, problem);
+    }
+    const rotateNode = m.get('rotate');
+    const rm = rotateNode ? this.entries(rotateNode, `${path}.rotate`, ROTATE_KEYS) : new Map<string, Node | null>();
+    const rotate = {
+      maxBytes: this.num(rm, 'maxBytes', `${path}.rotate`, 64 << 20, 65536, 2 ** 40),
+      interval: this.num(rm, 'interval', `${path}.rotate`, 300, 1, 86400 * 7),
+      keep: this.num(rm, 'keep', `${path}.rotate`, 0, 0, 1_000_000),
+    };
+    const reconnectMin = this.num(m, 'reconnectMin', path, 1, 0.01, 3600, false);
+    const reconnectMax = this.num(m, 'reconnectMax', path, 30, 0.01, 3600, false);
+    if (reconnectMax < reconnectMin) this.fail(m.get('reconnectMax') ?? node, `${path}.reconnectMax`, `must not be below reconnectMin (${reconnectMin})`);
+    if (name === undefined || url === undefined) return undefined;
+    return {
+      name,
+      url,
+      templateRefresh: this.num(m, 'templateRefresh', path, 60, 1, 86400),
+      mtu: this.num(m, 'mtu', path, 1500, 576, 65535),
+      flushInterval: this.num(m, 'flushInterval', path, 50, 1, 60000),
+      reconnectMin,
+      reconnectMax,
+      queueLimit: this.num(m, 'queueLimit', path, 64 << 20, 0, 2 ** 40),
+      rotate,
+    };
+  }
+}
+
+export interface HostPort {
+  scheme: string;
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/** udp://HOST:PORT, tcp://…, tls://…, sctp://… with IPv6 in brackets. */
+export function parseHostPortUrl(url: string): HostPort | undefined {
+  const m = /^(udp|tcp|tls|sctp):\/\/(\[([0-9a-fA-F:.]+)\]|([^:/\[\]?]+)):(\d{1,5})(\?.*)?$/.exec(url);
+  if (!m) return undefined;
+  const port = Number(m[5]);
+  if (port > 65535) return undefined;
+  const host = m[3] ?? m[4]!;
+  return { scheme: m[1]!, host, port, family: m[3] ? 6 : 4 };
+}
+
+export function parseListenUrl(url: string): HostPort | undefined {
+  const hp = parseHostPortUrl(url);
+  return hp && hp.scheme === 'udp' ? hp : undefined;
+}
+
+function outputUrlProblem(url: string): string | undefined {
+  const scheme = /^([a-z]+):/.exec(url)?.[1];
+  if (scheme === 'file') return /^file:(\/\/\/.+|[^/].*)$/.test(url) ? undefined : `"${url}" is not a file URL — use file:///absolute/path.ipfix or file:relative/path.ipfix`;
+  if (scheme === 'udp' || scheme === 'tcp' || scheme === 'tls' || scheme === 'sctp') {
+    return parseHostPortUrl(url) ? undefined : `"${url}" must be ${scheme}://HOST:PORT (IPv6: ${scheme}://[ADDR]:PORT)`;
+  }
+  const near = scheme ? nearest(scheme, ['udp', 'tcp', 'tls', 'sctp', 'file']) : undefined;
+  return `unsupported scheme "${scheme ?? url}"${near ? ` — did you mean "${near}://"?` : ''}; use udp://, tcp://, tls://, sctp:// or file://`;
+}
+
+/** The closest candidate within edit distance 2 (or a third of the word), if any. */
+export function nearest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseConfig, loadConfig, ConfigError, DEFAULT_CONFIG_PATH } from '../../src/config/load.js';
+
+function errorsOf(text: string): string[] {
+  try {
+    parseConfig(text, 'gw.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.errors;
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('applies the documented defaults', () => {
+    const c = parseConfig('inputs:\n  - name: r\n    listen: udp://127.0.0.1:2055\noutputs:\n  - name: c\n    url: tcp://127.0.0.1:4739\n', 'gw.yaml');
+    expect(c.inputs[0]).toEqual({ name: 'r', listen: 'udp://127.0.0.1:2055', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 32 << 20 });
+    expect(c.outputs[0]).toMatchObject({ templateRefresh: 60, mtu: 1500, flushInterval: 50, reconnectMin: 1, reconnectMax: 30, rotate: { maxBytes: 64 << 20, interval: 300, keep: 0 } });
+    expect(c.metrics).toBe('127.0.0.1:9464');
+    expect(c.mapping.netflow9Enterprise).toBe(4294967294);
+    expect(c.mapping.netflow9HighEnterprise).toBe(4294967295);
+  });
+
+  it('names file, line and key, and suggests the misspelt key', () => {
+    const errs = errorsOf('inputs:\n  - name: r\n    listen: udp://127.0.0.1:2055\n    sesionTimeout: 30\noutputs:\n  - name: c\n    url: htp://x:1\n');
+    expect(errs).toContain('gw.yaml:4: inputs[0].sesionTimeout: unknown key — did you mean "sessionTimeout"?');
+    expect(errs.find((e) => e.startsWith('gw.yaml:7: outputs[0].url: unsupported scheme "htp"'))).toMatch(/did you mean "http|udp|tcp/);
+  });
+
+  it('checks types, ranges, required keys and unique names', () => {
+    const errs = errorsOf('inputs:\n  - name: a\n    listen: udp://127.0.0.1:99999\n    protocol: netflow10\n    sessionTimeout: -1\n  - name: a\n    listen: udp://[::1]:2055\noutputs:\n  - url: file:///tmp/x.ipfix\n');
+    expect(errs).toContain('gw.yaml:3: inputs[0].listen: "udp://127.0.0.1:99999" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT)');
+    expect(errs.some((e) => e.startsWith('gw.yaml:4: inputs[0].protocol: must be one of') && e.includes('did you mean "netflow5"'))).toBe(true);
+    expect(errs).toContain('gw.yaml:5: inputs[0].sessionTimeout: must be an integer from 1 to 604800 (got -1)');
+    expect(errs.some((e) => e.includes('inputs: name "a" is used twice'))).toBe(true);
+    expect(errs).toContain('gw.yaml:9: outputs[0].name: is required');
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    expect(errorsOf('inputs:\n  - name: [unclosed\n')[0]).toMatch(/^gw\.yaml:\d+: YAML syntax/);
+  });
+
+  it('loads the embedded default and every example', () => {
+    const d = loadConfig();
+    expect(d.source).toBe(DEFAULT_CONFIG_PATH);
+    expect(d.outputs[0]!.url).toMatch(/^file:data\//);
+    const dir = resolve(import.meta.dirname, '../../config/examples');
+    for (const f of readdirSync(dir)) expect(() => loadConfig(resolve(dir, f))).not.toThrow();
+  });
+});
