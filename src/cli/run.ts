@@ -1,0 +1,81 @@
+// `run [--config FILE]`: the gateway. Outputs start first (so nothing decoded has nowhere to go), then
+// the inputs; SIGTERM/SIGINT stops the inputs (every session ends 'shutdown'), flushes and closes the
+// outputs, and exits within 5 seconds whatever happens.
+
+import { loadConfig, ConfigError } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { CollectingProcess } from '../collect/collecting-process.js';
+import { createExportingProcess, type ExportingProcess } from '../export/index.js';
+import { FanOut } from '../mediate/sink.js';
+import { loadRegistry } from '../model/registry.js';
+import { log } from '../observe/log.js';
+import { startHttp } from '../observe/http.js';
+import { parseArgs } from './args.js';
+
+const SHUTDOWN_LIMIT_MS = 5000;
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, ['--config'], []);
+  let config: Config;
+  try {
+    config = loadConfig(a.values.get('--config'));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const line of e.errors) process.stderr.write(line + '\n');
+    return 1;
+  }
+  log.level = config.logLevel;
+  const unavailable = config.outputs.filter((o) => /^(tls|sctp):/.test(o.url));
+  if (unavailable.length) {
+    for (const o of unavailable) process.stderr.write(`${config.source}: outputs "${o.name}": ${o.url.split(':')[0]}:// output is not available in this release yet\n`);
+    return 1;
+  }
+
+  const registry = loadRegistry(config.mapping.dir);
+  const outputs: ExportingProcess[] = config.outputs.map((o) => createExportingProcess(o));
+  for (const o of outputs) await o.start();
+  const sink = new FanOut(outputs);
+  const inputs = config.inputs.map((i) => new CollectingProcess(i, sink, { registry, mapping: config.mapping }));
+  try {
+    for (const i of inputs) await i.start();
+  } catch (e) {
+    log.fatal({ err: e }, 'cannot start an input');
+    await Promise.allSettled(inputs.map((i) => i.stop()));
+    await Promise.allSettled(outputs.map((o) => o.close()));
+    return 1;
+  }
+  if (config.metrics) {
+    try {
+      await startHttp(config.metrics, () => ({
+        inputs: config.inputs.map((i) => ({ name: i.name, listen: i.listen, protocol: i.protocol })),
+        outputs: config.outputs.map((o) => ({ name: o.name, url: o.url })),
+      }));
+    } catch (e) {
+      log.error({ err: e, metrics: config.metrics }, 'metrics endpoint could not start; running without it');
+    }
+  }
+  log.info({ config: config.source, inputs: config.inputs.map((i) => i.listen), outputs: config.outputs.map((o) => o.url), metrics: config.metrics }, 'ipfix-mediator running');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: stopping inputs, flushing outputs');
+      const force = setTimeout(() => {
+        log.error('shutdown took longer than 5 s; exiting anyway');
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS);
+      force.unref();
+      await Promise.allSettled(inputs.map((i) => i.stop()));
+      await Promise.allSettled(outputs.map((o) => o.close()));
+      clearTimeout(force);
+      log.info('stopped');
+      resolve(0);
+      // The HTTP server and any stray handle must not keep the process alive past shutdown.
+      setImmediate(() => process.exit(0));
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+}
