@@ -50,6 +50,8 @@ export interface DecodeContext {
   session<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number): SessionState<E>;
   /** Count and (rate-limited) log a drop. `records` > 0 also counts dropped records; 0 counts a dropped datagram. */
   drop(reason: DropReasonValue, detail: { session?: ExporterSession; offset?: number; templateId?: number; message: string }, records?: number): void;
+  /** Transport the bytes arrived on; undefined means UDP (withdrawals are not allowed there, RFC 7011 §8.1). */
+  readonly transport?: 'udp' | 'tcp' | 'tls' | 'sctp';
   /** Count decoded records for the input's metrics. */
   counted(protocol: InputProtocol, records: number): void;
 }

@@ -1,0 +1,102 @@
+// IPFIX Collecting Process decoder (RFC 7011): the relay. Templates are learned per exporter session;
+// Data Sets are handed downstream as the exporter's own bytes (zero copy, padding cut off), so every field —
+// enterprise-specific and variable-length ones included — arrives unchanged and is only re-templated by
+// the Exporting Process.
+
+import type { DecodeContext, DecoderFactory, SessionState, TemplateEntry } from '../decoder.js';
+import { makeTemplate } from '../../ipfix/template.js';
+import { MESSAGE_HEADER_LENGTH, SET_HEADER_LENGTH } from '../../ipfix/constants.js';
+import { dataSetRecords, messageLength, readTemplateSet, setKind, type TemplateVisitor } from '../../ipfix/reader.js';
+import { DropReason } from '../../observe/metrics.js';
+
+type Session = SessionState<TemplateEntry>;
+
+export const createIpfixDecoder: DecoderFactory = () => {
+  const frame = new Int32Array(2); // [records, end of last record], reused per Data Set
+
+  function relay(ctx: DecodeContext, session: Session, entry: TemplateEntry, buf: Buffer, start: number, end: number, exportTime: number, offset: number): void {
+    const whole = dataSetRecords(entry.template, buf, start, end, frame);
+    const n = frame[0]!;
+    if (n > 0) {
+      ctx.sink.records(session.session, entry.template, buf, start, frame[1]!, n, exportTime);
+      ctx.counted('ipfix', n);
+    }
+    if (!whole) {
+      ctx.drop(DropReason.badLength, { session: session.session, templateId: entry.template.id, offset: offset + (frame[1]! - start), message: 'a record runs past the end of its Data Set' }, 1);
+    }
+  }
+
+  function message(ctx: DecodeContext, dg: Buffer, start: number, end: number, address: string, port: number): void {
+    const exportTime = dg.readUInt32BE(start + 4);
+    const session = ctx.session<TemplateEntry>('ipfix', address, port, dg.readUInt32BE(start + 12));
+    const overUdp = ctx.transport === undefined || ctx.transport === 'udp';
+    const visitor: TemplateVisitor = {
+      template(id, fields, scopeCount) {
+        session.templates.define(id, { template: makeTemplate(id, fields, scopeCount) });
+      },
+      withdrawal(id, offset) {
+        if (overUdp) {
+          ctx.drop(DropReason.withdrawalOverUdp, { session: session.session, templateId: id, offset, message: 'Template Withdrawal over UDP ignored (RFC 7011 §8.1); templates expire instead' });
+        } else if (id < 256) session.templates.withdrawAll();
+        else session.templates.withdraw(id);
+      },
+      error(e) {
+        ctx.drop(e.reason, { session: session.session, offset: e.offset, message: e.message });
+      },
+    };
+    let o = start + MESSAGE_HEADER_LENGTH;
+    while (o < end) {
+      if (end - o < SET_HEADER_LENGTH) {
+        ctx.drop(DropReason.truncated, { session: session.session, offset: o, message: `${end - o} octets after the last Set, less than a Set header` });
+        return;
+      }
+      const setId = dg.readUInt16BE(o);
+      const setLength = dg.readUInt16BE(o + 2);
+      if (setLength < SET_HEADER_LENGTH) {
+        ctx.drop(DropReason.badLength, { session: session.session, offset: o, message: `Set length ${setLength} is below 4; rest of the message skipped` });
+        return;
+      }
+      if (o + setLength > end) {
+        ctx.drop(DropReason.badLength, { session: session.session, offset: o, message: `Set ${setId} of ${setLength} octets runs past the message end; rest of the message skipped` });
+        return;
+      }
+      const body = o + SET_HEADER_LENGTH;
+      const setEnd = o + setLength;
+      switch (setKind(setId)) {
+        case 'template':
+          readTemplateSet(dg, body, setEnd, setId, visitor);
+          break;
+        case 'reserved':
+          ctx.drop(DropReason.badSetId, { session: session.session, offset: o, message: `Set ID ${setId} is reserved in IPFIX` });
+          break;
+        case 'data': {
+          const entry = session.templates.get(setId);
+          if (entry) relay(ctx, session, entry, dg, body, setEnd, exportTime, body);
+          else {
+            const setOffset = body;
+            session.hold(setId, dg.subarray(body, setEnd), exportTime, 1, (set, time) => {
+              const e = session.templates.get(setId);
+              if (e) relay(ctx, session, e, set, 0, set.length, time, setOffset);
+            });
+          }
+          break;
+        }
+      }
+      o = setEnd;
+    }
+  }
+
+  return (ctx, dg, address, port) => {
+    let o = 0;
+    // A datagram (or a stream chunk handed over whole) may hold several messages back to back.
+    while (o < dg.length) {
+      const len = messageLength(dg, o);
+      if (typeof len !== 'number') {
+        ctx.drop(len.reason, { offset: len.offset, message: o === 0 ? len.message : `${len.message} (after ${o} octets of valid messages)` });
+        return;
+      }
+      message(ctx, dg, o, o + len, address, port);
+      o += len;
+    }
+  };
+};
