@@ -11,7 +11,7 @@ import { VARLEN } from '../../src/ipfix/constants.js';
 import { sameLayout, type Template } from '../../src/ipfix/template.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import type { Registry } from '../../src/model/types.js';
-import { readFileSync } from 'node:fs';
+import { loadRegistry } from '../../src/model/registry.js';
 import { DropReason, type DropReasonValue } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { formatIPv4, formatIPv6, formatMac } from '../../src/util/address.js';
@@ -24,26 +24,9 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 export const corpus = resolve(repoRoot, '../shared/corpus');
 export const mappingsDir = resolve(repoRoot, 'mappings');
 
-let registry: Registry | undefined;
+/** The project's own registry (mappings/iana-elements.yaml). */
 export function testRegistry(): Registry {
-  registry ??= xmlRegistry();
-  return registry;
-}
-
-// TEMPORARY until src/model/registry.ts lands: the IANA facts from the shared reference XML.
-function xmlRegistry(): Registry {
-  const text = readFileSync(resolve(repoRoot, '../shared/registry/iana-elements.xml'), 'utf8');
-  const all: import('../../src/model/types.js').InformationElement[] = [];
-  for (const m of text.matchAll(/<element>([\s\S]*?)<\/element>/g)) {
-    const e = m[1]!;
-    const id = Number(/<id>(\d+)/.exec(e)![1]);
-    const name = /<name>(.*?)</.exec(e)![1]!;
-    const dataType = /<dataType>(.*?)</.exec(e)![1]! as import('../../src/model/types.js').DataType;
-    all.push({ id, enterprise: 0, name, dataType });
-  }
-  const byId = new Map(all.map((e) => [e.id, e]));
-  const byName = new Map(all.map((e) => [e.name, e]));
-  return { get: (en, id) => (en === 0 ? byId.get(id) : undefined), byName: (n) => byName.get(n), all: () => all };
+  return loadRegistry(mappingsDir);
 }
 
 export const mappingConfig = { dir: mappingsDir, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 };
