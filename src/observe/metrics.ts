@@ -53,5 +53,6 @@ export const DropReason = {
   queueFull: 'queue_full',
   transportDown: 'transport_down',
   recordTooLarge: 'record_too_large',
+  decoderError: 'decoder_error',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];

@@ -1,0 +1,192 @@
+// Exporter sessions of one input and everything they own: templates (with their UDP lifetime, RFC 7011
+// §8.4), data sets held while their template is missing, and the per-protocol state of the decoders.
+// Expiry runs in sweep(now), driven by one timer of the Collecting Process, so tests can drive time.
+//
+// Why a Map with timestamps and not node-cache here: every template refresh would be a node-cache `ttl`
+// call and every expiry a timer callback outside the session's order of events; a sweep over the
+// sessions keeps withdrawals in band, ordered with the session's data, at no cost per record.
+
+import type { InputConfig } from '../config/types.js';
+import type { RecordSink, SessionEndReason } from '../mediate/sink.js';
+import { sameLayout } from '../ipfix/template.js';
+import { makeExporterSession, type ExporterSession, type InputProtocol } from './session.js';
+import type { SessionState, TemplateEntry, TemplateStore } from './decoder.js';
+import { DropReason, pendingRecords, recordsDropped, sessionsActive, sessionsEnded, templatesActive, templatesReceived } from '../observe/metrics.js';
+import { RateLimitedLog } from '../observe/log.js';
+
+interface HeldSet {
+  templateId: number;
+  set: Buffer;
+  exportTime: number;
+  records: number;
+  heldAt: number;
+  replay: (set: Buffer, exportTime: number) => void;
+}
+
+class Templates<E extends TemplateEntry> implements TemplateStore<E> {
+  readonly entries = new Map<number, { entry: E; refreshed: number }>();
+
+  constructor(private readonly owner: Session<E>) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(templateId: number): E | undefined {
+    return this.entries.get(templateId)?.entry;
+  }
+
+  define(templateId: number, entry: E): E {
+    const o = this.owner;
+    const now = o.table.now();
+    templatesReceived.inc({ input: o.table.input });
+    const old = this.entries.get(templateId);
+    if (old && (old.entry === entry || sameLayout(old.entry.template, entry.template))) {
+      old.refreshed = now;
+      return old.entry;
+    }
+    if (old) o.table.sink.templateWithdrawn(o.session, old.entry.template);
+    else templatesActive.inc({ input: o.table.input });
+    this.entries.set(templateId, { entry, refreshed: now });
+    o.table.sink.templateDefined(o.session, entry.template);
+    o.release(templateId);
+    return entry;
+  }
+
+  withdraw(templateId: number): void {
+    const old = this.entries.get(templateId);
+    if (!old) return;
+    this.entries.delete(templateId);
+    templatesActive.dec({ input: this.owner.table.input });
+    this.owner.table.sink.templateWithdrawn(this.owner.session, old.entry.template);
+  }
+
+  withdrawAll(): void {
+    for (const id of [...this.entries.keys()]) this.withdraw(id);
+  }
+
+  expire(now: number, lifetimeMs: number): void {
+    for (const [id, t] of this.entries) if (now - t.refreshed > lifetimeMs) this.withdraw(id);
+  }
+}
+
+class Session<E extends TemplateEntry = TemplateEntry> implements SessionState<E> {
+  readonly templates: Templates<E>;
+  protocolState: unknown = undefined;
+  lastSeen: number;
+  private held: HeldSet[] = [];
+
+  constructor(
+    readonly table: SessionTable,
+    readonly session: ExporterSession,
+  ) {
+    this.templates = new Templates<E>(this);
+    this.lastSeen = table.now();
+  }
+
+  hold(templateId: number, set: Buffer, exportTime: number, recordHint: number, replay: (set: Buffer, exportTime: number) => void): void {
+    const t = this.table;
+    if (t.config.pendingLimit === 0 || t.config.pendingTimeout === 0) {
+      t.dropHeld(this.session, templateId, recordHint, DropReason.noTemplate, 'no template for this data set and holding is disabled');
+      return;
+    }
+    if (this.held.length >= t.config.pendingLimit) {
+      const oldest = this.held.shift()!;
+      pendingRecords.dec({ input: t.input });
+      t.dropHeld(this.session, oldest.templateId, oldest.records, DropReason.pendingOverflow, `more than ${t.config.pendingLimit} data sets waiting for templates; the oldest is dropped`);
+    }
+    this.held.push({ templateId, set: Buffer.from(set), exportTime, records: recordHint, heldAt: t.now(), replay });
+    pendingRecords.inc({ input: t.input });
+  }
+
+  /** Decode the sets held for a template that has just been defined, in arrival order. */
+  release(templateId: number): void {
+    if (this.held.length === 0) return;
+    const ready = this.held.filter((h) => h.templateId === templateId);
+    if (ready.length === 0) return;
+    this.held = this.held.filter((h) => h.templateId !== templateId);
+    pendingRecords.dec({ input: this.table.input }, ready.length);
+    for (const h of ready) h.replay(h.set, h.exportTime);
+  }
+
+  expireHeld(now: number): void {
+    const limit = this.table.config.pendingTimeout * 1000;
+    while (this.held.length && now - this.held[0]!.heldAt > limit) {
+      const h = this.held.shift()!;
+      pendingRecords.dec({ input: this.table.input });
+      this.table.dropHeld(this.session, h.templateId, h.records, DropReason.noTemplate, `template ${h.templateId} did not arrive within ${this.table.config.pendingTimeout} s`);
+    }
+  }
+
+  dropAllHeld(): void {
+    for (const h of this.held) {
+      pendingRecords.dec({ input: this.table.input });
+      this.table.dropHeld(this.session, h.templateId, h.records, DropReason.noTemplate, 'session ended before the template arrived');
+    }
+    this.held = [];
+  }
+}
+
+export class SessionTable {
+  private readonly sessions = new Map<string, Session>();
+  private readonly warn = new RateLimitedLog();
+  readonly input: string;
+
+  constructor(
+    readonly config: InputConfig,
+    readonly sink: RecordSink,
+    readonly now: () => number = Date.now,
+  ) {
+    this.input = config.name;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number): SessionState<E> {
+    const key = `${protocol}|${address}|${port}|${observationDomainId}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = new Session(this, makeExporterSession(this.input, protocol, address, port, observationDomainId));
+      this.sessions.set(key, s);
+      sessionsActive.inc({ input: this.input });
+      this.sink.sessionStarted(s.session);
+    } else s.lastSeen = this.now();
+    return s as unknown as SessionState<E>;
+  }
+
+  /** Session timeouts, template lifetimes and held-set timeouts, as of `now`. */
+  sweep(now = this.now()): void {
+    const sessionLimit = this.config.sessionTimeout * 1000;
+    const templateLimit = this.config.templateTimeout * 1000;
+    for (const [key, s] of this.sessions) {
+      if (now - s.lastSeen > sessionLimit) {
+        this.end(key, s, 'timeout');
+        continue;
+      }
+      s.expireHeld(now);
+      s.templates.expire(now, templateLimit);
+    }
+  }
+
+  /** End every session (input stopping). */
+  endAll(reason: SessionEndReason): void {
+    for (const [key, s] of this.sessions) this.end(key, s, reason);
+  }
+
+  private end(key: string, s: Session, reason: SessionEndReason): void {
+    this.sessions.delete(key);
+    s.dropAllHeld();
+    templatesActive.dec({ input: this.input }, s.templates.size);
+    sessionsActive.dec({ input: this.input });
+    sessionsEnded.inc({ input: this.input, reason });
+    // The session end carries its templates with it: downstream withdraws what it derived from them.
+    this.sink.sessionEnded(s.session, reason);
+  }
+
+  dropHeld(session: ExporterSession, templateId: number, records: number, reason: string, message: string): void {
+    recordsDropped.inc({ stage: this.input, reason }, records);
+    this.warn.warn(`${reason}|${session.address}`, { input: this.input, exporter: session.address, odid: session.observationDomainId, templateId, records }, message);
+  }
+}

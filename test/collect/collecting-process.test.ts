@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import { resolve } from 'node:path';
+import { CollectingProcess } from '../../src/collect/collecting-process.js';
+import type { RecordSink } from '../../src/mediate/sink.js';
+import type { InputConfig } from '../../src/config/types.js';
+import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
+import { registry as metrics } from '../../src/observe/metrics.js';
+import { udpPayloads } from '../../src/util/pcap.js';
+
+const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
+const options = { registry: loadRegistry(), mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+
+let inputSeq = 0;
+function input(over: Partial<InputConfig> = {}): InputConfig {
+  return { name: `t${++inputSeq}`, listen: 'udp://127.0.0.1:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 1 << 20, ...over };
+}
+
+type Ev = [string, ...unknown[]];
+function recorder(): { sink: RecordSink; events: Ev[] } {
+  const events: Ev[] = [];
+  return {
+    events,
+    sink: {
+      sessionStarted: (s) => events.push(['started', s.address, s.port, s.observationDomainId]),
+      templateDefined: (s, t) => events.push(['defined', s.uid, t.id, t.uid]),
+      templateWithdrawn: (s, t) => events.push(['withdrawn', s.uid, t.id, t.uid]),
+      records: (s, t, _b, _st, _e, count) => events.push(['records', s.uid, t.id, count]),
+      sessionEnded: (s, reason) => events.push(['ended', s.uid, reason]),
+    },
+  };
+}
+
+async function counter(name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+}
+
+// An IPFIX message from parts: header + sets.
+function ipfix(odid: number, ...sets: Buffer[]): Buffer {
+  const body = Buffer.concat(sets);
+  const h = Buffer.alloc(16);
+  h.writeUInt16BE(10, 0);
+  h.writeUInt16BE(16 + body.length, 2);
+  h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(odid, 12);
+  return Buffer.concat([h, body]);
+}
+function set(id: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(4 + body.length, 2);
+  return Buffer.concat([h, body]);
+}
+const tmpl = (id: number, ...fields: [number, number][]) => set(2, Buffer.from([id >> 8, id & 255, 0, fields.length, ...fields.flatMap(([f, l]) => [f >> 8, f & 255, l >> 8, l & 255])]));
+const data = (id: number, ...bytes: number[]) => set(id, Buffer.from(bytes));
+
+describe('CollectingProcess', () => {
+  it('receives v5 over a real UDP socket and announces the session before its records', async () => {
+    const { sink, events } = recorder();
+    const cp = new CollectingProcess(input(), sink, options);
+    await cp.start();
+    const tx = dgram.createSocket('udp4');
+    const pkts = udpPayloads(resolve(corpus, 'nf5/logstash-dat__generic.pcap'));
+    for (const p of pkts) await new Promise<void>((r) => tx.send(p.payload, cp.port, '127.0.0.1', () => r()));
+    const expected = pkts.reduce((n, p) => n + p.payload.readUInt16BE(2), 0);
+    for (let i = 0; i < 100 && events.filter((e) => e[0] === 'records').reduce((n, e) => n + (e[3] as number), 0) < expected; i++) await new Promise((r) => setTimeout(r, 20));
+    tx.close();
+    await cp.stop();
+    expect(events[0]![0]).toBe('started');
+    expect(events.filter((e) => e[0] === 'records').reduce((n, e) => n + (e[3] as number), 0)).toBe(expected);
+    expect(events.at(-1)).toEqual(['ended', expect.any(Number), 'shutdown']);
+  });
+
+  it('keeps two exporters with the same ODID and template ids apart', () => {
+    const { sink, events } = recorder();
+    const cp = new CollectingProcess(input(), sink, options);
+    const msg = ipfix(7, tmpl(300, [8, 4]), data(300, 192, 0, 2, 1));
+    cp.feed(msg, '127.0.0.2', 5000);
+    cp.feed(msg, '127.0.0.3', 5000);
+    const started = events.filter((e) => e[0] === 'started');
+    expect(started).toEqual([['started', '127.0.0.2', 5000, 7], ['started', '127.0.0.3', 5000, 7]]);
+    const defined = events.filter((e) => e[0] === 'defined');
+    expect(defined.length).toBe(2);
+    expect(defined[0]![1]).not.toBe(defined[1]![1]);
+  });
+
+  it('withdraws the old definition before announcing a redefinition, and refreshes an identical one silently', () => {
+    const { sink, events } = recorder();
+    const cp = new CollectingProcess(input(), sink, options);
+    cp.feed(ipfix(1, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    cp.feed(ipfix(1, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    cp.feed(ipfix(1, tmpl(300, [12, 4], [7, 2]), data(300, 1, 2, 3, 4, 0, 80)), '127.0.0.2', 1);
+    expect(events.map((e) => e[0])).toEqual(['started', 'defined', 'withdrawn', 'defined', 'records']);
+    expect(events[2]![3]).toBe(events[1]![3]); // the withdrawn uid is the first definition
+  });
+
+  it('holds data until its template comes, and expires what never gets one', async () => {
+    const { sink, events } = recorder();
+    let now = 1_000_000;
+    const cfg = input({ pendingTimeout: 5 });
+    const cp = new CollectingProcess(cfg, sink, options, () => now);
+    cp.feed(ipfix(1, data(300, 10, 0, 0, 1)), '127.0.0.2', 1);
+    cp.feed(ipfix(1, data(301, 10, 0, 0, 2)), '127.0.0.2', 1);
+    expect(events.filter((e) => e[0] === 'records')).toEqual([]);
+    cp.feed(ipfix(1, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    expect(events.filter((e) => e[0] === 'records').map((e) => e[2])).toEqual([300]);
+    now += 6000;
+    cp.sweep(now);
+    expect(await counter('ipfix_mediator_records_dropped_total', { stage: cfg.name, reason: 'no_template' })).toBe(1);
+  });
+
+  it('drops the oldest held set past pendingLimit', async () => {
+    const { sink } = recorder();
+    const cfg = input({ pendingLimit: 2 });
+    const cp = new CollectingProcess(cfg, sink, options);
+    for (let i = 0; i < 5; i++) cp.feed(ipfix(1, data(300 + i, 1, 2, 3, 4)), '127.0.0.2', 1);
+    expect(await counter('ipfix_mediator_records_dropped_total', { stage: cfg.name, reason: 'pending_overflow' })).toBe(3);
+  });
+
+  it('ends a silent session after sessionTimeout and expires unrefreshed templates', () => {
+    const { sink, events } = recorder();
+    let now = 0;
+    const cp = new CollectingProcess(input({ sessionTimeout: 60, templateTimeout: 30 }), sink, options, () => now);
+    cp.feed(ipfix(1, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    cp.feed(ipfix(2, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    now = 31_000;
+    cp.feed(ipfix(2, data(300, 1, 2, 3, 4)), '127.0.0.2', 1); // keeps session 2 alive, not its template
+    cp.sweep(now);
+    expect(events.filter((e) => e[0] === 'withdrawn').length).toBe(2);
+    now = 61_500;
+    cp.sweep(now);
+    expect(events.filter((e) => e[0] === 'ended')).toEqual([['ended', expect.any(Number), 'timeout']]);
+  });
+
+  it('counts sFlow, unknown versions, protocol mismatches and a throwing decoder, and carries on', async () => {
+    const { sink, events } = recorder();
+    const cfg = input({ protocol: 'netflow9' });
+    const cp = new CollectingProcess(cfg, sink, options);
+    cp.feed(Buffer.from([0, 0, 0, 5, 0, 0, 0, 1]), '127.0.0.2', 1);
+    cp.feed(Buffer.from([0, 7, 0, 0]), '127.0.0.2', 1);
+    cp.feed(ipfix(1, tmpl(300, [8, 4])), '127.0.0.2', 1);
+    (cp as unknown as { decoders: Map<string, unknown> }).decoders.set('netflow9', () => {
+      throw new Error('bug');
+    });
+    cp.feed(Buffer.from([0, 9, 0, 0, ...new Array(16).fill(0)]), '127.0.0.2', 1);
+    for (const reason of ['protocol_mismatch', 'unknown_version', 'decoder_error']) {
+      expect(await counter('ipfix_mediator_packets_dropped_total', { input: cfg.name, reason })).toBe(reason === 'protocol_mismatch' ? 2 : 1);
+    }
+    const auto = input();
+    const cp2 = new CollectingProcess(auto, sink, options);
+    cp2.feed(Buffer.from([0, 0, 0, 5, 0, 0, 0, 1]), '127.0.0.2', 1);
+    expect(await counter('ipfix_mediator_packets_dropped_total', { input: auto.name, reason: 'sflow_not_supported' })).toBe(1);
+    expect(events).toEqual([]);
+  });
+});
