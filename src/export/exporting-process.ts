@@ -1,0 +1,225 @@
+// An Exporting Process (RFC 7011, RFC 6183 §5.3): one per output. It keeps the mapping from every
+// incoming (exporter session, ODID, template) to an outgoing (ODID, Template ID), announces templates
+// before the data that needs them, withdraws them on reliable transports when their source goes away,
+// numbers messages per domain, and packs records into messages as large as the transport allows.
+
+import type { ExporterSession } from '../collect/session.js';
+import type { OutputConfig } from '../config/types.js';
+import type { RecordSink, SessionEndReason } from '../mediate/sink.js';
+import type { Template } from '../ipfix/template.js';
+import { recordEnd } from '../ipfix/render.js';
+import { OPTIONS_TEMPLATE_SET_ID, TEMPLATE_SET_ID } from '../ipfix/constants.js';
+import type { Transport } from '../transport/transport.js';
+import { Domain, TemplateIds, type OutTemplate } from './domain.js';
+import { DropReason, bytesSent, messagesSent, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
+import { RateLimitedLog, log } from '../observe/log.js';
+
+export class ExportingProcess implements RecordSink {
+  readonly name: string;
+  private readonly domains = new Map<string, Domain>(); // by exporter identity
+  private readonly byTemplate = new Map<number, OutTemplate>(); // by incoming template uid
+  private readonly bySession = new Map<number, Domain>(); // by exporter session uid
+  private nextOdid = 1;
+  private readonly templateIds = new TemplateIds();
+  private flushTimer?: NodeJS.Timeout;
+  private lastRefresh = Date.now();
+  private readonly warn = new RateLimitedLog();
+
+  constructor(
+    readonly config: OutputConfig,
+    private readonly transport: Transport,
+  ) {
+    this.name = config.name;
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start(() => this.newTransportSession());
+    this.flushTimer = setInterval(() => this.tick(), this.config.flushInterval);
+    this.flushTimer.unref();
+  }
+
+  /** A new TCP connection or file: everything is announced again and sequence numbers start over. */
+  private newTransportSession(): void {
+    for (const d of this.domains.values()) {
+      const lost = d.discard();
+      if (lost) this.dropped(DropReason.transportDown, lost);
+      d.sequence = 0;
+      d.originTemplate.announced = false;
+      for (const o of d.templates.values()) o.announced = false;
+    }
+    this.lastRefresh = Date.now();
+  }
+
+  private tick(): void {
+    if (this.transport.refreshesTemplates && Date.now() - this.lastRefresh >= this.config.templateRefresh * 1000) {
+      // RFC 7011 §8.4: over UDP, templates are re-sent periodically; they go out ahead of the next data.
+      this.flush();
+      this.lastRefresh = Date.now();
+      for (const d of this.domains.values()) {
+        d.originTemplate.announced = false;
+        for (const o of d.templates.values()) o.announced = false;
+      }
+    }
+    this.flush();
+  }
+
+  private domainOf(s: ExporterSession): Domain {
+    let d = this.bySession.get(s.uid);
+    if (d) return d;
+    const key = `${s.address}|${s.port}|${s.observationDomainId}`;
+    d = this.domains.get(key);
+    if (!d) {
+      d = new Domain(this.nextOdid++, s, this.transport.maxMessage, this.templateIds);
+      this.domains.set(key, d);
+      log.info({ output: this.name, exporter: s.address, port: s.port, odid: s.observationDomainId, outgoingOdid: d.odid }, 'outgoing observation domain allocated');
+    }
+    this.bySession.set(s.uid, d);
+    return d;
+  }
+
+  sessionStarted(s: ExporterSession): void {
+    this.domainOf(s);
+  }
+
+  templateDefined(s: ExporterSession, t: Template): void {
+    const d = this.domainOf(s);
+    this.byTemplate.set(t.uid, d.add(t, s));
+  }
+
+  templateWithdrawn(s: ExporterSession, t: Template): void {
+    const o = this.byTemplate.get(t.uid);
+    if (!o) return;
+    this.byTemplate.delete(t.uid);
+    o.domain.templates.delete(t.uid);
+    this.withdraw(o);
+    this.templateIds.release(o.id);
+  }
+
+  sessionEnded(s: ExporterSession, _reason: SessionEndReason): void {
+    const d = this.bySession.get(s.uid);
+    if (!d) return;
+    this.bySession.delete(s.uid);
+    for (const o of [...d.templates.values()]) {
+      if (o.session?.uid !== s.uid) continue;
+      this.byTemplate.delete(o.template.uid);
+      d.templates.delete(o.template.uid);
+      this.withdraw(o);
+      this.templateIds.release(o.id);
+    }
+    if (d.templates.size === 0) this.withdraw(d.originTemplate);
+    this.send(d);
+  }
+
+  /** Template Withdrawal (RFC 7011 §8.1) on reliable transports for a template the collector knows. */
+  private withdraw(o: OutTemplate): void {
+    if (!this.transport.reliable || !o.announced || !this.transport.isUp()) {
+      o.announced = false;
+      return;
+    }
+    const d = o.domain;
+    if (!d.fits(o.template.scopeCount > 0 ? OPTIONS_TEMPLATE_SET_ID : TEMPLATE_SET_ID, 4)) this.send(d);
+    d.writeWithdrawal(o);
+    o.announced = false;
+    withdrawalsSent.inc({ output: this.name });
+  }
+
+  /** Makes sure the domain's message announces `o` (and the domain's origin options) before data. */
+  private announce(d: Domain, o: OutTemplate): void {
+    if (!d.originTemplate.announced) {
+      const need = Domain.templateSize(d.originTemplate) + d.originRecordSize() + 4;
+      if (d.free < need) this.send(d);
+      d.writeTemplate(d.originTemplate);
+      d.writeOriginRecord();
+      templatesSent.inc({ output: this.name });
+    }
+    if (!o.announced) {
+      if (d.free < Domain.templateSize(o)) this.send(d);
+      d.writeTemplate(o);
+      templatesSent.inc({ output: this.name });
+    }
+  }
+
+  records(s: ExporterSession, t: Template, buf: Buffer, start: number, end: number, count: number, _exportTime: number): void {
+    if (!this.transport.isUp()) {
+      this.dropped(DropReason.transportDown, count);
+      return;
+    }
+    let o = this.byTemplate.get(t.uid);
+    if (!o) {
+      // Defensive: a sink that missed templateDefined still exports correctly.
+      this.templateDefined(s, t);
+      o = this.byTemplate.get(t.uid)!;
+    }
+    const d = o.domain;
+    this.announce(d, o);
+    // Fast path: the whole batch fits the message being filled.
+    if (d.fits(o.id, end - start)) {
+      d.writeRecords(o, buf, start, end, count);
+      return;
+    }
+    // Otherwise split at record boundaries across messages.
+    let p = start;
+    let left = count;
+    while (left > 0) {
+      const e = recordEnd(t, buf, p, end);
+      if (e < 0) break; // decoders hand over whole records only
+      if (!d.fits(o.id, e - p)) {
+        if (!d.empty) {
+          this.send(d);
+          this.announce(d, o);
+          if (d.fits(o.id, e - p)) continue;
+        }
+        // Larger than a whole message: it cannot be exported on this transport.
+        this.dropped(DropReason.recordTooLarge, 1);
+        p = e;
+        left--;
+        continue;
+      }
+      let q = e;
+      let n = 1;
+      while (n < left) {
+        const e2 = recordEnd(t, buf, q, end);
+        if (e2 < 0 || !d.fits(o.id, e2 - p)) break;
+        q = e2;
+        n++;
+      }
+      d.writeRecords(o, buf, p, q, n);
+      p = q;
+      left -= n;
+    }
+  }
+
+  private dropped(reason: string, records: number): void {
+    recordsDropped.inc({ stage: this.name, reason }, records);
+    this.warn.warn(`${reason}`, { output: this.name, reason, records }, 'records dropped at output');
+  }
+
+  private send(d: Domain): void {
+    const m = d.take(Math.floor(Date.now() / 1000));
+    if (!m) return;
+    const r = this.transport.send(m.message);
+    if (r === true) {
+      messagesSent.inc({ output: this.name });
+      bytesSent.inc({ output: this.name }, m.message.length);
+      if (m.records) recordsSent.inc({ output: this.name }, m.records);
+    } else if (m.records) this.dropped(r.reason, m.records);
+  }
+
+  /** Sends every partly filled message now (and starts a new file when one is due). */
+  flush(): void {
+    for (const d of this.domains.values()) this.send(d);
+    if (this.transport.rotateDue?.()) this.transport.rotate!();
+  }
+
+  async close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.transport.reliable && this.transport.isUp()) {
+      for (const d of this.domains.values()) {
+        for (const o of d.templates.values()) this.withdraw(o);
+        this.withdraw(d.originTemplate);
+      }
+    }
+    for (const d of this.domains.values()) this.send(d);
+    await this.transport.close();
+  }
+}

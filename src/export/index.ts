@@ -1,0 +1,23 @@
+// Exporting Processes by output URL scheme.
+
+import type { OutputConfig } from '../config/types.js';
+import { parseHostPortUrl } from '../config/load.js';
+import { ExportingProcess } from './exporting-process.js';
+import { UdpTransport } from '../transport/udp.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { FileTransport } from '../transport/file.js';
+import type { Transport } from '../transport/transport.js';
+
+export { ExportingProcess };
+
+export function createExportingProcess(config: OutputConfig): ExportingProcess {
+  return new ExportingProcess(config, transportFor(config));
+}
+
+function transportFor(c: OutputConfig): Transport {
+  if (c.url.startsWith('file:')) return new FileTransport(c.name, c.url, c.rotate);
+  const to = parseHostPortUrl(c.url);
+  if (to?.scheme === 'udp') return new UdpTransport(c.name, to, c.mtu);
+  if (to?.scheme === 'tcp') return new TcpTransport(c.name, to, c.reconnectMin, c.reconnectMax, c.queueLimit);
+  throw new Error(`output ${c.name}: ${c.url.split(':')[0]}:// is not available in this release`);
+}
