@@ -1,0 +1,216 @@
+// The Exporting Process over real loopback sockets and files, its output parsed back with the project's
+// own IPFIX reader and judged by ipfixDump.
+
+import { describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createExportingProcess } from '../../src/export/index.js';
+import type { OutputConfig } from '../../src/config/types.js';
+import { makeExporterSession } from '../../src/collect/session.js';
+import { makeTemplate } from '../../src/ipfix/template.js';
+import { readTemplateSet, messageLength } from '../../src/ipfix/reader.js';
+
+function output(url: string, over: Partial<OutputConfig> = {}): OutputConfig {
+  return { name: `o${Math.random().toString(36).slice(2, 7)}`, url, templateRefresh: 60, mtu: 1500, flushInterval: 10, reconnectMin: 0.05, reconnectMax: 0.2, queueLimit: 1 << 20, rotate: { maxBytes: 1 << 20, interval: 300, keep: 0 }, ...over };
+}
+
+interface Parsed {
+  odid: number;
+  sequence: number;
+  length: number;
+  sets: { id: number; length: number; templates?: { id: number; fields: number; scope: number; withdrawal?: boolean }[] }[];
+}
+
+function parseStream(b: Buffer): Parsed[] {
+  const out: Parsed[] = [];
+  let o = 0;
+  while (o < b.length) {
+    const len = messageLength(b, o);
+    if (typeof len !== 'number') throw new Error(len.message);
+    const m: Parsed = { odid: b.readUInt32BE(o + 12), sequence: b.readUInt32BE(o + 8), length: len, sets: [] };
+    let p = o + 16;
+    while (p < o + len) {
+      const id = b.readUInt16BE(p);
+      const sl = b.readUInt16BE(p + 2);
+      const set: Parsed['sets'][number] = { id, length: sl };
+      if (id === 2 || id === 3) {
+        set.templates = [];
+        readTemplateSet(b, p + 4, p + sl, id, {
+          template: (tid, fields, scope) => set.templates!.push({ id: tid, fields: fields.length, scope }),
+          withdrawal: (tid) => set.templates!.push({ id: tid, fields: 0, scope: 0, withdrawal: true }),
+          error: (e) => {
+            throw new Error(e.message);
+          },
+        });
+      }
+      m.sets.push(set);
+      p += sl;
+    }
+    out.push(m);
+    o += len;
+  }
+  return out;
+}
+
+const t4 = () => makeTemplate(300, [{ id: 8, enterprise: 0, length: 4 }, { id: 2, enterprise: 0, length: 4 }]);
+function recs(n: number): Buffer {
+  const b = Buffer.alloc(8 * n);
+  for (let i = 0; i < n; i++) {
+    b.writeUInt32BE(0xc0000200 + i, 8 * i);
+    b.writeUInt32BE(i + 1, 8 * i + 4);
+  }
+  return b;
+}
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Exporting Process', () => {
+  it('UDP: templates and the RFC 7119 origin record before data, messages within the MTU, sequence numbers by records', async () => {
+    const rx = dgram.createSocket('udp4');
+    const got: Buffer[] = [];
+    rx.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+    const ep = createExportingProcess(output(`udp://127.0.0.1:${rx.address().port}`, { mtu: 576 }));
+    await ep.start();
+    const s = makeExporterSession('in', 'netflow9', '192.0.2.7', 2055, 42);
+    const t = t4();
+    ep.sessionStarted(s);
+    ep.templateDefined(s, t);
+    const data = recs(200);
+    ep.records(s, t, data, 0, data.length, 200, 0);
+    ep.flush();
+    for (let i = 0; i < 100 && got.reduce((n, m) => n + m.length, 0) < 1600; i++) await wait(10);
+    await ep.close();
+    rx.close();
+    const msgs = got.flatMap((g) => parseStream(g));
+    expect(msgs.every((m) => m.length <= 576 - 28)).toBe(true);
+    const first = msgs[0]!;
+    // Options template (origin) and the data template come first, then the origin record, then data.
+    expect(first.sets[0]!.id).toBe(3);
+    expect(first.sets[0]!.templates![0]).toMatchObject({ fields: 3, scope: 1 });
+    const dataTemplate = first.sets.find((x) => x.id === 2)!.templates![0]!;
+    expect(dataTemplate.fields).toBe(2);
+    // 200 records of 8 octets arrive whole; each message's sequence number counts the records before it.
+    let seq = 0;
+    let n = 0;
+    for (const m of msgs) {
+      expect(m.sequence).toBe(seq);
+      for (const set of m.sets) if (set.id === dataTemplate.id) n += (set.length - 4) / 8;
+      const records = m.sets.filter((x) => x.id >= 256).reduce((k, x) => k + (x.id === dataTemplate.id ? (x.length - 4) / 8 : 1), 0);
+      seq += records;
+    }
+    expect(n).toBe(200);
+  });
+
+  it('gives two exporters with the same ODID and template id distinct outgoing ODIDs and template ids', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exp-'));
+    const ep = createExportingProcess(output(`file://${dir}/x.ipfix`));
+    await ep.start();
+    const a = makeExporterSession('in', 'ipfix', '192.0.2.1', 4739, 0);
+    const b = makeExporterSession('in', 'ipfix', '2001:db8::1', 4739, 0);
+    const ta = t4();
+    const tb = t4();
+    for (const [s, t] of [[a, ta], [b, tb]] as const) {
+      ep.sessionStarted(s);
+      ep.templateDefined(s, t);
+      ep.records(s, t, recs(3), 0, 24, 3, 0);
+    }
+    await ep.close();
+    const [file] = readdirSync(dir);
+    const bytes = readFileSync(join(dir, file!));
+    const msgs = parseStream(bytes);
+    expect(new Set(msgs.map((m) => m.odid))).toEqual(new Set([1, 2]));
+    const dataIds = msgs.map((m) => m.sets.find((x) => x.id === 2)!.templates![0]!.id);
+    expect(new Set(dataIds).size).toBe(2);
+    // The IPv6 exporter's origin template carries originalExporterIPv6Address (404, 16 octets).
+    expect(bytes.includes(Buffer.from('20010db8000000000000000000000001', 'hex'))).toBe(true);
+    const dump = execFileSync('ipfixDump', ['--in', join(dir, file!)], { encoding: 'utf8' });
+    expect(dump).toContain('originalExporterIPv4Address : 192.0.2.1');
+    expect(dump).toContain('originalExporterIPv6Address : 2001:0db8::0001'); // ipfixDump's own IPv6 spelling
+    expect(dump).toMatch(/File Stats: 2 Messages, 8 Data Records/);
+  });
+
+  it('TCP: withdraws templates when they or their session go away, and re-announces after a reconnect', async () => {
+    const streams: Buffer[][] = [];
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((c) => {
+      const chunks: Buffer[] = [];
+      streams.push(chunks);
+      sockets.push(c);
+      c.on('data', (d) => chunks.push(d));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const ep = createExportingProcess(output(`tcp://127.0.0.1:${port}`));
+    await ep.start();
+    for (let i = 0; i < 200 && sockets.length === 0; i++) await wait(10);
+    await wait(50);
+    const s = makeExporterSession('in', 'netflow9', '192.0.2.9', 9995, 1);
+    const t1 = t4();
+    const t2 = makeTemplate(301, [{ id: 12, enterprise: 0, length: 4 }]);
+    ep.sessionStarted(s);
+    ep.templateDefined(s, t1);
+    ep.templateDefined(s, t2);
+    ep.records(s, t1, recs(2), 0, 16, 2, 0);
+    ep.records(s, t2, recs(1), 0, 4, 1, 0);
+    ep.templateWithdrawn(s, t1);
+    ep.flush();
+    await wait(100);
+    const first = parseStream(Buffer.concat(streams[0]!));
+    const sets1 = first.flatMap((m) => m.sets);
+    const announced = sets1.filter((x) => x.id === 2).flatMap((x) => x.templates!).filter((x) => !x.withdrawal);
+    const [id1, id2] = announced.map((x) => x.id);
+    // Data of t1 comes after its template and before its withdrawal.
+    const order = sets1.map((x) => (x.id === 2 ? x.templates!.map((y) => (y.withdrawal ? `w${y.id}` : `t${y.id}`)).join(',') : x.id >= 256 ? `d${x.id}` : `s${x.id}`));
+    expect(order.indexOf(`d${id1}`)).toBeGreaterThan(order.findIndex((x) => x.includes(`t${id1}`)));
+    expect(order.at(-1)).toBe(`w${id1}`);
+
+    // Collector restart: drop the connection; the exporter reconnects and announces again before data.
+    for (const c of sockets) c.destroy();
+    for (let i = 0; i < 300 && streams.length < 2; i++) await wait(10);
+    await wait(50);
+    ep.records(s, t2, recs(1), 0, 4, 1, 0);
+    ep.sessionEnded(s, 'timeout');
+    ep.flush();
+    await wait(100);
+    const second = parseStream(Buffer.concat(streams[1]!));
+    expect(second[0]!.sequence).toBe(0);
+    const sets2 = second.flatMap((m) => m.sets);
+    const kinds = sets2.map((x) => (x.id === 2 || x.id === 3 ? x.templates!.map((y) => (y.withdrawal ? `w${y.id}` : `t${y.id}`)).join(',') : `d${x.id}`));
+    expect(kinds.findIndex((k) => k.includes(`t${id2}`))).toBeLessThan(kinds.indexOf(`d${id2}`));
+    // The session end withdraws what is left: the data template and the origin options template.
+    expect(kinds.slice(-2).join(' ')).toMatch(new RegExp(`w${id2}.*w\\d+|w\\d+.*w${id2}`));
+    await ep.close();
+    server.close();
+  });
+
+  it('files: rotate by size, each file self-contained and valid for ipfixDump', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rot-'));
+    const ep = createExportingProcess(output(`file://${dir}/flows.ipfix`, { rotate: { maxBytes: 65536, interval: 300, keep: 0 } }));
+    await ep.start();
+    const s = makeExporterSession('in', 'netflow5', '198.51.100.1', 2055, 0);
+    const t = t4();
+    ep.sessionStarted(s);
+    ep.templateDefined(s, t);
+    const data = recs(1000);
+    for (let i = 0; i < 30; i++) {
+      ep.records(s, t, data, 0, data.length, 1000, 0);
+      ep.flush();
+    }
+    await ep.close();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ipfix'));
+    expect(files.length).toBeGreaterThan(2);
+    expect(readdirSync(dir).some((f) => f.endsWith('.part'))).toBe(false);
+    let total = 0;
+    for (const f of files) {
+      const out = execFileSync('ipfixDump', ['--in', join(dir, f), '--stats'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const m = /File Stats: \d+ Messages, (\d+) Data Records, (\d+) Template Records/.exec(out)!;
+      expect(Number(m[2])).toBeGreaterThanOrEqual(2); // every file starts with its templates
+      total += Number(m[1]);
+    }
+    expect(total).toBe(30 * 1000 + files.length); // every record, plus one origin record per file
+  });
+});
