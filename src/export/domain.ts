@@ -27,17 +27,23 @@ export interface OutTemplate {
 /**
  * Outgoing Template IDs, unique across all domains of one output. RFC 7011 scopes Template IDs per
  * Observation Domain, but collectors that key templates by ID alone exist (libfixbuf's file reader among
- * them); unique IDs cost nothing and keep them right. An ID is not reused until the whole space has been
- * cycled through, so a UDP collector never sees a fresh definition under a recently used ID (§8.4).
+ * them); unique IDs cost nothing and keep them right. An incoming template keeps its own ID when that is
+ * free in the output, so references inside structured data (RFC 6313 subTemplate(Multi)Lists name
+ * Template IDs) stay valid; otherwise, and for the gateway's own templates, IDs are taken from 65535
+ * downward, where exporters rarely put theirs.
  */
 export class TemplateIds {
-  private next = 256;
+  private next = 0xffff;
   private readonly live = new Set<number>();
 
-  take(): number {
+  take(preferred?: number): number {
+    if (preferred !== undefined && preferred >= 256 && !this.live.has(preferred)) {
+      this.live.add(preferred);
+      return preferred;
+    }
     for (let tries = 0; tries < 0x10000; tries++) {
       const id = this.next;
-      this.next = this.next >= 0xffff ? 256 : this.next + 1;
+      this.next = this.next <= 256 ? 0xffff : this.next - 1;
       if (!this.live.has(id)) {
         this.live.add(id);
         return id;
@@ -91,7 +97,7 @@ export class Domain {
   }
 
   add(template: Template, session: ExporterSession): OutTemplate {
-    const out: OutTemplate = { template, id: this.ids.take(), domain: this, announced: false, session };
+    const out: OutTemplate = { template, id: this.ids.take(template.id), domain: this, announced: false, session };
     this.templates.set(template.uid, out);
     return out;
   }

@@ -44,10 +44,22 @@ export class ExportingProcess implements RecordSink {
       const lost = d.discard();
       if (lost) this.dropped(DropReason.transportDown, lost);
       d.sequence = 0;
+    }
+    this.announceAll();
+    this.lastRefresh = Date.now();
+  }
+
+  /**
+   * Every live template, now: not only ahead of data, because a template may be used only inside
+   * structured data (RFC 6313 subTemplate(Multi)List names it) and never head a Data Set of its own.
+   */
+  private announceAll(): void {
+    if (!this.transport.isUp()) return;
+    for (const d of this.domains.values()) {
       d.originTemplate.announced = false;
       for (const o of d.templates.values()) o.announced = false;
+      for (const o of d.templates.values()) this.announce(d, o);
     }
-    this.lastRefresh = Date.now();
   }
 
   private tick(): void {
@@ -55,10 +67,7 @@ export class ExportingProcess implements RecordSink {
       // RFC 7011 §8.4: over UDP, templates are re-sent periodically; they go out ahead of the next data.
       this.flush();
       this.lastRefresh = Date.now();
-      for (const d of this.domains.values()) {
-        d.originTemplate.announced = false;
-        for (const o of d.templates.values()) o.announced = false;
-      }
+      this.announceAll();
     }
     this.flush();
   }
@@ -83,7 +92,9 @@ export class ExportingProcess implements RecordSink {
 
   templateDefined(s: ExporterSession, t: Template): void {
     const d = this.domainOf(s);
-    this.byTemplate.set(t.uid, d.add(t, s));
+    const o = d.add(t, s);
+    this.byTemplate.set(t.uid, o);
+    if (this.transport.isUp()) this.announce(d, o);
   }
 
   templateWithdrawn(s: ExporterSession, t: Template): void {

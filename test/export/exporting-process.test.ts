@@ -213,4 +213,20 @@ describe('Exporting Process', () => {
     }
     expect(total).toBe(30 * 1000 + files.length); // every record, plus one origin record per file
   });
+  it('announces a template used only inside structured data, under the exporter\'s own Template ID when free', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sub-'));
+    const ep = createExportingProcess(output(`file://${dir}/x.ipfix`));
+    await ep.start();
+    const s = makeExporterSession('in', 'ipfix', '192.0.2.3', 4739, 5);
+    // 0xc004 heads no Data Set: a subTemplateMultiList of another template's records would name it.
+    const sub = makeTemplate(0xc004, [{ id: 8, enterprise: 0, length: 4 }]);
+    const outer = makeTemplate(0xc005, [{ id: 293, enterprise: 0, length: 0xffff }]);
+    ep.sessionStarted(s);
+    ep.templateDefined(s, sub);
+    ep.templateDefined(s, outer);
+    await ep.close();
+    const msgs = parseStream(readFileSync(join(dir, readdirSync(dir)[0]!)));
+    const ids = msgs.flatMap((m) => m.sets.filter((x) => x.id === 2).flatMap((x) => x.templates!.map((t) => t.id)));
+    expect(ids).toEqual([0xc004, 0xc005]);
+  });
 });
