@@ -7,6 +7,7 @@ import { compilePlan, generatedSource } from '../../src/mapping/compile.js';
 import { lengthFits } from '../../src/mapping/elements.js';
 import { layoutProblem, maxOutput, op, type FieldOp, type RecordLayout } from '../../src/mapping/plan.js';
 import { uptime64ToEpochMs, uptimeToEpochMs } from '../../src/mapping/transforms.js';
+import { prng } from './harness.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const STYLES = ['generated', 'interpreted'] as const;
@@ -62,16 +63,6 @@ describe.each(STYLES)('%s plan', (style) => {
   });
 });
 
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('generated code equals the interpreter', () => {
   it('on 2000 random layouts over random bytes (fixed and variable-length, truncated sets included)', () => {
