@@ -13,6 +13,13 @@ export class UdpTransport implements Transport {
   readonly maxMessage: number;
   private socket?: dgram.Socket;
   private errors = 0;
+  /** Sends handed to the socket and not completed yet: closing cancels them, so close() waits. */
+  private inFlight = 0;
+  private drained?: () => void;
+  private readonly sent = (err: Error | null) => {
+    if (err && this.errors++ % 1000 === 0) log.warn({ output: this.output, err: err.message }, 'UDP send failed');
+    if (--this.inFlight === 0 && this.drained) this.drained();
+  };
 
   constructor(
     private readonly output: string,
@@ -39,13 +46,24 @@ export class UdpTransport implements Transport {
 
   send(message: Buffer): true | { reason: string } {
     if (!this.socket) return { reason: 'transport_down' };
-    this.socket.send(message, this.to.port, this.to.host);
+    this.inFlight++;
+    this.socket.send(message, this.to.port, this.to.host, this.sent);
     return true;
   }
 
   async close(): Promise<void> {
     const s = this.socket;
     this.socket = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (!s) return;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        this.drained = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    await new Promise<void>((r) => s.close(() => r()));
   }
 }

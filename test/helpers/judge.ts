@@ -60,3 +60,51 @@ export function judgeIpfixDatagrams(datagrams: Buffer[], workDir: string, tag = 
   writeFileSync(file, Buffer.concat(datagrams));
   return verdict([file], datagrams, workDir, tag);
 }
+
+/**
+ * What the judges already say about the exporter's own input: tshark's expert items on the input capture
+ * and, for IPFIX input, ipfixDump's template warnings on its messages. A gateway that relays fields
+ * unchanged relays their oddities too (a 4-octet forwardingStatus, a truncated frame inside
+ * dataLinkFrameSection); those are the exporter's, not the gateway's, and are not held against the output.
+ * Sequence-number warnings are never taken from the input: the gateway numbers its own messages.
+ */
+export async function inputBaseline(pcap: string, workDir: string, opts: TsharkOptions = {}): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (const f of (await tsharkMalformed(pcap, opts)).frames) for (const m of expertItems(f)) seen.add(m);
+  const { udpPayloads } = await import('../../src/util/pcap.js');
+  const ipfix = udpPayloads(pcap).map((p) => p.payload).filter((p) => p.length >= 16 && p.readUInt16BE(0) === 10);
+  if (ipfix.length) {
+    const file = join(workDir, 'input-baseline.ipfix');
+    writeFileSync(file, Buffer.concat(ipfix));
+    for (const e of (await ipfixDump(file)).errors) if (!/out of sequence/.test(e)) seen.add(normalizeDumpLine(e));
+  }
+  return seen;
+}
+
+/** Problems of a verdict that the input baseline does not explain. */
+export function beyondInput(problems: string[], baseline: Set<string>): string[] {
+  const out: string[] = [];
+  for (const p of problems) {
+    const tshark = /^tshark \S+ frame (.*)$/.exec(p);
+    if (tshark) {
+      const own = expertItems(tshark[1]!).filter((m) => !baseline.has(m));
+      if (own.length) out.push(`${p.slice(0, p.indexOf(' frame ') + 7)}${own.join(',')}`);
+      continue;
+    }
+    const dump = /^ipfixDump \S+: (.*)$/.exec(p);
+    if (dump && baseline.has(normalizeDumpLine(dump[1]!))) continue;
+    out.push(p);
+  }
+  return out;
+}
+
+/** "12: a,b" → ["a", "b"] (tsharkMalformed's per-frame format). */
+function expertItems(frame: string): string[] {
+  const i = frame.indexOf(': ');
+  return (i >= 0 ? frame.slice(i + 2) : frame).split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** An ipfixDump stderr line without its timestamp and process id. */
+function normalizeDumpLine(line: string): string {
+  return line.replace(/\(ipfixDump:\d+\)/, '').replace(/\d\d:\d\d:\d\d\.\d+/, '').replace(/\s+/g, ' ').trim();
+}

@@ -18,7 +18,7 @@ export interface Nfcapd {
 export async function startNfcapd(dir: string, port: number): Promise<Nfcapd> {
   const bin = toolPath('nfcapd');
   if (!bin) throw new Error('nfcapd is not installed (Debian: nfdump)');
-  const child: ChildProcess = spawn(bin, ['-w', dir, '-b', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(bin, ['-w', dir, '-b', '127.0.0.1', '-p', String(port), '-B', String(8 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
