@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import dgram from 'node:dgram';
 import { resolve } from 'node:path';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
@@ -7,6 +7,8 @@ import type { InputConfig } from '../../src/config/types.js';
 import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
 import { registry as metrics } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
+import { log } from '../../src/observe/log.js';
+import type { DecodeFn } from '../../src/collect/decoder.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
 const options = { registry: loadRegistry(), mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
@@ -152,5 +154,60 @@ describe('CollectingProcess', () => {
     cp2.feed(Buffer.from([0, 0, 0, 5, 0, 0, 0, 1]), '127.0.0.2', 1);
     expect(await counter('ipfix_mediator_packets_dropped_total', { input: auto.name, reason: 'sflow_not_supported' })).toBe(1);
     expect(events).toEqual([]);
+  });
+
+  it('releases held sets in arrival order on definition and keeps the session and template gauges right', async () => {
+    const { sink, events } = recorder();
+    let now = 0;
+    const cfg = input({ sessionTimeout: 60 });
+    const cp = new CollectingProcess(cfg, sink, options, () => now);
+    const gauge = (name: string) => counter(name, { input: cfg.name });
+    // Two data sets for template 300 before it exists: one record, then two (4-octet records).
+    cp.feed(ipfix(1, data(300, 10, 0, 0, 1)), '127.0.0.2', 1);
+    cp.feed(ipfix(1, data(300, 10, 0, 0, 2, 10, 0, 0, 3)), '127.0.0.2', 1);
+    expect(await gauge('ipfix_mediator_pending_sets')).toBe(2);
+    cp.feed(ipfix(1, tmpl(300, [8, 4]), tmpl(301, [12, 4])), '127.0.0.2', 1);
+    cp.feed(ipfix(2, tmpl(300, [8, 4])), '127.0.0.3', 1);
+    expect(events.filter((e) => e[0] === 'records').map((e) => e[3])).toEqual([1, 2]);
+    expect(await gauge('ipfix_mediator_pending_sets')).toBe(0);
+    expect(await gauge('ipfix_mediator_exporter_sessions')).toBe(2);
+    expect(await gauge('ipfix_mediator_templates')).toBe(3);
+    now = 30_000;
+    cp.feed(ipfix(2, data(300, 1, 2, 3, 4)), '127.0.0.3', 1);
+    now = 61_000;
+    cp.sweep(now); // 127.0.0.2 silent for 61 s: ended with its two templates, and no per-template withdrawal
+    expect(events.filter((e) => e[0] === 'withdrawn')).toEqual([]);
+    expect(await gauge('ipfix_mediator_exporter_sessions')).toBe(1);
+    expect(await gauge('ipfix_mediator_templates')).toBe(1);
+    expect(await counter('ipfix_mediator_exporter_sessions_ended_total', { input: cfg.name, reason: 'timeout' })).toBe(1);
+    await cp.stop();
+    expect(await gauge('ipfix_mediator_exporter_sessions')).toBe(0);
+    expect(await gauge('ipfix_mediator_templates')).toBe(0);
+    expect(await counter('ipfix_mediator_exporter_sessions_ended_total', { input: cfg.name, reason: 'shutdown' })).toBe(1);
+  });
+
+  it('counts a decoder\'s drops as datagrams or records, logs them with exporter fields, and drops runts as truncated', async () => {
+    const { sink } = recorder();
+    const cfg = input();
+    const cp = new CollectingProcess(cfg, sink, options);
+    const warn = vi.spyOn(log, 'warn');
+    try {
+      const fake: DecodeFn = (ctx, d, address, port) => {
+        const s = ctx.session('ipfix', address, port, d.readUInt32BE(12));
+        ctx.drop('bad_length', { session: s.session, offset: 16, templateId: 300, message: 'set beyond the message' }, 3);
+        ctx.drop('truncated', { session: s.session, offset: 4, message: 'short header' });
+      };
+      (cp as unknown as { decoders: Map<string, DecodeFn> }).decoders.set('ipfix', fake);
+      cp.feed(ipfix(9), '127.0.0.5', 7);
+      cp.feed(Buffer.from([0, 10, 0]), '127.0.0.5', 7);
+      expect(await counter('ipfix_mediator_records_dropped_total', { stage: cfg.name, reason: 'bad_length' })).toBe(3);
+      expect(await counter('ipfix_mediator_packets_dropped_total', { input: cfg.name, reason: 'bad_length' })).toBe(0);
+      expect(await counter('ipfix_mediator_packets_dropped_total', { input: cfg.name, reason: 'truncated' })).toBe(2);
+      const fields = warn.mock.calls.map((c) => c[0] as unknown as Record<string, unknown>);
+      expect(fields[0]).toMatchObject({ input: cfg.name, reason: 'bad_length', exporter: '127.0.0.5', odid: 9, templateId: 300, offset: 16, records: 3 });
+      expect(fields.at(-1)).toMatchObject({ input: cfg.name, reason: 'truncated' });
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
