@@ -16,12 +16,20 @@ import { DropReason, bytesReceived, packetsDropped, packetsReceived, recordsDrop
 import { RateLimitedLog, log } from '../observe/log.js';
 
 const SWEEP_INTERVAL_MS = 1000;
+const PROTOCOLS: readonly (InputProtocol | 'unknown')[] = ['netflow5', 'netflow9', 'ipfix', 'sflow', 'unknown'];
+
+/** Metric label sets made once per input, so counting a datagram builds no object. */
+function labelsByProtocol(input: string): Record<InputProtocol | 'unknown', { input: string; protocol: string }> {
+  return Object.fromEntries(PROTOCOLS.map((protocol) => [protocol, { input, protocol }])) as Record<InputProtocol | 'unknown', { input: string; protocol: string }>;
+}
 
 export class CollectingProcess {
   private readonly sessions: SessionTable;
   private readonly decoders = new Map<InputProtocol, DecodeFn>();
   private readonly context: DecodeContext;
   private readonly warn = new RateLimitedLog();
+  private readonly labels: Record<InputProtocol | 'unknown', { input: string; protocol: string }>;
+  private readonly inputLabel: { input: string };
   private socket?: dgram.Socket;
   private timer?: NodeJS.Timeout;
 
@@ -32,6 +40,8 @@ export class CollectingProcess {
     now: () => number = Date.now,
   ) {
     this.sessions = new SessionTable(config, sink, now);
+    const labels = (this.labels = labelsByProtocol(config.name));
+    this.inputLabel = { input: config.name };
     for (const [protocol, factory] of Object.entries(DECODERS)) this.decoders.set(protocol as InputProtocol, factory(options));
     const input = config.name;
     const sessions = this.sessions;
@@ -54,7 +64,7 @@ export class CollectingProcess {
         );
       },
       counted(protocol: InputProtocol, records: number): void {
-        recordsReceived.inc({ input, protocol }, records);
+        recordsReceived.inc(labels[protocol], records);
       },
     };
   }
@@ -87,7 +97,7 @@ export class CollectingProcess {
   }
 
   private receive(datagram: Buffer, address: string, port: number): void {
-    bytesReceived.inc({ input: this.config.name }, datagram.length);
+    bytesReceived.inc(this.inputLabel, datagram.length);
     this.feed(datagram, address, port);
   }
 
@@ -95,11 +105,11 @@ export class CollectingProcess {
   feed(datagram: Buffer, address: string, port: number): void {
     const d = dispatch(datagram, this.config.protocol);
     if (typeof d !== 'string') {
-      packetsReceived.inc({ input: this.config.name, protocol: 'unknown' });
+      packetsReceived.inc(this.labels.unknown);
       this.context.drop(d.reason, { message: `${address}:${port}: ${d.message}` });
       return;
     }
-    packetsReceived.inc({ input: this.config.name, protocol: d });
+    packetsReceived.inc(this.labels[d]);
     const decode = this.decoders.get(d);
     if (!decode) return; // dispatch never returns a protocol without a decoder
     try {

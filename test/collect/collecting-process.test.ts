@@ -58,9 +58,10 @@ const tmpl = (id: number, ...fields: [number, number][]) => set(2, Buffer.from([
 const data = (id: number, ...bytes: number[]) => set(id, Buffer.from(bytes));
 
 describe('CollectingProcess', () => {
-  it('receives v5 over a real UDP socket and announces the session before its records', async () => {
+  it('receives v5 over a real UDP socket, counts datagrams and octets, and announces the session before its records', async () => {
     const { sink, events } = recorder();
-    const cp = new CollectingProcess(input(), sink, options);
+    const cfg = input();
+    const cp = new CollectingProcess(cfg, sink, options);
     await cp.start();
     const tx = dgram.createSocket('udp4');
     const pkts = udpPayloads(resolve(corpus, 'nf5/logstash-dat__generic.pcap'));
@@ -72,6 +73,9 @@ describe('CollectingProcess', () => {
     expect(events[0]![0]).toBe('started');
     expect(events.filter((e) => e[0] === 'records').reduce((n, e) => n + (e[3] as number), 0)).toBe(expected);
     expect(events.at(-1)).toEqual(['ended', expect.any(Number), 'shutdown']);
+    expect(await counter('ipfix_mediator_packets_received_total', { input: cfg.name, protocol: 'netflow5' })).toBe(pkts.length);
+    expect(await counter('ipfix_mediator_bytes_received_total', { input: cfg.name })).toBe(pkts.reduce((n, p) => n + p.payload.length, 0));
+    expect(await counter('ipfix_mediator_records_received_total', { input: cfg.name, protocol: 'netflow5' })).toBe(expected);
   });
 
   it('keeps two exporters with the same ODID and template ids apart', () => {
