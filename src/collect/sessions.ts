@@ -43,7 +43,7 @@ class Templates<E extends TemplateEntry> implements TemplateStore<E> {
   define(templateId: number, entry: E): E {
     const o = this.owner;
     const now = o.table.now();
-    templatesReceived.inc({ input: o.table.input });
+    templatesReceived.inc(o.table.inputLabel);
     const old = this.entries.get(templateId);
     if (old && (old.entry === entry || sameLayout(old.entry.template, entry.template))) {
       old.refreshed = now;
@@ -131,10 +131,20 @@ class Session<E extends TemplateEntry = TemplateEntry> implements SessionState<E
   }
 }
 
+const PROTOCOL_INDEX: Record<InputProtocol, number> = { netflow5: 0, netflow9: 1, ipfix: 2, sflow: 3 };
+
+/** (protocol, port, observation domain) as one exact number below 2^50, so a lookup builds no string. */
+function sessionNumber(protocol: InputProtocol, port: number, observationDomainId: number): number {
+  return (PROTOCOL_INDEX[protocol] * 0x10000 + port) * 0x100000000 + (observationDomainId >>> 0);
+}
+
 export class SessionTable {
-  private readonly sessions = new Map<string, Session>();
+  /** Exporter address → (protocol, port, ODID) number → session. */
+  private readonly byAddress = new Map<string, Map<number, Session>>();
+  private count = 0;
   private readonly warn = new RateLimitedLog();
   readonly input: string;
+  readonly inputLabel: { input: string };
 
   constructor(
     readonly config: InputConfig,
@@ -142,19 +152,23 @@ export class SessionTable {
     readonly now: () => number = Date.now,
   ) {
     this.input = config.name;
+    this.inputLabel = { input: config.name };
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.count;
   }
 
   get<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number): SessionState<E> {
-    const key = `${protocol}|${address}|${port}|${observationDomainId}`;
-    let s = this.sessions.get(key);
+    const n = sessionNumber(protocol, port, observationDomainId);
+    let at = this.byAddress.get(address);
+    let s = at?.get(n);
     if (!s) {
+      if (!at) this.byAddress.set(address, (at = new Map()));
       s = new Session(this, makeExporterSession(this.input, protocol, address, port, observationDomainId));
-      this.sessions.set(key, s);
-      sessionsActive.inc({ input: this.input });
+      at.set(n, s);
+      this.count++;
+      sessionsActive.inc(this.inputLabel);
       this.sink.sessionStarted(s.session);
     } else s.lastSeen = this.now();
     return s as unknown as SessionState<E>;
@@ -164,26 +178,30 @@ export class SessionTable {
   sweep(now = this.now()): void {
     const sessionLimit = this.config.sessionTimeout * 1000;
     const templateLimit = this.config.templateTimeout * 1000;
-    for (const [key, s] of this.sessions) {
-      if (now - s.lastSeen > sessionLimit) {
-        this.end(key, s, 'timeout');
-        continue;
+    for (const [address, at] of this.byAddress) {
+      for (const [n, s] of at) {
+        if (now - s.lastSeen > sessionLimit) {
+          this.end(address, at, n, s, 'timeout');
+          continue;
+        }
+        s.expireHeld(now);
+        s.templates.expire(now, templateLimit);
       }
-      s.expireHeld(now);
-      s.templates.expire(now, templateLimit);
     }
   }
 
   /** End every session (input stopping). */
   endAll(reason: SessionEndReason): void {
-    for (const [key, s] of this.sessions) this.end(key, s, reason);
+    for (const [address, at] of this.byAddress) for (const [n, s] of at) this.end(address, at, n, s, reason);
   }
 
-  private end(key: string, s: Session, reason: SessionEndReason): void {
-    this.sessions.delete(key);
+  private end(address: string, at: Map<number, Session>, n: number, s: Session, reason: SessionEndReason): void {
+    at.delete(n);
+    if (at.size === 0) this.byAddress.delete(address);
+    this.count--;
     s.dropAllHeld();
-    templatesActive.dec({ input: this.input }, s.templates.size);
-    sessionsActive.dec({ input: this.input });
+    templatesActive.dec(this.inputLabel, s.templates.size);
+    sessionsActive.dec(this.inputLabel);
     sessionsEnded.inc({ input: this.input, reason });
     // The session end carries its templates with it: downstream withdraws what it derived from them.
     this.sink.sessionEnded(s.session, reason);

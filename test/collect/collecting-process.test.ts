@@ -89,6 +89,17 @@ describe('CollectingProcess', () => {
     const defined = events.filter((e) => e[0] === 'defined');
     expect(defined.length).toBe(2);
     expect(defined[0]![1]).not.toBe(defined[1]![1]);
+    // Port and ODID are part of the key too (the largest ODID included); a repeat finds its session again.
+    cp.feed(ipfix(7, tmpl(300, [8, 4])), '127.0.0.2', 5001);
+    cp.feed(ipfix(0xffffffff, tmpl(300, [8, 4])), '127.0.0.2', 5000);
+    cp.feed(ipfix(0xfffffffe, tmpl(300, [8, 4])), '127.0.0.2', 5000);
+    cp.feed(msg, '127.0.0.2', 5000);
+    expect(events.filter((e) => e[0] === 'started').slice(2)).toEqual([
+      ['started', '127.0.0.2', 5001, 7],
+      ['started', '127.0.0.2', 5000, 0xffffffff],
+      ['started', '127.0.0.2', 5000, 0xfffffffe],
+    ]);
+    expect(events.at(-1)).toEqual(['records', defined[0]![1], 300, 1]);
   });
 
   it('withdraws the old definition before announcing a redefinition, and refreshes an identical one silently', () => {
