@@ -3,7 +3,11 @@
 // records the gateway decoded (its own /metrics), the loss against what was sent, the IPFIX messages that
 // reached the sink, and the gateway's CPU time. Reports the highest rate with < 0.1 % loss.
 //
-//   node bench/e2e.mjs [v5|v9] [--rates 500000,1000000,...] [--seconds 3]
+//   node bench/e2e.mjs [v5|v9] [--output file|udp] [--rates 500000,1000000,...] [--seconds 3]
+//
+// --output file (default) stores IPFIX files like nfcapd stores its own, the reference figure's setup;
+// --output udp re-exports to a counting UDP sink. The kernel's net.core.rmem_max caps the receive
+// buffer: raise it (sysctl -w net.core.rmem_max=67108864) as an operator would, or bursts are lost.
 
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -24,6 +28,7 @@ const rates = opt('--rates', protocol === 'v5' ? '500000,1000000,1500000,2000000
   .split(',')
   .map(Number);
 const seconds = Number(opt('--seconds', '3'));
+const outputKind = opt('--output', 'file');
 
 const basePort = 20000 + Math.floor(Math.random() * 20000);
 const inPort = basePort;
@@ -42,7 +47,8 @@ writeFileSync(
     receiveBuffer: 67108864
 outputs:
   - name: sink
-    url: udp://127.0.0.1:${sinkPort}
+    url: ${outputKind === 'udp' ? `udp://127.0.0.1:${sinkPort}` : `file://${dir}/out/flows.ipfix`}
+    rotate: { maxBytes: 268435456, interval: 3600, keep: 2 }
 metrics: 127.0.0.1:${metricsPort}
 logLevel: warn
 `,
@@ -147,7 +153,7 @@ for (const rate of rates) {
 
 const ok = rows.filter((r) => r.lossPct < 0.1);
 const best = ok.length ? ok.reduce((a, b) => (b.achievedPerSec > a.achievedPerSec ? b : a)) : undefined;
-console.log(JSON.stringify({ bench: `e2e-${protocol}`, recordsPerDatagram: perDatagram, seconds, rows, maxRateBelow0_1pctLoss: best?.achievedPerSec ?? 0, sinkBytes }, null, 1));
+console.log(JSON.stringify({ bench: `e2e-${protocol}-${outputKind}`, rmemMax: readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim(), recordsPerDatagram: perDatagram, seconds, rows, maxRateBelow0_1pctLoss: best?.achievedPerSec ?? 0, sinkBytes }, null, 1));
 stop();
 sender.close();
 sink.close();

@@ -31,6 +31,9 @@ export class CollectingProcess {
   private readonly labels: Record<InputProtocol | 'unknown', { input: string; protocol: string }>;
   private readonly inputLabel: { input: string };
   private socket?: dgram.Socket;
+  // prom-client children per label set, looked up once: a labelled inc() hashes its labels every call.
+  private readonly bytesIn;
+  private readonly packetsIn = new Map<string, { inc(n?: number): void }>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -40,6 +43,8 @@ export class CollectingProcess {
     now: () => number = Date.now,
   ) {
     this.sessions = new SessionTable(config, sink, now);
+    this.bytesIn = bytesReceived.labels({ input: config.name });
+    const received = new Map<InputProtocol, { inc(n?: number): void }>();
     const labels = (this.labels = labelsByProtocol(config.name));
     this.inputLabel = { input: config.name };
     for (const [protocol, factory] of Object.entries(DECODERS)) this.decoders.set(protocol as InputProtocol, factory(options));

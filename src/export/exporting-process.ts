@@ -24,12 +24,19 @@ export class ExportingProcess implements RecordSink {
   private flushTimer?: NodeJS.Timeout;
   private lastRefresh = Date.now();
   private readonly warn = new RateLimitedLog();
+  // prom-client children looked up once (a labelled inc() hashes its labels on every call).
+  private readonly messagesOut;
+  private readonly bytesOut;
+  private readonly recordsOut;
 
   constructor(
     readonly config: OutputConfig,
     private readonly transport: Transport,
   ) {
     this.name = config.name;
+    this.messagesOut = messagesSent.labels({ output: this.name });
+    this.bytesOut = bytesSent.labels({ output: this.name });
+    this.recordsOut = recordsSent.labels({ output: this.name });
   }
 
   async start(): Promise<void> {
@@ -210,9 +217,9 @@ export class ExportingProcess implements RecordSink {
     if (!m) return;
     const r = this.transport.send(m.message);
     if (r === true) {
-      messagesSent.inc({ output: this.name });
-      bytesSent.inc({ output: this.name }, m.message.length);
-      if (m.records) recordsSent.inc({ output: this.name }, m.records);
+      this.messagesOut.inc();
+      this.bytesOut.inc(m.message.length);
+      if (m.records) this.recordsOut.inc(m.records);
     } else if (m.records) this.dropped(r.reason, m.records);
   }
 
