@@ -7,17 +7,30 @@ export const registry = new client.Registry();
 
 const P = 'ipfix_mediator_';
 
-function counter(name: string, help: string, labelNames: string[]) {
-  return new client.Counter({ name: P + name, help, labelNames, registers: [registry] });
+/**
+ * Hot paths may sum counts in plain numbers and hand them over in a flush registered here: it runs before
+ * every read of the registry (scrape, getMetricsAsJSON), so what is read is exact.
+ */
+const scrapeFlushes = new Set<() => void>();
+export function onScrape(flush: () => void): () => void {
+  scrapeFlushes.add(flush);
+  return () => void scrapeFlushes.delete(flush);
+}
+function flushBeforeScrape(): void {
+  for (const f of scrapeFlushes) f();
+}
+
+function counter(name: string, help: string, labelNames: string[], collect?: () => void) {
+  return new client.Counter({ name: P + name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
 }
 function gauge(name: string, help: string, labelNames: string[]) {
   return new client.Gauge({ name: P + name, help, labelNames, registers: [registry] });
 }
 
 // Collecting Processes
-export const packetsReceived = counter('packets_received_total', 'Datagrams (or stream messages) received, per input and protocol', ['input', 'protocol']);
-export const bytesReceived = counter('bytes_received_total', 'Octets received per input', ['input']);
-export const recordsReceived = counter('records_received_total', 'Data records decoded per input and protocol', ['input', 'protocol']);
+export const packetsReceived = counter('packets_received_total', 'Datagrams (or stream messages) received, per input and protocol', ['input', 'protocol'], flushBeforeScrape);
+export const bytesReceived = counter('bytes_received_total', 'Octets received per input', ['input'], flushBeforeScrape);
+export const recordsReceived = counter('records_received_total', 'Data records decoded per input and protocol', ['input', 'protocol'], flushBeforeScrape);
 export const packetsDropped = counter('packets_dropped_total', 'Datagrams dropped whole, per input and reason', ['input', 'reason']);
 export const recordsDropped = counter('records_dropped_total', 'Records dropped, per stage (input or output name) and reason', ['stage', 'reason']);
 export const templatesReceived = counter('templates_received_total', 'Template records received per input (incl. redefinitions)', ['input']);

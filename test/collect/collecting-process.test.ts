@@ -78,9 +78,10 @@ describe('CollectingProcess', () => {
     expect(await counter('ipfix_mediator_records_received_total', { input: cfg.name, protocol: 'netflow5' })).toBe(expected);
   });
 
-  it('keeps two exporters with the same ODID and template ids apart', () => {
+  it('keeps two exporters with the same ODID and template ids apart', async () => {
     const { sink, events } = recorder();
-    const cp = new CollectingProcess(input(), sink, options);
+    const cfg = input();
+    const cp = new CollectingProcess(cfg, sink, options);
     const msg = ipfix(7, tmpl(300, [8, 4]), data(300, 192, 0, 2, 1));
     cp.feed(msg, '127.0.0.2', 5000);
     cp.feed(msg, '127.0.0.3', 5000);
@@ -100,6 +101,9 @@ describe('CollectingProcess', () => {
       ['started', '127.0.0.2', 5000, 0xfffffffe],
     ]);
     expect(events.at(-1)).toEqual(['records', defined[0]![1], 300, 1]);
+    // Counted per datagram in plain numbers, exact at every read of the registry (no sweep or stop yet).
+    expect(await counter('ipfix_mediator_packets_received_total', { input: cfg.name, protocol: 'ipfix' })).toBe(6);
+    expect(await metrics.metrics()).toContain(`ipfix_mediator_records_received_total{input="${cfg.name}",protocol="ipfix"} 3`);
   });
 
   it('withdraws the old definition before announcing a redefinition, and refreshes an identical one silently', () => {
