@@ -14,9 +14,18 @@ export async function listenUdp(input: string, at: HostPort, receiveBuffer: numb
   socket.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port));
   socket.on('error', (err) => logger.error({ input, err }, 'UDP socket error'));
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
+    const failed = (err: Error) => {
+      // e.g. EADDRINUSE: give the descriptor back, the caller decides what to do.
+      try {
+        socket.close();
+      } catch {
+        // already closed by dgram
+      }
+      reject(err);
+    };
+    socket.once('error', failed);
     socket.bind(at.port, at.host, () => {
-      socket.off('error', reject);
+      socket.off('error', failed);
       resolve();
     });
   });

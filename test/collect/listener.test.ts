@@ -42,6 +42,17 @@ describe('UDP listener', () => {
     }
   });
 
+  it('rejects start() when the port is taken, leaving the first listener bound', async () => {
+    const first = await listenUdp('a', { scheme: 'udp', host: '127.0.0.1', port: 0, family: 4 }, 1 << 16, () => {});
+    try {
+      const port = first.address().port;
+      await expect(listenUdp('b', { scheme: 'udp', host: '127.0.0.1', port, family: 4 }, 1 << 16, () => {})).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(first.address().port).toBe(port);
+    } finally {
+      await new Promise<void>((r) => first.close(() => r()));
+    }
+  });
+
   it('receives on an IPv6 input ([::1]) and sees the exporter by its IPv6 address', async () => {
     const started: string[] = [];
     let records = 0;
