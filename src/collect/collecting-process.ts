@@ -86,7 +86,14 @@ export class CollectingProcess {
     const at = parseListenUrl(this.config.listen);
     if (!at) throw new Error(`input ${this.config.name}: cannot listen on ${this.config.listen}`);
     this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
-    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      // A downstream bug surfacing in a withdrawal or session end must not kill the process from a timer.
+      try {
+        this.sweep();
+      } catch (err) {
+        this.warn.warn('sweep_error', { input: this.config.name, err }, 'expiry sweep failed');
+      }
+    }, SWEEP_INTERVAL_MS);
     this.timer.unref();
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port }, 'input listening');
   }
