@@ -4,8 +4,8 @@
 
 import { createServer, type Socket } from 'node:net';
 import { CollectingProcess } from '../collect/collecting-process.js';
-import { parseHostPortUrl } from '../config/load.js';
-import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
+import { DEFAULT_MAPPING, parseHostPortUrl } from '../config/load.js';
+import { loadRegistry } from '../model/registry.js';
 import type { InputConfig } from '../config/types.js';
 import { log } from '../observe/log.js';
 import { parseArgs, UsageError } from './args.js';
@@ -24,7 +24,7 @@ export async function collect(argv: string[]): Promise<number> {
   log.level = 'warn';
   const registry = loadRegistry();
   const sink = new RenderSink(registry, a.flags.has('--json'));
-  const options = { registry, mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+  const options = { registry, mapping: DEFAULT_MAPPING };
   const udpListen = `udp://${url.family === 6 ? `[${url.host}]` : url.host}:${url.port}`;
   const cp = new CollectingProcess(collectorInput(udpListen), sink, options);
   let close: () => Promise<void>;

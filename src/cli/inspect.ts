@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { CollectingProcess } from '../collect/collecting-process.js';
-import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
+import { DEFAULT_MAPPING } from '../config/load.js';
+import { loadRegistry } from '../model/registry.js';
 import { readIpfixFile } from '../ipfix/file-reader.js';
 import { registry as metrics } from '../observe/metrics.js';
 import { log } from '../observe/log.js';
@@ -19,7 +20,7 @@ export async function inspect(argv: string[]): Promise<number> {
   log.level = 'warn';
   const registry = loadRegistry();
   const sink = new RenderSink(registry, a.flags.has('--json'));
-  const options = { registry, mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+  const options = { registry, mapping: DEFAULT_MAPPING };
   const head = readFileSync(path).subarray(0, 4);
   const isIpfixFile = head.length >= 2 && head.readUInt16BE(0) === 10;
   const cp = new CollectingProcess({ ...collectorInput('udp://127.0.0.1:0'), name: 'inspect', protocol: isIpfixFile ? 'ipfix' : 'auto' }, sink, options);

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
-import type { Config, InputConfig, OutputConfig, ProtocolSetting } from './types.js';
+import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting } from './types.js';
+
+/** Mapping settings when the config says nothing (and for collect/inspect, which take no config). */
+export const DEFAULT_MAPPING: MappingConfig = { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 };
 
 /** The embedded default the gateway runs with when no --config is given. */
 export const DEFAULT_CONFIG_PATH = resolve(import.meta.dirname, '../../config/default.yaml');
@@ -133,9 +136,9 @@ class Validator {
     const mm = mappingNode ? this.entries(mappingNode, 'mapping', MAPPING_KEYS) : new Map<string, Node | null>();
     const dir = this.str(mm, 'dir', 'mapping', mappingNode, false);
     const mapping = {
-      dir: dir ? resolve(this.source === '<embedded default>' ? process.cwd() : resolve(this.source, '..'), dir) : DEFAULT_MAPPINGS_DIR,
-      netflow9Enterprise: this.num(mm, 'netflow9Enterprise', 'mapping', 4294967294, 1, 0xffffffff),
-      netflow9HighEnterprise: this.num(mm, 'netflow9HighEnterprise', 'mapping', 4294967295, 1, 0xffffffff),
+      dir: dir ? resolve(this.source, '..', dir) : DEFAULT_MAPPING.dir,
+      netflow9Enterprise: this.num(mm, 'netflow9Enterprise', 'mapping', DEFAULT_MAPPING.netflow9Enterprise, 1, 0xffffffff),
+      netflow9HighEnterprise: this.num(mm, 'netflow9HighEnterprise', 'mapping', DEFAULT_MAPPING.netflow9HighEnterprise, 1, 0xffffffff),
     };
 
     let metrics: string | null = '127.0.0.1:9464';
