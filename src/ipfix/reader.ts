@@ -10,6 +10,7 @@ import {
   MIN_DATA_SET_ID,
   OPTIONS_TEMPLATE_SET_ID,
   TEMPLATE_SET_ID,
+  VARLEN,
 } from './constants.js';
 import type { FieldSpecifier, Template } from './template.js';
 import { recordEnd } from './render.js';
@@ -89,6 +90,7 @@ export function readTemplateSet(buf: Buffer, start: number, end: number, setId: 
       return;
     }
     const fields: FieldSpecifier[] = [];
+    let recordOctets = 0;
     for (let i = 0; i < fieldCount; i++) {
       if (end - o < 4) {
         v.error({ reason: DropReason.badTemplate, offset: recordStart, message: `template ${templateId} runs past its Set` });
@@ -107,6 +109,12 @@ export function readTemplateSet(buf: Buffer, start: number, end: number, setId: 
         o += 4;
       }
       fields.push({ id: raw & ~ENTERPRISE_BIT, enterprise, length });
+      recordOctets += length === VARLEN ? 1 : length;
+    }
+    // Records of 0 octets cannot be framed in a Data Set: refuse the template, keep reading the Set.
+    if (recordOctets === 0) {
+      v.error({ reason: DropReason.badTemplate, offset: recordStart, message: `template ${templateId}: every field is 0 octets long, its records cannot be framed` });
+      continue;
     }
     v.template(templateId, fields, scopeCount, recordStart);
   }

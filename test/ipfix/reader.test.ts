@@ -208,6 +208,12 @@ describe('template set records', () => {
     expect(r.errors[0]!.message).toMatch(message);
   });
 
+  it('refuses a template whose records would be 0 octets, and reads the next record of the Set', () => {
+    const r = read(hex('012c 0001 00d2 0000  012d 0001 0008 0004'));
+    expect(r.errors).toEqual([expect.objectContaining({ reason: 'bad_template', offset: 0 })]);
+    expect(r.templates.map((t) => t.id)).toEqual([301]);
+  });
+
   it('keeps the records before a malformed one, and treats zero octets after the last record as padding', () => {
     const good = hex('012c 0001 0008 0004');
     expect(read(Buffer.concat([good, hex('00000000 00')])).templates).toHaveLength(1);

@@ -5,11 +5,33 @@
 
 import type { DecodeContext, DecoderFactory, SessionState, TemplateEntry } from '../decoder.js';
 import { makeTemplate } from '../../ipfix/template.js';
-import { MESSAGE_HEADER_LENGTH, SET_HEADER_LENGTH } from '../../ipfix/constants.js';
+import { MESSAGE_HEADER_LENGTH, OPTIONS_TEMPLATE_SET_ID, SET_HEADER_LENGTH, TEMPLATE_SET_ID } from '../../ipfix/constants.js';
 import { dataSetRecords, messageLength, readTemplateSet, setKind, type TemplateVisitor } from '../../ipfix/reader.js';
 import { DropReason } from '../../observe/metrics.js';
 
 type Session = SessionState<TemplateEntry>;
+
+/** Template IDs this session has defined (some may have expired since): what "withdraw all of a kind" visits. */
+function definedIds(session: Session): Set<number> {
+  if (!(session.protocolState instanceof Set)) session.protocolState = new Set<number>();
+  return session.protocolState as Set<number>;
+}
+
+/**
+ * RFC 7011 §8.1: Template ID 2 in a Template Set withdraws every Template, ID 3 in an Options Template Set
+ * every Options Template; the other kind stays defined.
+ */
+function withdrawKind(session: Session, options: boolean): void {
+  const ids = definedIds(session);
+  for (const id of ids) {
+    const entry = session.templates.get(id);
+    if (!entry) ids.delete(id);
+    else if (entry.template.scopeCount > 0 === options) {
+      session.templates.withdraw(id);
+      ids.delete(id);
+    }
+  }
+}
 
 export const createIpfixDecoder: DecoderFactory = () => {
   const frame = new Int32Array(2); // [records, end of last record], reused per Data Set
@@ -33,11 +55,13 @@ export const createIpfixDecoder: DecoderFactory = () => {
     const visitor: TemplateVisitor = {
       template(id, fields, scopeCount) {
         session.templates.define(id, { template: makeTemplate(id, fields, scopeCount) });
+        definedIds(session).add(id);
       },
       withdrawal(id, offset) {
         if (overUdp) {
           ctx.drop(DropReason.withdrawalOverUdp, { session: session.session, templateId: id, offset, message: 'Template Withdrawal over UDP ignored (RFC 7011 §8.1); templates expire instead' });
-        } else if (id < 256) session.templates.withdrawAll();
+        } else if (id === TEMPLATE_SET_ID) withdrawKind(session, false);
+        else if (id === OPTIONS_TEMPLATE_SET_ID) withdrawKind(session, true);
         else session.templates.withdraw(id);
       },
       error(e) {
@@ -57,7 +81,11 @@ export const createIpfixDecoder: DecoderFactory = () => {
         return;
       }
       if (o + setLength > end) {
-        ctx.drop(DropReason.badLength, { session: session.session, offset: o, message: `Set ${setId} of ${setLength} octets runs past the message end; rest of the message skipped` });
+        // A Data Set of a known fixed-length template says how many records were lost; otherwise the
+        // drop counts as the datagram's.
+        const t = setKind(setId) === 'data' ? session.templates.get(setId)?.template : undefined;
+        const lost = t && t.fixedLength > 0 ? Math.floor((setLength - SET_HEADER_LENGTH) / t.fixedLength) : 0;
+        ctx.drop(DropReason.badLength, { session: session.session, offset: o, templateId: t?.id, message: `Set ${setId} of ${setLength} octets runs past the message end; rest of the message skipped` }, lost);
         return;
       }
       const body = o + SET_HEADER_LENGTH;
