@@ -13,7 +13,6 @@ import {
   VARLEN,
 } from './constants.js';
 import type { FieldSpecifier, Template } from './template.js';
-import { recordEnd } from './render.js';
 import { DropReason, type DropReasonValue } from '../observe/metrics.js';
 
 export interface ReadError {
@@ -124,6 +123,31 @@ export function readTemplateSet(buf: Buffer, start: number, end: number, setId: 
 export function setKind(setId: number): 'template' | 'data' | 'reserved' {
   if (setId === TEMPLATE_SET_ID || setId === OPTIONS_TEMPLATE_SET_ID) return 'template';
   return setId >= MIN_DATA_SET_ID ? 'data' : 'reserved';
+}
+
+/**
+ * End offset of the record starting at `start` (variable-length fields: a 1-octet length, or 255 and a
+ * 2-octet length, RFC 7011 §7), or -1 when it does not fit before `limit`.
+ */
+export function recordEnd(t: Template, buf: Uint8Array, start: number, limit: number): number {
+  if (t.fixedLength >= 0) return start + t.fixedLength <= limit ? start + t.fixedLength : -1;
+  let o = start;
+  for (const f of t.fields) {
+    let len = f.length;
+    if (len === VARLEN) {
+      if (o >= limit) return -1;
+      len = buf[o]!;
+      o++;
+      if (len === 255) {
+        if (o + 2 > limit) return -1;
+        len = (buf[o]! << 8) | buf[o + 1]!;
+        o += 2;
+      }
+    }
+    o += len;
+    if (o > limit) return -1;
+  }
+  return o;
 }
 
 /**

@@ -9,30 +9,8 @@ import { formatIPv4, formatIPv6, formatMac } from '../util/address.js';
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970), for dateTimeMicro/Nanoseconds. */
 const NTP_UNIX_OFFSET = 2208988800;
 
-/**
- * End offset of the record starting at `start` (variable-length fields: a 1-octet length, or 255 and a
- * 2-octet length, RFC 7011 §7), or -1 when it does not fit before `limit`.
- */
-export function recordEnd(t: Template, buf: Uint8Array, start: number, limit: number): number {
-  if (t.fixedLength >= 0) return start + t.fixedLength <= limit ? start + t.fixedLength : -1;
-  let o = start;
-  for (const f of t.fields) {
-    let len = f.length;
-    if (len === VARLEN) {
-      if (o >= limit) return -1;
-      len = buf[o]!;
-      o++;
-      if (len === 255) {
-        if (o + 2 > limit) return -1;
-        len = (buf[o]! << 8) | buf[o + 1]!;
-        o += 2;
-      }
-    }
-    o += len;
-    if (o > limit) return -1;
-  }
-  return o;
-}
+/** Record framing lives with the reader; re-exported here for the edges that render what they frame. */
+export { recordEnd } from './reader.js';
 
 /** The record at buf[start, end) as an object; a repeated IE becomes an array of its values. */
 export function renderRecord(t: Template, buf: Buffer, start: number, end: number, registry: Registry): Record<string, unknown> {
