@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
 
 describe('IE registry', () => {
@@ -29,5 +30,18 @@ describe('IE registry', () => {
     const bad = mkdtempSync(join(tmpdir(), 'reg-'));
     writeFileSync(join(bad, 'x-elements.yaml'), 'enterprise: 1\nelements:\n  - { id: 7, name: w, type: int }\n');
     expect(() => loadRegistry(bad)).toThrow(/not an RFC 7012 abstract data type/);
+  });
+
+  it('mappings/iana-elements.yaml is exactly what scripts/gen-registry.mjs makes of the IANA registry', () => {
+    const root = resolve(DEFAULT_MAPPINGS_DIR, '..');
+    const out = join(mkdtempSync(join(tmpdir(), 'gen-')), 'iana-elements.yaml');
+    execFileSync(process.execPath, [join(root, 'scripts/gen-registry.mjs'), resolve(root, '../shared/registry/iana-elements.xml'), out], { stdio: 'ignore', timeout: 20000 });
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(DEFAULT_MAPPINGS_DIR, 'iana-elements.yaml'), 'utf8'));
+  });
+
+  it('keeps semantics, units and a non-current status where IANA gives them', () => {
+    expect(reg.get(0, 7)).toEqual({ id: 7, enterprise: 0, name: 'sourceTransportPort', dataType: 'unsigned16', semantics: 'identifier' });
+    expect(reg.get(0, 104)).toMatchObject({ name: 'layer2packetSectionData', status: 'deprecated' });
+    expect(reg.get(0, 156)).toMatchObject({ dataType: 'dateTimeNanoseconds', units: 'nanoseconds' });
   });
 });
