@@ -1,0 +1,255 @@
+// The flow view: what one sFlow flow sample says about its sampled packet, gathered from the sample's
+// fields, its flow records and the decoded packet header into one fixed scratch record. Every fact has a
+// fixed offset and belongs to a group; a group's bit is set in `mask` when the sample carried that fact.
+// mappings/sflow.yaml maps view fields (by name) to Information Elements, and the decoder compiles one
+// plan per group mask, so a record never carries a zero that stands for "not in the sample".
+//
+// Variable-length facts (the sampled header itself, BGP communities, the AS path, the tunnel technology)
+// are not in the fixed record: they are kept as offsets into the datagram and appended after the fixed
+// fields of the output record.
+
+/** Fact groups. A template's fields are the mapped fields whose group bit is set in the sample's mask. */
+export const Group = {
+  /** The flow sample itself: sampling rate, pool, drops, interfaces, forwarding status, time, counts. */
+  sample: 1 << 0,
+  /** A raw packet header record was present (frame length as sent, stripped octets). */
+  frame: 1 << 1,
+  /** Ethernet addresses and EtherType (from the header or a sampled Ethernet record). */
+  ethernet: 1 << 2,
+  /** One 802.1Q tag in the header (or the outer, service tag of a QinQ pair). */
+  vlan: 1 << 3,
+  /** The inner (customer) tag of a QinQ pair. */
+  customerVlan: 1 << 4,
+  /** An MPLS label stack in the header (up to three labels kept). */
+  mpls: 1 << 5,
+  /** Fields common to IPv4 and IPv6: protocol, class of service, TTL/hop limit, version, octets (layer 3). */
+  ip: 1 << 6,
+  ipv4: 1 << 7,
+  ipv6: 1 << 8,
+  /** The packet is a fragment (IPv4 MF/offset, IPv6 Fragment header). */
+  fragment: 1 << 9,
+  /** TCP, UDP or SCTP ports. */
+  ports: 1 << 10,
+  tcp: 1 << 11,
+  icmpv4: 1 << 12,
+  icmpv6: 1 << 13,
+  /** The exported flow is the inner flow of a tunnel (tunnelTechnology names it). */
+  tunnel: 1 << 14,
+  /** A GRE key. */
+  greKey: 1 << 15,
+  /** A VXLAN network identifier (layer2SegmentId). */
+  vxlan: 1 << 16,
+  /** A GTP-U tunnel endpoint identifier. */
+  gtpu: 1 << 17,
+  /** Extended switch record: VLANs and priorities in and out. */
+  switch: 1 << 18,
+  /** Extended router record: next hop (IPv4) ... */
+  routerNextHopIPv4: 1 << 19,
+  /** ... or next hop (IPv6). */
+  routerNextHopIPv6: 1 << 20,
+  /** Extended router prefix lengths for an IPv4 flow ... */
+  prefixIPv4: 1 << 21,
+  /** ... or for an IPv6 flow. */
+  prefixIPv6: 1 << 22,
+  /** Extended gateway record: AS numbers (communities and AS path are variable-length, see below). */
+  gateway: 1 << 23,
+  gatewayNextHopIPv4: 1 << 24,
+  gatewayNextHopIPv6: 1 << 25,
+  /** The packet was discarded (input/output format 1): sFlow's reason code. */
+  discard: 1 << 26,
+  /** Sent to several output interfaces (output format 2): their number (0 = unknown). */
+  multipleOutputs: 1 << 27,
+} as const;
+
+export type GroupName = keyof typeof Group;
+
+/** Fixed-length fields of the view: name, octets, group. Offsets follow from the order. */
+const FIXED: ReadonlyArray<readonly [string, number, GroupName]> = [
+  // sample
+  ['sampleSequence', 4, 'sample'],
+  ['sourceIdType', 1, 'sample'],
+  ['sourceIdIndex', 4, 'sample'],
+  ['samplingRate', 4, 'sample'],
+  ['samplePool', 4, 'sample'],
+  ['drops', 4, 'sample'],
+  ['inputInterface', 4, 'sample'],
+  ['outputInterface', 4, 'sample'],
+  ['forwardingStatus', 1, 'sample'],
+  ['packets', 4, 'sample'],
+  ['observationTimeMs', 8, 'sample'],
+  ['agentUptimeMs', 4, 'sample'],
+  // frame
+  ['frameLength', 4, 'frame'],
+  ['strippedOctets', 4, 'frame'],
+  ['headerProtocol', 4, 'frame'],
+  // ethernet
+  ['sourceMac', 6, 'ethernet'],
+  ['destinationMac', 6, 'ethernet'],
+  ['etherType', 2, 'ethernet'],
+  // 802.1Q
+  ['vlanId', 2, 'vlan'],
+  ['vlanPriority', 1, 'vlan'],
+  ['customerVlanId', 2, 'customerVlan'],
+  ['customerVlanPriority', 1, 'customerVlan'],
+  // MPLS: label stack entries as 3 octets (label 20 bits, TC 3, S 1), as RFC 7012 mplsTopLabelStackSection
+  ['mplsLabel1', 3, 'mpls'],
+  ['mplsLabel2', 3, 'mpls'],
+  ['mplsLabel3', 3, 'mpls'],
+  ['mplsTopLabelTtl', 1, 'mpls'],
+  ['mplsDepth', 1, 'mpls'],
+  // IP
+  ['ipVersion', 1, 'ip'],
+  ['protocol', 1, 'ip'],
+  ['classOfService', 1, 'ip'],
+  ['ttl', 1, 'ip'],
+  ['ipLength', 4, 'ip'],
+  ['sourceIPv4', 4, 'ipv4'],
+  ['destinationIPv4', 4, 'ipv4'],
+  ['sourceIPv6', 16, 'ipv6'],
+  ['destinationIPv6', 16, 'ipv6'],
+  ['flowLabel', 4, 'ipv6'],
+  ['fragmentId', 4, 'fragment'],
+  ['fragmentOffset', 2, 'fragment'],
+  ['fragmentFlags', 1, 'fragment'],
+  // transport
+  ['sourcePort', 2, 'ports'],
+  ['destinationPort', 2, 'ports'],
+  ['tcpFlags', 2, 'tcp'],
+  ['icmpTypeCodeV4', 2, 'icmpv4'],
+  ['icmpTypeCodeV6', 2, 'icmpv6'],
+  // tunnels
+  ['greKey', 4, 'greKey'],
+  ['vxlanSegment', 8, 'vxlan'],
+  ['gtpuTeid', 4, 'gtpu'],
+  // extended switch
+  ['switchInVlan', 2, 'switch'],
+  ['switchInPriority', 1, 'switch'],
+  ['switchOutVlan', 2, 'switch'],
+  ['switchOutPriority', 1, 'switch'],
+  // extended router
+  ['routerNextHopIPv4', 4, 'routerNextHopIPv4'],
+  ['routerNextHopIPv6', 16, 'routerNextHopIPv6'],
+  ['sourcePrefixV4', 1, 'prefixIPv4'],
+  ['destinationPrefixV4', 1, 'prefixIPv4'],
+  ['sourcePrefixV6', 1, 'prefixIPv6'],
+  ['destinationPrefixV6', 1, 'prefixIPv6'],
+  // extended gateway
+  ['routerAs', 4, 'gateway'],
+  ['sourceAs', 4, 'gateway'],
+  ['sourcePeerAs', 4, 'gateway'],
+  ['destinationAs', 4, 'gateway'],
+  ['destinationPeerAs', 4, 'gateway'],
+  ['localPref', 4, 'gateway'],
+  ['gatewayNextHopIPv4', 4, 'gatewayNextHopIPv4'],
+  ['gatewayNextHopIPv6', 16, 'gatewayNextHopIPv6'],
+  // discards, multiple outputs
+  ['discardReason', 4, 'discard'],
+  ['outputInterfaceCount', 4, 'multipleOutputs'],
+];
+
+/** Variable-length fields: appended after the fixed fields of a record, in mapping-table order. */
+export const VARIABLE: ReadonlyArray<readonly [string, GroupName]> = [
+  /** The sampled header as received (RFC 7133 dataLinkFrameSection); only when the config asks for it. */
+  ['headerBytes', 'frame'],
+  /** Extended gateway communities as a basicList of bgpCommunity (RFC 8549). */
+  ['communities', 'gateway'],
+  /** Extended gateway destination AS path, every AS number as 4 octets in path order. */
+  ['asPath', 'gateway'],
+  /** Name of the tunnel the exported inner flow was found in ("GRE", "IPIP", "VXLAN", "GTP-U"). */
+  ['tunnelTechnology', 'tunnel'],
+];
+
+export interface ViewField {
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly group: GroupName;
+}
+
+export const VIEW_FIELDS: ReadonlyMap<string, ViewField> = (() => {
+  const m = new Map<string, ViewField>();
+  let at = 0;
+  for (const [name, length, group] of FIXED) {
+    m.set(name, Object.freeze({ name, offset: at, length, group }));
+    at += length;
+  }
+  return m;
+})();
+
+export const VIEW_LENGTH = [...VIEW_FIELDS.values()].reduce((n, f) => n + f.length, 0);
+
+function off(name: string): number {
+  const f = VIEW_FIELDS.get(name);
+  if (!f) throw new Error(`no view field ${name}`);
+  return f.offset;
+}
+
+/** Offsets of the view fields, for the code that fills them (named like the fields). */
+export const V = Object.freeze(Object.fromEntries([...VIEW_FIELDS.keys()].map((k) => [k, off(k)]))) as Readonly<Record<string, number>>;
+
+/** Tunnel technologies, as the tunnelTechnology strings the output carries. */
+export const TUNNEL_NAMES = ['', 'GRE', 'IPIP', 'VXLAN', 'GTP-U'] as const;
+export const Tunnel = { none: 0, gre: 1, ipip: 2, vxlan: 3, gtpu: 4 } as const;
+
+/**
+ * One flow sample's facts. Reused for every sample (reset() clears only the mask and the variable-length
+ * references; fixed fields are overwritten by whoever sets a group's bit, so stale bytes are never read).
+ */
+export class FlowView {
+  readonly b = new Uint8Array(VIEW_LENGTH);
+  mask = 0;
+  /** The raw header record's bytes in the datagram: [headerStart, headerEnd). */
+  headerStart = 0;
+  headerEnd = 0;
+  /** Communities: `communityCount` 4-octet values from `communityStart` in the datagram. */
+  communityStart = 0;
+  communityCount = 0;
+  /** AS path segments from `asPathStart` in the datagram (XDR: type, count, ASNs), and how many ASNs in all. */
+  asPathStart = 0;
+  asPathSegments = 0;
+  asPathLength = 0;
+  /** Which tunnel the inner flow came from (Tunnel.*). */
+  tunnel = 0;
+
+  reset(): void {
+    this.mask = 0;
+    this.headerStart = this.headerEnd = 0;
+    this.communityCount = 0;
+    this.asPathSegments = this.asPathLength = 0;
+    this.tunnel = 0;
+  }
+
+  u8(at: number, v: number): void {
+    this.b[at] = v;
+  }
+
+  u16(at: number, v: number): void {
+    this.b[at] = v >>> 8;
+    this.b[at + 1] = v;
+  }
+
+  u24(at: number, v: number): void {
+    this.b[at] = v >>> 16;
+    this.b[at + 1] = v >>> 8;
+    this.b[at + 2] = v;
+  }
+
+  u32(at: number, v: number): void {
+    this.b[at] = v >>> 24;
+    this.b[at + 1] = v >>> 16;
+    this.b[at + 2] = v >>> 8;
+    this.b[at + 3] = v;
+  }
+
+  /** A non-negative integer below 2^53 in 8 octets. */
+  u64(at: number, v: number): void {
+    const hi = Math.floor(v / 4294967296);
+    this.u32(at, hi);
+    this.u32(at + 4, v - hi * 4294967296);
+  }
+
+  /** Copies `n` octets from src[s]. */
+  copy(at: number, src: Uint8Array, s: number, n: number): void {
+    for (let i = 0; i < n; i++) this.b[at + i] = src[s + i]!;
+  }
+}
