@@ -22,7 +22,7 @@ export const Group = {
   customerVlan: 1 << 4,
   /** An MPLS label stack in the header (up to three labels kept). */
   mpls: 1 << 5,
-  /** Fields common to IPv4 and IPv6: protocol, class of service, TTL/hop limit, version, octets (layer 3). */
+  /** Fields common to IPv4 and IPv6: version, protocol, class of service, layer-3 length and octets. */
   ip: 1 << 6,
   ipv4: 1 << 7,
   ipv6: 1 << 8,
@@ -59,6 +59,12 @@ export const Group = {
   discard: 1 << 26,
   /** Sent to several output interfaces (output format 2): their number (0 = unknown). */
   multipleOutputs: 1 << 27,
+  /** TTL / hop limit: known from a decoded header, not from sampled IPv4/IPv6 records (the decoder sets it
+   *  whenever the header decoder set `ip`). */
+  ttl: 1 << 28,
+  /** Layer-2 octets of the sampled frame as the agent reports them (raw header frame_length, or sampled
+   *  Ethernet length). */
+  layer2: 1 << 29,
 } as const;
 
 export type GroupName = keyof typeof Group;
@@ -75,11 +81,13 @@ const FIXED: ReadonlyArray<readonly [string, number, GroupName]> = [
   ['inputInterface', 4, 'sample'],
   ['outputInterface', 4, 'sample'],
   ['forwardingStatus', 1, 'sample'],
-  ['packets', 4, 'sample'],
+  ['packets', 8, 'sample'],
   ['observationTimeMs', 8, 'sample'],
   ['agentUptimeMs', 4, 'sample'],
   // frame
   ['frameLength', 4, 'frame'],
+  /** frameLength (or the sampled Ethernet length), times the sampling rate when counts are scaled. */
+  ['layer2Octets', 8, 'layer2'],
   ['strippedOctets', 4, 'frame'],
   ['headerProtocol', 4, 'frame'],
   // ethernet
@@ -101,8 +109,10 @@ const FIXED: ReadonlyArray<readonly [string, number, GroupName]> = [
   ['ipVersion', 1, 'ip'],
   ['protocol', 1, 'ip'],
   ['classOfService', 1, 'ip'],
-  ['ttl', 1, 'ip'],
+  ['ttl', 1, 'ttl'],
   ['ipLength', 4, 'ip'],
+  /** ipLength, times the sampling rate when counts are scaled. */
+  ['octets', 8, 'ip'],
   ['sourceIPv4', 4, 'ipv4'],
   ['destinationIPv4', 4, 'ipv4'],
   ['sourceIPv6', 16, 'ipv6'],
