@@ -21,6 +21,5 @@ export function dispatch(datagram: Buffer, setting: ProtocolSetting): Dispatch {
       : { reason: DropReason.badVersion, message: `version ${version16} is not ${setting}` };
   }
   if (!protocol) return { reason: DropReason.badVersion, message: `unknown version ${version16} (expected NetFlow v5 or v9, IPFIX, or sFlow v5)` };
-  if (protocol === 'sflow') return { reason: DropReason.sflowNotSupported, message: 'sFlow v5 datagram: sFlow collection is not available in this release' };
   return protocol;
 }

@@ -6,10 +6,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
-import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting } from './types.js';
+import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, SflowMappingConfig } from './types.js';
 
 /** Mapping settings when the config says nothing (and for collect/inspect, which take no config). */
-export const DEFAULT_MAPPING: MappingConfig = { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 };
+export const DEFAULT_SFLOW_MAPPING: SflowMappingConfig = { enterprise: 4294967293, keepOuterFlow: false, scaleCounts: false, headerSection: false };
+export const DEFAULT_MAPPING: MappingConfig = { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295, sflow: DEFAULT_SFLOW_MAPPING };
+
+/** Default UDP port per forced protocol, for a listen URL given without one (auto needs a port). */
+export const DEFAULT_PORTS: Partial<Record<ProtocolSetting, number>> = { netflow5: 2055, netflow9: 2055, ipfix: 4739, sflow: 6343 };
 
 /** The embedded default the gateway runs with when no --config is given. */
 export const DEFAULT_CONFIG_PATH = resolve(import.meta.dirname, '../../config/default.yaml');
@@ -26,7 +30,8 @@ const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
 const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer'];
 const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate'];
 const ROTATE_KEYS = ['maxBytes', 'interval', 'keep'];
-const MAPPING_KEYS = ['dir', 'netflow9Enterprise', 'netflow9HighEnterprise'];
+const MAPPING_KEYS = ['dir', 'netflow9Enterprise', 'netflow9HighEnterprise', 'sflow'];
+const SFLOW_KEYS = ['enterprise', 'keepOuterFlow', 'scaleCounts', 'headerSection'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Load and validate; throws ConfigError listing every problem. */
@@ -139,6 +144,7 @@ class Validator {
       dir: dir ? resolve(this.source, '..', dir) : DEFAULT_MAPPING.dir,
       netflow9Enterprise: this.num(mm, 'netflow9Enterprise', 'mapping', DEFAULT_MAPPING.netflow9Enterprise, 1, 0xffffffff),
       netflow9HighEnterprise: this.num(mm, 'netflow9HighEnterprise', 'mapping', DEFAULT_MAPPING.netflow9HighEnterprise, 1, 0xffffffff),
+      sflow: this.sflow(mm.get('sflow')),
     };
 
     let metrics: string | null = '127.0.0.1:9464';
@@ -184,18 +190,41 @@ class Validator {
     }
   }
 
+  private sflow(node: Node | null | undefined): SflowMappingConfig {
+    if (node === undefined || node === null) return DEFAULT_SFLOW_MAPPING;
+    const m = this.entries(node, 'mapping.sflow', SFLOW_KEYS);
+    return {
+      enterprise: this.num(m, 'enterprise', 'mapping.sflow', DEFAULT_SFLOW_MAPPING.enterprise, 1, 0xffffffff),
+      keepOuterFlow: this.bool(m, 'keepOuterFlow', 'mapping.sflow', DEFAULT_SFLOW_MAPPING.keepOuterFlow),
+      scaleCounts: this.bool(m, 'scaleCounts', 'mapping.sflow', DEFAULT_SFLOW_MAPPING.scaleCounts),
+      headerSection: this.bool(m, 'headerSection', 'mapping.sflow', DEFAULT_SFLOW_MAPPING.headerSection),
+    };
+  }
+
+  private bool(m: Map<string, Node | null>, k: string, path: string, dflt: boolean): boolean {
+    const n = m.get(k);
+    if (n === undefined) return dflt;
+    const value = isScalar(n) ? n.value : undefined;
+    if (typeof value === 'boolean') return value;
+    this.fail(n, `${path}.${k}`, 'must be true or false');
+    return dflt;
+  }
+
   private input(node: Node, path: string): InputConfig | undefined {
     const m = this.entries(node, path, INPUT_KEYS);
     const name = this.str(m, 'name', path, node, true);
-    const listen = this.str(m, 'listen', path, node, true);
-    if (listen !== undefined && !parseListenUrl(listen)) {
-      this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT)`);
-    }
     let protocol: ProtocolSetting = 'auto';
     const p = this.str(m, 'protocol', path, node, false);
     if (p !== undefined) {
       if ((PROTOCOLS as string[]).includes(p)) protocol = p as ProtocolSetting;
       else this.fail(m.get('protocol'), `${path}.protocol`, `must be one of ${PROTOCOLS.join(', ')}${nearest(p, PROTOCOLS) ? ` — did you mean "${nearest(p, PROTOCOLS)}"?` : ''}`);
+    }
+    let listen = this.str(m, 'listen', path, node, true);
+    // A forced protocol has a well-known port (sFlow 6343, IPFIX 4739, NetFlow 2055): udp://HOST is enough.
+    const port = DEFAULT_PORTS[protocol];
+    if (listen !== undefined && port !== undefined && /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\[\]?]+)$/.test(listen)) listen = `${listen}:${port}`;
+    if (listen !== undefined && !parseListenUrl(listen)) {
+      this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format`);
     }
     if (name === undefined || listen === undefined) return undefined;
     return {

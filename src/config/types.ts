@@ -55,6 +55,19 @@ export interface MappingConfig {
   netflow9Enterprise: number;
   /** PEN for NetFlow v9 field types 32768..65535 with no mapping (id − 32768). Default 4294967295. */
   netflow9HighEnterprise: number;
+  /** sFlow conversion choices (docs/sflow.md). */
+  sflow: SflowMappingConfig;
+}
+
+export interface SflowMappingConfig {
+  /** PEN of the elements in mappings/sflow-elements.yaml (facts no IANA element describes). Default 4294967293. */
+  enterprise: number;
+  /** Export the outer (tunnel) flow of a GRE/IP-in-IP/VXLAN/GTP-U packet instead of the inner one. Default false. */
+  keepOuterFlow: boolean;
+  /** Multiply packet and octet counts by the sampling rate (estimates) instead of sending what was sampled. Default false. */
+  scaleCounts: boolean;
+  /** Also export the sampled header itself as dataLinkFrameSection (RFC 7133). Default false. */
+  headerSection: boolean;
 }
 
 export interface Config {

@@ -38,6 +38,8 @@ export const templatesActive = gauge('templates', 'Templates currently known, pe
 export const sessionsActive = gauge('exporter_sessions', 'Exporter sessions currently alive, per input', ['input']);
 export const sessionsEnded = counter('exporter_sessions_ended_total', 'Exporter sessions ended, per input and reason', ['input', 'reason']);
 export const pendingRecords = gauge('pending_sets', 'Data sets held while waiting for their template, per input', ['input']);
+export const sflowSkipped = counter('sflow_skipped_total', 'sFlow parts skipped by their length without an IPFIX record: unknown sample/record formats, unsupported header protocols, counter samples without interface counters; per input', ['input', 'what'], flushBeforeScrape);
+export const sflowDatagramsLost = counter('sflow_datagrams_lost_total', 'sFlow datagrams missing from agents\' sequence numbers (lost before reaching the gateway), per input', ['input'], flushBeforeScrape);
 export const packetsTrailingOctets = counter('packets_trailing_octets_total', 'Datagrams longer than their header announces: decoded, extra octets ignored; per input and protocol', ['input', 'protocol']);
 
 // Exporting Processes
@@ -59,7 +61,6 @@ export const DropReason = {
   badSetId: 'bad_set_id',
   badTemplate: 'bad_template',
   noTemplate: 'no_template',
-  sflowNotSupported: 'sflow_not_supported',
   protocolMismatch: 'protocol_mismatch',
   withdrawalOverUdp: 'withdrawal_over_udp',
   pendingOverflow: 'pending_overflow',
@@ -67,5 +68,7 @@ export const DropReason = {
   transportDown: 'transport_down',
   recordTooLarge: 'record_too_large',
   decoderError: 'decoder_error',
+  /** A structure whose lengths or types contradict each other (e.g. an sFlow sample too short for its format). */
+  malformed: 'malformed',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];

@@ -11,7 +11,7 @@ describe('dispatch', () => {
     ['NetFlow v5 header', bytes(0, 5, 0, 30), 'netflow5'],
     ['NetFlow v9 header', bytes(0, 9, 0, 2), 'netflow9'],
     ['IPFIX header', bytes(0, 10, 0, 16), 'ipfix'],
-    ['sFlow v5: 32-bit version 5', bytes(0, 0, 0, 5, 0, 0, 0, 1), 'sflow_not_supported'],
+    ['sFlow v5: 32-bit version 5', bytes(0, 0, 0, 5, 0, 0, 0, 1), 'sflow'],
     ['32-bit version 4 (sFlow v4)', bytes(0, 0, 0, 4), 'unknown_version'],
     ['NetFlow v7', bytes(0, 7, 0, 1), 'unknown_version'],
     ['version 0x0a00', bytes(10, 0, 0, 0), 'unknown_version'],
@@ -27,7 +27,8 @@ describe('dispatch', () => {
     expect(reason(dispatch(bytes(0, 10, 0, 16), 'netflow5'))).toBe('protocol_mismatch');
     expect(reason(dispatch(bytes(0, 0, 0, 5), 'ipfix'))).toBe('protocol_mismatch');
     expect(reason(dispatch(bytes(0, 7, 0, 1), 'ipfix'))).toBe('unknown_version');
-    expect(reason(dispatch(bytes(0, 0, 0, 5), 'sflow'))).toBe('sflow_not_supported');
+    expect(reason(dispatch(bytes(0, 0, 0, 5), 'sflow'))).toBe('sflow');
+    expect(reason(dispatch(bytes(0, 9, 0, 2), 'sflow'))).toBe('protocol_mismatch');
     expect(reason(dispatch(bytes(0, 10), 'ipfix'))).toBe('truncated');
   });
 });

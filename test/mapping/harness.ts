@@ -16,6 +16,7 @@ import { DropReason, type DropReasonValue } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { formatIPv4, formatIPv6, formatMac } from '../../src/util/address.js';
 import { log } from '../../src/observe/log.js';
+import { DEFAULT_MAPPING } from '../../src/config/load.js';
 
 // Decoders log each template with unmapped or zero-length fields at info; fuzzing makes thousands.
 if (!process.env.IPFIX_MEDIATOR_LOG_LEVEL) log.level = 'warn';
@@ -29,7 +30,7 @@ export function testRegistry(): Registry {
   return loadRegistry(mappingsDir);
 }
 
-export const mappingConfig = { dir: mappingsDir, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 };
+export const mappingConfig = { ...DEFAULT_MAPPING, dir: mappingsDir };
 
 export interface RecordsCall {
   session: ExporterSession;

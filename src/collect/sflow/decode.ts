@@ -1,0 +1,605 @@
+// sFlow v5 Collecting Process decoder: one datagram (sFlow v5 specification, sflow.org, July 2004) → IPFIX
+// Data Records. Every flow sample becomes one record of a template that has exactly the facts the sample
+// carried (view.ts, shapes.ts, mappings/sflow.yaml); every counter sample with interface counters becomes
+// one record of an options template scoped by its data source. The exporter is the agent: each
+// (agent address, sub-agent ID) is one exporter session, its sub-agent ID the Observation Domain ID.
+//
+// Every length is checked before it is read. A malformed sample is dropped and counted alone: the sample
+// length says where the next one starts. Unknown sample, flow record and counter record formats are
+// skipped by their length and counted.
+
+import type { DecodeContext, DecodeFn, DecoderFactory, DecoderOptions, SessionState, TemplateEntry } from '../decoder.js';
+import { makeTemplate } from '../../ipfix/template.js';
+import { loadSflowTable, type SflowTable } from '../../mapping/sflow-table.js';
+import { DropReason, packetsTrailingOctets, sflowDatagramsLost, sflowSkipped } from '../../observe/metrics.js';
+import { onScrape } from '../../observe/metrics.js';
+import { formatIPv4, formatIPv6 } from '../../util/address.js';
+import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
+import { decodeHeader, HeaderOutcome } from './header.js';
+import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
+import { Shapes, type Shape } from './shapes.js';
+import { FlowView, Group, TUNNEL_NAMES, V, VIEW_FIELDS, VIEW_LENGTH } from './view.js';
+
+export const SFLOW_VERSION = 5;
+/** version, agent address type, IPv4 agent address, sub-agent id, sequence number, uptime, sample count. */
+const MIN_DATAGRAM = 28;
+
+/** Sample formats (enterprise 0). */
+const FLOW_SAMPLE = 1;
+const COUNTERS_SAMPLE = 2;
+const FLOW_SAMPLE_EXPANDED = 3;
+const COUNTERS_SAMPLE_EXPANDED = 4;
+
+/** Flow record formats (enterprise 0). */
+const RAW_PACKET_HEADER = 1;
+const SAMPLED_ETHERNET = 2;
+const SAMPLED_IPV4 = 3;
+const SAMPLED_IPV6 = 4;
+const EXTENDED_SWITCH = 1001;
+const EXTENDED_ROUTER = 1002;
+const EXTENDED_GATEWAY = 1003;
+
+/** Counter record formats (enterprise 0). */
+const GENERIC_INTERFACE = 1;
+const ETHERNET_INTERFACE = 2;
+
+/** Interface formats (the top 2 bits of a compact sample's input/output, or the expanded format field). */
+const IF_INDEX = 0;
+const IF_DISCARD = 1;
+const IF_MULTIPLE = 2;
+/** ifIndex value meaning "the switch itself" (packet from or to the agent's own stack). */
+const IF_LOCAL = 0x3fffffff;
+
+/** bgpCommunity (RFC 8549), the element of the communities basicList. */
+const BGP_COMMUNITY_ID = 483;
+/** basicList semantic "allOf" (RFC 6313 §4.5.4): every community applies to the route. */
+const ALL_OF = 0x03;
+
+const C_SEQUENCE = COUNTER_FIELDS.get('sampleSequence')!.offset;
+const C_SOURCE_TYPE = COUNTER_FIELDS.get('sourceIdType')!.offset;
+const C_SOURCE_INDEX = COUNTER_FIELDS.get('sourceIdIndex')!.offset;
+const C_TIME = COUNTER_FIELDS.get('observationTimeMs')!.offset;
+const C_UPTIME = COUNTER_FIELDS.get('agentUptimeMs')!.offset;
+
+/** What the decoder counts beyond drops (sflowSkipped reasons). */
+const Skip = { sample: 0, flowRecord: 1, counterRecord: 2, headerProtocol: 3, counterSampleEmpty: 4 } as const;
+const SKIP_LABELS = ['unknown_sample_format', 'unknown_flow_record', 'unknown_counter_record', 'unsupported_header_protocol', 'counter_sample_without_interface_counters'];
+
+interface SflowState {
+  /** Datagram sequence number expected next, -1 before the first. */
+  nextSequence: number;
+  uptime: number;
+  datagrams: number;
+}
+
+type Entry = TemplateEntry;
+
+/** The datagram is malformed beyond this sample: its reason and where. */
+class SampleError {
+  constructor(
+    readonly reason: typeof DropReason.truncated | typeof DropReason.malformed,
+    readonly offset: number,
+    readonly message: string,
+  ) {}
+}
+
+export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder(options);
+
+export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): DecodeFn {
+  const sflow = options.mapping.sflow;
+  const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
+  let nextTemplateId = 256;
+  const takeId = () => nextTemplateId++;
+  const flowShapes = new Shapes(t.flow, VIEW_FIELDS.values(), 0, takeId);
+  const counterShapes = new Shapes(t.counters, COUNTER_FIELDS.values(), t.counterScope, takeId);
+  const view = new FlowView();
+  const cview = new Uint8Array(COUNTER_VIEW_LENGTH);
+  const tunnelNames = TUNNEL_NAMES.map((n) => Buffer.from(n, 'ascii'));
+  const keepOuter = sflow.keepOuterFlow;
+  const scale = sflow.scaleCounts;
+
+  // Output: records of one shape are batched until the shape changes or the buffer fills.
+  const out = Buffer.allocUnsafe(1 << 18);
+  const st = new Int32Array(3);
+  const clock = new Float64Array(2);
+  let pos = 0;
+  let batchStart = 0;
+  let batchCount = 0;
+  let batchEntry: Entry | undefined;
+  let ctx!: DecodeContext;
+  let session!: SessionState<Entry>;
+  let exportSeconds = 0;
+  let nowMs = 0;
+  let converted = 0;
+
+  // Counts summed per datagram and handed to prom-client at scrape time (metrics.ts onScrape).
+  const skipped = new Float64Array(SKIP_LABELS.length);
+  let lost = 0;
+  let input = '';
+  onScrape(() => {
+    for (let i = 0; i < skipped.length; i++) {
+      if (skipped[i]! > 0) sflowSkipped.inc({ input, what: SKIP_LABELS[i]! }, skipped[i]!);
+      skipped[i] = 0;
+    }
+    if (lost > 0) sflowDatagramsLost.inc({ input }, lost);
+    lost = 0;
+  });
+
+  // IPv4 agent address strings by value (a datagram allocates none once its agent is known).
+  const agents = new Map<number, string>();
+  const agentName = (dg: Buffer, at: number, v6: boolean): string => {
+    if (v6) return formatIPv6(dg, at);
+    const k = dg.readUInt32BE(at);
+    let s = agents.get(k);
+    if (s === undefined) {
+      if (agents.size >= 65536) agents.clear();
+      agents.set(k, (s = formatIPv4(dg, at)));
+    }
+    return s;
+  };
+
+  function flush(): void {
+    if (batchCount > 0) {
+      ctx.sink.records(session.session, batchEntry!.template, out, batchStart, pos, batchCount, exportSeconds);
+      converted += batchCount;
+    }
+    pos = batchStart = batchCount = 0;
+    batchEntry = undefined;
+  }
+
+  /** Starts (or continues) a batch of `shape` with room for `need` more octets. */
+  function room(shape: Shape, need: number): void {
+    const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) });
+    if (entry !== batchEntry || out.length - pos < need) {
+      flush();
+      batchEntry = entry;
+    }
+  }
+
+  function varlenPrefix(length: number): void {
+    if (length < 255) out[pos++] = length;
+    else {
+      out[pos++] = 255;
+      out[pos++] = length >>> 8;
+      out[pos++] = length;
+    }
+  }
+
+  function emitFlow(dg: Buffer): boolean {
+    const shape = flowShapes.get(view.mask);
+    if (!shape) return false;
+    // Octets the variable-length fields need (each with a 3-octet prefix at most).
+    let need = shape.fixedLength;
+    for (const c of shape.variable) need += 3 + variableLength(c.field);
+    room(shape, need);
+    pos = shape.plan.run(view.b, 0, VIEW_LENGTH, out, pos, clock, 0, st);
+    for (const c of shape.variable) {
+      const l = variableLength(c.field);
+      varlenPrefix(l);
+      switch (c.field) {
+        case 'headerBytes':
+          dg.copy(out, pos, view.headerStart, view.headerEnd);
+          break;
+        case 'communities':
+          out[pos] = ALL_OF;
+          out.writeUInt16BE(BGP_COMMUNITY_ID, pos + 1);
+          out.writeUInt16BE(4, pos + 3);
+          dg.copy(out, pos + 5, view.communityStart, view.communityStart + 4 * view.communityCount);
+          break;
+        case 'asPath':
+          writeAsPath(dg, pos);
+          break;
+        case 'tunnelTechnology':
+          tunnelNames[view.tunnel]!.copy(out, pos);
+          break;
+      }
+      pos += l;
+    }
+    batchCount++;
+    return true;
+  }
+
+  function variableLength(field: string): number {
+    switch (field) {
+      case 'headerBytes':
+        return view.headerEnd - view.headerStart;
+      case 'communities':
+        return 5 + 4 * view.communityCount;
+      case 'asPath':
+        return 4 * view.asPathLength;
+      case 'tunnelTechnology':
+        return tunnelNames[view.tunnel]!.length;
+      default:
+        return 0;
+    }
+  }
+
+  /** The AS path's AS numbers, segment after segment (sets and sequences alike), 4 octets each. */
+  function writeAsPath(dg: Buffer, at: number): void {
+    let p = view.asPathStart;
+    for (let s = 0; s < view.asPathSegments; s++) {
+      const n = dg.readUInt32BE(p + 4);
+      dg.copy(out, at, p + 8, p + 8 + 4 * n);
+      at += 4 * n;
+      p += 8 + 4 * n;
+    }
+  }
+
+  /** An sFlow address (type 1 IPv4 / 2 IPv6 / 0 unknown) at p: its end, or -1 when it does not fit. */
+  function addressEnd(dg: Buffer, p: number, end: number): number {
+    if (end - p < 4) return -1;
+    const type = dg.readUInt32BE(p);
+    const l = type === 1 ? 4 : type === 2 ? 16 : type === 0 ? 0 : -1;
+    if (l < 0 || end - p - 4 < l) return -1;
+    return p + 4 + l;
+  }
+
+  function flowRecords(dg: Buffer, r: number, end: number, count: number): void {
+    let headerGaveIp = false;
+    let router = false;
+    for (let j = 0; j < count; j++) {
+      if (end - r < 8) throw new SampleError(DropReason.truncated, r, `flow record ${j + 1} of ${count} runs past its sample`);
+      const format = dg.readUInt32BE(r);
+      const length = dg.readUInt32BE(r + 4);
+      const b = r + 8;
+      if (length > end - b) throw new SampleError(DropReason.truncated, r, `flow record ${format >>> 12}:${format & 0xfff} of ${length} octets runs past its sample`);
+      r = b + length;
+      if (format >>> 12 !== 0) {
+        skipped[Skip.flowRecord]!++;
+        continue;
+      }
+      switch (format) {
+        case RAW_PACKET_HEADER: {
+          if (length < 16) throw new SampleError(DropReason.malformed, b, `raw packet header record of ${length} octets (needs 16 + header)`);
+          const protocol = dg.readUInt32BE(b);
+          const headerLength = dg.readUInt32BE(b + 12);
+          if (headerLength > length - 16) throw new SampleError(DropReason.malformed, b + 12, `header_length ${headerLength} exceeds its record (${length - 16} octets)`);
+          view.u32(V.headerProtocol!, protocol);
+          view.u32(V.frameLength!, dg.readUInt32BE(b + 4));
+          view.u32(V.strippedOctets!, dg.readUInt32BE(b + 8));
+          view.mask |= Group.frame | Group.layer2;
+          view.headerStart = b + 16;
+          view.headerEnd = b + 16 + headerLength;
+          const before = view.mask;
+          const outcome = decodeHeader(dg, b + 16, b + 16 + headerLength, protocol, view, keepOuter);
+          if (outcome === HeaderOutcome.unsupportedProtocol) skipped[Skip.headerProtocol]!++;
+          if ((view.mask & ~before & Group.ip) !== 0) headerGaveIp = true;
+          break;
+        }
+        case SAMPLED_ETHERNET: {
+          if (length < 24) throw new SampleError(DropReason.malformed, b, `sampled Ethernet record of ${length} octets (needs 24)`);
+          if ((view.mask & Group.layer2) === 0) {
+            view.u32(V.frameLength!, dg.readUInt32BE(b));
+            view.mask |= Group.layer2;
+          }
+          if ((view.mask & Group.ethernet) === 0) {
+            // XDR opaque<6> MACs are padded to 8 octets.
+            view.copy(V.sourceMac!, dg, b + 4, 6);
+            view.copy(V.destinationMac!, dg, b + 12, 6);
+            view.u16(V.etherType!, dg.readUInt32BE(b + 20));
+            view.mask |= Group.ethernet;
+          }
+          break;
+        }
+        case SAMPLED_IPV4:
+        case SAMPLED_IPV6: {
+          const v6 = format === SAMPLED_IPV6;
+          const a = v6 ? 16 : 4;
+          const need = 8 + 2 * a + 16;
+          if (length < need) throw new SampleError(DropReason.malformed, b, `sampled IPv${v6 ? 6 : 4} record of ${length} octets (needs ${need})`);
+          if ((view.mask & Group.ip) !== 0) break; // the decoded header already said it all
+          const protocol = dg.readUInt32BE(b + 4);
+          let p = b + 8;
+          view.u8(V.ipVersion!, v6 ? 6 : 4);
+          view.u8(V.protocol!, protocol);
+          view.u32(V.ipLength!, dg.readUInt32BE(b));
+          if (v6) {
+            view.copy(V.sourceIPv6!, dg, p, 16);
+            view.copy(V.destinationIPv6!, dg, p + 16, 16);
+          } else {
+            view.copy(V.sourceIPv4!, dg, p, 4);
+            view.copy(V.destinationIPv4!, dg, p + 4, 4);
+          }
+          p += 2 * a;
+          view.mask |= Group.ip | (v6 ? Group.ipv6 : Group.ipv4);
+          if (protocol === 6 || protocol === 17 || protocol === 132) {
+            view.u16(V.sourcePort!, dg.readUInt32BE(p));
+            view.u16(V.destinationPort!, dg.readUInt32BE(p + 4));
+            view.mask |= Group.ports;
+          }
+          if (protocol === 6) {
+            view.u16(V.tcpFlags!, dg.readUInt32BE(p + 8));
+            view.mask |= Group.tcp;
+          }
+          // IPv4 tos is the whole ToS octet; IPv6 priority is the traffic class.
+          view.u8(V.classOfService!, dg.readUInt32BE(p + 12));
+          break;
+        }
+        case EXTENDED_SWITCH: {
+          if (length < 16) throw new SampleError(DropReason.malformed, b, `extended switch record of ${length} octets (needs 16)`);
+          view.u16(V.switchInVlan!, dg.readUInt32BE(b));
+          view.u8(V.switchInPriority!, dg.readUInt32BE(b + 4));
+          view.u16(V.switchOutVlan!, dg.readUInt32BE(b + 8));
+          view.u8(V.switchOutPriority!, dg.readUInt32BE(b + 12));
+          view.mask |= Group.switch;
+          break;
+        }
+        case EXTENDED_ROUTER: {
+          const e = addressEnd(dg, b, r);
+          if (e < 0 || r - e < 8) throw new SampleError(DropReason.malformed, b, 'extended router record: bad next-hop address or too short');
+          nextHop(dg, b, V.routerNextHopIPv4!, V.routerNextHopIPv6!, Group.routerNextHopIPv4, Group.routerNextHopIPv6);
+          const src = dg.readUInt32BE(e);
+          const dst = dg.readUInt32BE(e + 4);
+          view.u8(V.sourcePrefixV4!, src);
+          view.u8(V.destinationPrefixV4!, dst);
+          view.u8(V.sourcePrefixV6!, src);
+          view.u8(V.destinationPrefixV6!, dst);
+          router = true;
+          break;
+        }
+        case EXTENDED_GATEWAY:
+          gateway(dg, b, r);
+          break;
+        default:
+          skipped[Skip.flowRecord]!++;
+      }
+    }
+    if (headerGaveIp) view.mask |= Group.ttl;
+    // Prefix lengths are of the flow's addresses: IPv6 or IPv4 (none for a non-IP flow).
+    if (router) view.mask |= view.mask & Group.ipv6 ? Group.prefixIPv6 : view.mask & Group.ipv4 ? Group.prefixIPv4 : 0;
+  }
+
+  function nextHop(dg: Buffer, p: number, at4: number, at6: number, g4: number, g6: number): void {
+    const type = dg.readUInt32BE(p);
+    if (type === 1) {
+      view.copy(at4, dg, p + 4, 4);
+      view.mask |= g4;
+    } else if (type === 2) {
+      view.copy(at6, dg, p + 4, 16);
+      view.mask |= g6;
+    }
+  }
+
+  /** Extended gateway: next hop, AS numbers, destination AS path, communities, local preference. */
+  function gateway(dg: Buffer, b: number, end: number): void {
+    const bad = (what: string) => new SampleError(DropReason.malformed, b, `extended gateway record: ${what}`);
+    let p = addressEnd(dg, b, end);
+    if (p < 0 || end - p < 16) throw bad('bad next-hop address or too short');
+    nextHop(dg, b, V.gatewayNextHopIPv4!, V.gatewayNextHopIPv6!, Group.gatewayNextHopIPv4, Group.gatewayNextHopIPv6);
+    view.u32(V.routerAs!, dg.readUInt32BE(p));
+    view.u32(V.sourceAs!, dg.readUInt32BE(p + 4));
+    view.u32(V.sourcePeerAs!, dg.readUInt32BE(p + 8));
+    const segments = dg.readUInt32BE(p + 12);
+    p += 16;
+    view.asPathStart = p;
+    let asns = 0;
+    let first = 0;
+    let last = 0;
+    for (let s = 0; s < segments; s++) {
+      if (end - p < 8) throw bad('AS path runs past the record');
+      const n = dg.readUInt32BE(p + 4);
+      if (n > (end - p - 8) / 4) throw bad('AS path segment runs past the record');
+      if (n > 0) {
+        if (asns === 0) first = dg.readUInt32BE(p + 8);
+        last = dg.readUInt32BE(p + 8 + 4 * (n - 1));
+      }
+      asns += n;
+      p += 8 + 4 * n;
+    }
+    if (end - p < 4) throw bad('communities run past the record');
+    const communities = dg.readUInt32BE(p);
+    if (communities > (end - p - 8) / 4) throw bad('communities run past the record');
+    view.communityStart = p + 4;
+    p += 4 + 4 * communities;
+    view.asPathSegments = segments;
+    view.asPathLength = asns;
+    view.communityCount = communities;
+    // The path leads from the next AS (the destination peer) to the origin AS (the destination).
+    view.u32(V.destinationPeerAs!, first);
+    view.u32(V.destinationAs!, last);
+    view.u32(V.localPref!, dg.readUInt32BE(p));
+    view.mask |= Group.gateway;
+  }
+
+  function flowSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
+    const fixed = expanded ? 44 : 32;
+    if (end - s < fixed) throw new SampleError(DropReason.malformed, s, `${expanded ? 'expanded ' : ''}flow sample of ${end - s} octets (needs ${fixed} before its records)`);
+    view.reset();
+    view.u32(V.sampleSequence!, dg.readUInt32BE(s));
+    let q: number;
+    if (expanded) {
+      view.u8(V.sourceIdType!, dg.readUInt32BE(s + 4));
+      view.u32(V.sourceIdIndex!, dg.readUInt32BE(s + 8));
+      q = s + 12;
+    } else {
+      view.u8(V.sourceIdType!, dg[s + 4]!);
+      view.u32(V.sourceIdIndex!, dg.readUInt32BE(s + 4) & 0xffffff);
+      q = s + 8;
+    }
+    const rate = dg.readUInt32BE(q);
+    view.u32(V.samplingRate!, rate);
+    view.u32(V.samplePool!, dg.readUInt32BE(q + 4));
+    view.u32(V.drops!, dg.readUInt32BE(q + 8));
+    let inFormat: number, inValue: number, outFormat: number, outValue: number;
+    if (expanded) {
+      inFormat = dg.readUInt32BE(q + 12);
+      inValue = dg.readUInt32BE(q + 16);
+      outFormat = dg.readUInt32BE(q + 20);
+      outValue = dg.readUInt32BE(q + 24);
+      q += 28;
+    } else {
+      const i = dg.readUInt32BE(q + 12);
+      const o = dg.readUInt32BE(q + 16);
+      inFormat = i >>> 30;
+      inValue = i & 0x3fffffff;
+      outFormat = o >>> 30;
+      outValue = o & 0x3fffffff;
+      q += 20;
+    }
+    // Input: an ifIndex, 0 when unknown or when the packet came from the agent itself ("local").
+    view.u32(V.inputInterface!, inFormat === IF_INDEX && inValue !== IF_LOCAL ? inValue : 0);
+    let egress = 0;
+    let status = 0;
+    if (outFormat === IF_INDEX) {
+      if (outValue === IF_LOCAL) status = CONSUMED_FOR_US;
+      else {
+        egress = outValue;
+        status = FORWARDED;
+      }
+    } else if (outFormat === IF_DISCARD) {
+      status = forwardingStatusOfDiscard(outValue);
+      view.u32(V.discardReason!, outValue);
+      view.mask |= Group.discard;
+    } else if (outFormat === IF_MULTIPLE) {
+      status = FORWARDED;
+      view.u32(V.outputInterfaceCount!, outValue);
+      view.mask |= Group.multipleOutputs;
+    }
+    view.u32(V.outputInterface!, egress);
+    view.u8(V.forwardingStatus!, status);
+    view.u64(V.observationTimeMs!, nowMs);
+    view.u32(V.agentUptimeMs!, clock[1]!);
+    view.mask |= Group.sample;
+
+    flowRecords(dg, q + 4, end, dg.readUInt32BE(q));
+
+    // Counts: what was sampled (one packet), or scaled by the sampling rate to estimate what it stands for.
+    const mult = scale && rate > 0 ? rate : 1;
+    view.u64(V.packets!, mult);
+    if (view.mask & Group.ip) view.u64(V.octets!, mult * ((view.b[V.ipLength!]! << 24 >>> 0) + (view.b[V.ipLength! + 1]! << 16) + (view.b[V.ipLength! + 2]! << 8) + view.b[V.ipLength! + 3]!));
+    if (view.mask & Group.layer2) view.u64(V.layer2Octets!, mult * ((view.b[V.frameLength!]! << 24 >>> 0) + (view.b[V.frameLength! + 1]! << 16) + (view.b[V.frameLength! + 2]! << 8) + view.b[V.frameLength! + 3]!));
+    if (view.tunnel !== 0) view.mask |= Group.tunnel;
+    if (!emitFlow(dg)) throw new SampleError(DropReason.malformed, s, 'too many distinct record shapes from crafted input');
+  }
+
+  function u32ToView(at: number, v: number): void {
+    cview[at] = v >>> 24;
+    cview[at + 1] = v >>> 16;
+    cview[at + 2] = v >>> 8;
+    cview[at + 3] = v;
+  }
+
+  function counterSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
+    const fixed = expanded ? 16 : 12;
+    if (end - s < fixed) throw new SampleError(DropReason.malformed, s, `${expanded ? 'expanded ' : ''}counter sample of ${end - s} octets (needs ${fixed} before its records)`);
+    u32ToView(C_SEQUENCE, dg.readUInt32BE(s));
+    let r: number;
+    if (expanded) {
+      cview[C_SOURCE_TYPE] = dg.readUInt32BE(s + 4);
+      u32ToView(C_SOURCE_INDEX, dg.readUInt32BE(s + 8));
+      r = s + 12;
+    } else {
+      cview[C_SOURCE_TYPE] = dg[s + 4]!;
+      u32ToView(C_SOURCE_INDEX, dg.readUInt32BE(s + 4) & 0xffffff);
+      r = s + 8;
+    }
+    const hi = Math.floor(nowMs / 4294967296);
+    u32ToView(C_TIME, hi);
+    u32ToView(C_TIME + 4, nowMs - hi * 4294967296);
+    u32ToView(C_UPTIME, clock[1]!);
+    let mask = CounterGroup.sample;
+    const count = dg.readUInt32BE(r);
+    r += 4;
+    for (let j = 0; j < count; j++) {
+      if (end - r < 8) throw new SampleError(DropReason.truncated, r, `counter record ${j + 1} of ${count} runs past its sample`);
+      const format = dg.readUInt32BE(r);
+      const length = dg.readUInt32BE(r + 4);
+      const b = r + 8;
+      if (length > end - b) throw new SampleError(DropReason.truncated, r, `counter record ${format >>> 12}:${format & 0xfff} of ${length} octets runs past its sample`);
+      r = b + length;
+      if (format === GENERIC_INTERFACE) {
+        if (length < GENERIC_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `generic interface counters of ${length} octets (needs ${GENERIC_INTERFACE_LENGTH})`);
+        cview.set(dg.subarray(b, b + GENERIC_INTERFACE_LENGTH), GENERIC_INTERFACE_AT);
+        mask |= CounterGroup.genericInterface;
+      } else if (format === ETHERNET_INTERFACE) {
+        if (length < ETHERNET_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `Ethernet interface counters of ${length} octets (needs ${ETHERNET_INTERFACE_LENGTH})`);
+        cview.set(dg.subarray(b, b + ETHERNET_INTERFACE_LENGTH), ETHERNET_INTERFACE_AT);
+        mask |= CounterGroup.ethernetInterface;
+      } else skipped[Skip.counterRecord]!++;
+    }
+    if (mask === CounterGroup.sample) {
+      skipped[Skip.counterSampleEmpty]!++;
+      return;
+    }
+    const shape = counterShapes.get(mask)!;
+    room(shape, shape.fixedLength);
+    pos = shape.plan.run(cview, 0, COUNTER_VIEW_LENGTH, out, pos, clock, 0, st);
+    batchCount++;
+  }
+
+  return function decodeSflow(context, dg, address, port) {
+    ctx = context;
+    input = context.input;
+    // A decoder bug thrown out of the last datagram must not leave half a batch behind.
+    pos = batchStart = batchCount = 0;
+    batchEntry = undefined;
+    const n = dg.length;
+    if (n < MIN_DATAGRAM) {
+      ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${n} octets is shorter than the ${MIN_DATAGRAM}-octet header` });
+      return;
+    }
+    const version = dg.readUInt32BE(0);
+    if (version !== SFLOW_VERSION) {
+      ctx.drop(DropReason.badVersion, { offset: 0, message: `sFlow version ${version} given to the sFlow v5 decoder` });
+      return;
+    }
+    const agentType = dg.readUInt32BE(4);
+    if (agentType !== 1 && agentType !== 2) {
+      ctx.drop(DropReason.malformed, { offset: 4, message: `sFlow agent address type ${agentType} (expected 1 IPv4 or 2 IPv6) from ${address}:${port}` });
+      return;
+    }
+    const v6 = agentType === 2;
+    let p = v6 ? 24 : 12;
+    if (n < p + 16) {
+      ctx.drop(DropReason.truncated, { offset: n, message: `sFlow datagram of ${n} octets is shorter than its ${p + 16}-octet header` });
+      return;
+    }
+    const agent = agentName(dg, 8, v6);
+    const subAgent = dg.readUInt32BE(p);
+    const sequence = dg.readUInt32BE(p + 4);
+    const uptime = dg.readUInt32BE(p + 8);
+    const samples = dg.readUInt32BE(p + 12);
+    p += 16;
+    // The agent is the exporter, wherever its datagrams come from (they may be relayed): the session is
+    // (agent address, sub-agent ID), the UDP source port is not part of it.
+    session = ctx.session<Entry>('sflow', agent, 0, subAgent);
+    let state = session.protocolState as SflowState | undefined;
+    if (!state) session.protocolState = state = { nextSequence: -1, uptime: 0, datagrams: 0 };
+    if (state.nextSequence >= 0 && sequence > state.nextSequence && sequence - state.nextSequence < 0x10000) lost += sequence - state.nextSequence;
+    state.nextSequence = (sequence + 1) >>> 0;
+    state.uptime = uptime;
+    state.datagrams++;
+    nowMs = Date.now();
+    exportSeconds = Math.floor(nowMs / 1000);
+    clock[1] = uptime;
+    converted = 0;
+
+    let i = 0;
+    for (; i < samples; i++) {
+      if (n - p < 8) {
+        ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sFlow datagram ends after ${i} of its ${samples} samples` }, samples - i);
+        break;
+      }
+      const format = dg.readUInt32BE(p);
+      const length = dg.readUInt32BE(p + 4);
+      const s = p + 8;
+      if (length > n - s) {
+        ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sample ${i + 1} of ${samples} (${length} octets) runs past the datagram` }, samples - i);
+        break;
+      }
+      p = s + length;
+      try {
+        if (format === FLOW_SAMPLE || format === FLOW_SAMPLE_EXPANDED) flowSample(dg, s, p, format === FLOW_SAMPLE_EXPANDED);
+        else if (format === COUNTERS_SAMPLE || format === COUNTERS_SAMPLE_EXPANDED) counterSample(dg, s, p, format === COUNTERS_SAMPLE_EXPANDED);
+        else skipped[Skip.sample]!++;
+      } catch (e) {
+        if (!(e instanceof SampleError)) throw e;
+        ctx.drop(e.reason, { session: session.session, offset: e.offset, message: `sFlow sample ${i + 1} of ${samples} dropped: ${e.message}` }, 1);
+      }
+    }
+    if (i === samples && p < n) packetsTrailingOctets.inc({ input: ctx.input, protocol: 'sflow' });
+    flush();
+    if (converted > 0) ctx.counted('sflow', converted);
+  };
+}
+
