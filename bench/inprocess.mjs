@@ -27,7 +27,7 @@ if (!gc) console.error('warning: run with --expose-gc for the allocation figures
 
 const options = {
   registry: loadRegistry(),
-  mapping: { dir: resolve(root, 'mappings'), netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 },
+  mapping: { dir: resolve(root, 'mappings'), netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295, sflow: { enterprise: 4294967293, keepOuterFlow: false, scaleCounts: false, headerSection: false } },
 };
 
 /**

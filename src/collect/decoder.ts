@@ -18,9 +18,10 @@ export interface TemplateStore<E extends TemplateEntry = TemplateEntry> {
   /**
    * Define or redefine. An identical layout only refreshes the entry's lifetime (returns the existing
    * entry); a different one withdraws the old definition downstream first, then announces the new one,
-   * then releases any data sets that were held for this id.
+   * then releases any data sets that were held for this id. `expires: false` for a template the decoder
+   * made itself (NetFlow v5, sFlow): it lives as long as its session, not for the UDP template lifetime.
    */
-  define(templateId: number, entry: E): E;
+  define(templateId: number, entry: E, expires?: boolean): E;
   /** Withdraw one template (IPFIX withdrawal record). */
   withdraw(templateId: number): void;
   /** Withdraw every template of the session (IPFIX "all templates" withdrawal). */

@@ -28,7 +28,7 @@ interface HeldSet {
 }
 
 class Templates<E extends TemplateEntry> implements TemplateStore<E> {
-  readonly entries = new Map<number, { entry: E; refreshed: number }>();
+  readonly entries = new Map<number, { entry: E; refreshed: number; expires: boolean }>();
 
   constructor(private readonly owner: Session<E>) {}
 
@@ -40,7 +40,7 @@ class Templates<E extends TemplateEntry> implements TemplateStore<E> {
     return this.entries.get(templateId)?.entry;
   }
 
-  define(templateId: number, entry: E): E {
+  define(templateId: number, entry: E, expires = true): E {
     const o = this.owner;
     const now = o.table.now();
     templatesReceived.inc(o.table.inputLabel);
@@ -51,7 +51,7 @@ class Templates<E extends TemplateEntry> implements TemplateStore<E> {
     }
     if (old) o.table.sink.templateWithdrawn(o.session, old.entry.template);
     else templatesActive.inc({ input: o.table.input });
-    this.entries.set(templateId, { entry, refreshed: now });
+    this.entries.set(templateId, { entry, refreshed: now, expires });
     o.table.sink.templateDefined(o.session, entry.template);
     o.release(templateId);
     return entry;
@@ -70,7 +70,7 @@ class Templates<E extends TemplateEntry> implements TemplateStore<E> {
   }
 
   expire(now: number, lifetimeMs: number): void {
-    for (const [id, t] of this.entries) if (now - t.refreshed > lifetimeMs) this.withdraw(id);
+    for (const [id, t] of this.entries) if (t.expires && now - t.refreshed > lifetimeMs) this.withdraw(id);
   }
 }
 

@@ -1,17 +1,18 @@
+import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import { describe, expect, it, vi } from 'vitest';
 import dgram from 'node:dgram';
 import { resolve } from 'node:path';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import type { InputConfig } from '../../src/config/types.js';
-import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
+import { loadRegistry } from '../../src/model/registry.js';
 import { registry as metrics } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { log } from '../../src/observe/log.js';
 import type { DecodeFn } from '../../src/collect/decoder.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
-const options = { registry: loadRegistry(), mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 
 let inputSeq = 0;
 function input(over: Partial<InputConfig> = {}): InputConfig {
@@ -154,7 +155,23 @@ describe('CollectingProcess', () => {
     expect(events.filter((e) => e[0] === 'ended')).toEqual([['ended', expect.any(Number), 'timeout']]);
   });
 
-  it('counts sFlow, unknown versions, protocol mismatches and a throwing decoder, and carries on', async () => {
+  it('keeps templates the decoder made itself (NetFlow v5) for as long as their session lives', () => {
+    const { sink, events } = recorder();
+    let now = 0;
+    const cp = new CollectingProcess(input({ sessionTimeout: 60, templateTimeout: 30 }), sink, options, () => now);
+    const v5 = udpPayloads(resolve(corpus, 'nf5/akvorado__nfv5.pcap'))[0]!.payload;
+    cp.feed(v5, '127.0.0.2', 1);
+    for (now = 20_000; now <= 100_000; now += 20_000) {
+      cp.feed(v5, '127.0.0.2', 1);
+      cp.sweep(now);
+    }
+    // 100 s of traffic, past the 30 s template lifetime: one definition, no withdrawal, 6 × 29 records.
+    expect(events.filter((e) => e[0] === 'defined').length).toBe(1);
+    expect(events.filter((e) => e[0] === 'withdrawn').length).toBe(0);
+    expect(events.filter((e) => e[0] === 'records').reduce((n, e) => n + (e[3] as number), 0)).toBe(6 * 29);
+  });
+
+  it('counts a cut sFlow header, unknown versions, protocol mismatches and a throwing decoder, and carries on', async () => {
     const { sink, events } = recorder();
     const cfg = input({ protocol: 'netflow9' });
     const cp = new CollectingProcess(cfg, sink, options);

@@ -1,6 +1,7 @@
 // The UDP listener: the receive buffer the kernel really granted is read back (Linux reports double the
 // granted size, socket(7)) and a cap is reported with its remedy; IPv6 inputs receive on a udp6 socket.
 
+import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { pino } from 'pino';
 import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
-import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
+import { loadRegistry } from '../../src/model/registry.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
@@ -63,7 +64,7 @@ describe('UDP listener', () => {
       records: (_s, _t, _b, _st, _e, count) => void (records += count),
       sessionEnded() {},
     };
-    const options = { registry: loadRegistry(), mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+    const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
     const cp = new CollectingProcess(
       { name: 'v6in', listen: 'udp://[::1]:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 16, receiveBuffer: 1 << 20 },
       sink,

@@ -3,13 +3,14 @@
 // datagrams have an observable outcome (decoded, held, or counted under a known drop reason), and
 // exporters that send clean datagrams meanwhile — with the same ODIDs and template ids — are unharmed.
 
+import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { recordEnd } from '../../src/ipfix/render.js';
-import { loadRegistry, DEFAULT_MAPPINGS_DIR } from '../../src/model/registry.js';
+import { loadRegistry } from '../../src/model/registry.js';
 import {
   DropReason,
   packetsDropped,
@@ -159,7 +160,7 @@ describe('fuzz: every decoder behind one Collecting Process', () => {
     const level = log.level;
     log.level = 'silent';
     const input = { name: 'fuzz', listen: 'udp://127.0.0.1:0', protocol: 'auto' as const, sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 64, receiveBuffer: 1 << 20 };
-    const cp = new CollectingProcess(input, sink, { registry: loadRegistry(), mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } });
+    const cp = new CollectingProcess(input, sink, { registry: loadRegistry(), mapping: DEFAULT_MAPPING });
 
     // Two clean exporters learn their templates first. Their captures are among the fuzz seeds, so the
     // fuzzing exporters mutate the very same ODIDs and template ids.

@@ -84,7 +84,7 @@ export function buildNetflow5Decoder(options: DecoderOptions, style: PlanStyle =
     state.packets++;
 
     let entry = session.templates.get(NETFLOW5_TEMPLATE_ID);
-    if (!entry) entry = session.templates.define(NETFLOW5_TEMPLATE_ID, { template: newTemplate() });
+    if (!entry) entry = session.templates.define(NETFLOW5_TEMPLATE_ID, { template: newTemplate() }, false);
 
     clock[0] = unixSecs * 1000 + Math.floor(unixNsecs / 1e6);
     clock[1] = sysUptime;

@@ -149,7 +149,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   /** Starts (or continues) a batch of `shape` with room for `need` more octets. */
   function room(shape: Shape, need: number): void {
-    const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) });
+    const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
     if (entry !== batchEntry || out.length - pos < need) {
       flush();
       batchEntry = entry;

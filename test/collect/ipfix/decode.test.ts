@@ -2,6 +2,7 @@
 // decodes them, every synthetic malformed case dropped under its reason, and the relayed bytes equal to
 // the exporter's own.
 
+import { DEFAULT_MAPPING } from '../../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
@@ -10,13 +11,12 @@ import { createIpfixDecoder } from '../../../src/collect/ipfix/decode.js';
 import { renderRecord, recordEnd } from '../../../src/ipfix/render.js';
 import { loadRegistry } from '../../../src/model/registry.js';
 import { udpPayloads } from '../../../src/util/pcap.js';
-import { DEFAULT_MAPPINGS_DIR } from '../../../src/model/registry.js';
 import { makeTemplate, type Template } from '../../../src/ipfix/template.js';
 import { writeMessageHeader, writeSetHeader, writeTemplateRecord, writeWithdrawalRecord } from '../../../src/ipfix/encode.js';
 import { MESSAGE_HEADER_LENGTH } from '../../../src/ipfix/constants.js';
 
 const registry = loadRegistry();
-const options = { registry, mapping: { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295 } };
+const options = { registry, mapping: DEFAULT_MAPPING };
 
 function decodeFile(file: string, transport?: 'udp' | 'tcp'): RecordingContext {
   const ctx = new RecordingContext();
