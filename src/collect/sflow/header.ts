@@ -162,49 +162,52 @@ function isVlanTpid(t: number): boolean {
 }
 
 /**
- * Ethernet II or 802.3 header with its 802.1Q tags. Only the outermost Ethernet header is recorded
- * (addresses, EtherType of the payload, outer tag → vlan, second tag → customerVlan); inner frames
- * (EoMPLS, VXLAN, GRE bridging) are only walked through.
+ * Ethernet II or 802.3 header with its 802.1Q tags. Only the outermost Ethernet header is recorded: outer
+ * tag → vlan, second tag → customerVlan (further tags are walked, not kept), and the addresses with the
+ * EtherType of the payload after the tags once that is known. Inner frames (EoMPLS, VXLAN, GRE bridging)
+ * are only walked through.
  */
 function ethernet(s: Uint8Array, at: number, end: number, view: FlowView): number {
   next = STOP;
   if (end - at < 14) return at;
   const record = !sawEthernet;
   sawEthernet = true;
+  const header = at;
   let type = u16(s, at + 12);
-  if (record) {
-    view.copy(O_DST_MAC, s, at, 6);
-    view.copy(O_SRC_MAC, s, at + 6, 6);
-    view.u16(O_ETHERTYPE, type > MAX_8023_LENGTH ? type : 0);
-    view.mask |= Group.ethernet;
-  }
   at += 14;
   // 802.1Q tag: TPID (already read as `type`), then TCI = PCP(3) DEI(1) VID(12), then the next type.
   for (let tags = 0; isVlanTpid(type) && tags < MAX_TAGS; tags++) {
     if (end - at < 4) return at;
     const tci = u16(s, at);
     type = u16(s, at + 2);
-    if (record) {
-      if (tags === 0) {
-        view.u16(O_VLAN_ID, tci & 0x0fff);
-        view.u8(O_VLAN_PRIO, tci >>> 13);
-        view.mask |= Group.vlan;
-      } else if (tags === 1) {
-        view.u16(O_CVLAN_ID, tci & 0x0fff);
-        view.u8(O_CVLAN_PRIO, tci >>> 13);
-        view.mask |= Group.customerVlan;
-      }
-      view.u16(O_ETHERTYPE, type > MAX_8023_LENGTH ? type : 0);
+    if (record && tags === 0) {
+      view.u16(O_VLAN_ID, tci & 0x0fff);
+      view.u8(O_VLAN_PRIO, tci >>> 13);
+      view.mask |= Group.vlan;
+    } else if (record && tags === 1) {
+      view.u16(O_CVLAN_ID, tci & 0x0fff);
+      view.u8(O_CVLAN_PRIO, tci >>> 13);
+      view.mask |= Group.customerVlan;
     }
     at += 4;
   }
+  let snap = false;
   if (type <= MAX_8023_LENGTH) {
-    // 802.3 length: an LLC header follows. Only SNAP (AA AA 03, OUI, EtherType) names a protocol.
-    if (end - at < 8 || s[at] !== 0xaa || s[at + 1] !== 0xaa || s[at + 2] !== 0x03) return at;
-    type = u16(s, at + 6);
-    if (record) view.u16(O_ETHERTYPE, type);
-    at += 8;
+    // 802.3 length: an LLC header follows. Only SNAP (AA AA 03, OUI, EtherType) names a protocol; other
+    // LLC frames have no EtherType (recorded as 0).
+    if (end - at < 3) return at;
+    snap = s[at] === 0xaa && s[at + 1] === 0xaa && s[at + 2] === 0x03;
+    if (snap && end - at < 8) return at;
+    type = snap ? u16(s, at + 6) : 0;
   }
+  if (record) {
+    view.copy(O_DST_MAC, s, header, 6);
+    view.copy(O_SRC_MAC, s, header + 6, 6);
+    view.u16(O_ETHERTYPE, type);
+    view.mask |= Group.ethernet;
+  }
+  if (type === 0) return at;
+  if (snap) at += 8;
   next = kindOfEtherType(type);
   return at;
 }

@@ -74,3 +74,31 @@ describe.skipIf(!requireOrSkip('tshark'))('decodeHeader agrees with tshark on co
     }, 60_000);
   }
 });
+
+describe.skipIf(!requireOrSkip('tshark', 'python3-scapy'))('decodeHeader agrees with tshark on frames scapy builds', () => {
+  const tmp = tempDir('sflow-header-');
+  const pcap = resolve(tmp.dir, 'frames.pcap');
+  beforeAll(async () => {
+    await runOk('/usr/bin/python3', [resolve(import.meta.dirname, 'header-frames.py'), pcap], { timeoutMs: 60_000 });
+  }, 70_000);
+  afterAll(() => tmp.cleanup());
+
+  it('every frame, inner and outer flow', async () => {
+    const r = await judge(pcap);
+    expect(r.mismatches.slice(0, 3)).toEqual([]);
+    expect(r.frames).toBe(24);
+    // Chosen values, so the comparison above is known to have compared something.
+    const byFrame = (n: number) => r.decoded[n - 1]!;
+    expect(byFrame(1)).toMatchObject({ sourceIPv4: '192.0.2.1', classOfService: 0xb8, ttl: 3, tcpFlags: 0x1c2, sourcePort: 1234 });
+    expect(byFrame(3)).toMatchObject({ fragmentId: 0x4242, fragmentOffset: 175, fragmentFlags: 0x20 });
+    expect(byFrame(3)).not.toHaveProperty('sourcePort');
+    expect(byFrame(6)).toMatchObject({ fragmentId: 0xcafe01, fragmentOffset: 154, protocol: 17, flowLabel: 0x12345 });
+    expect(byFrame(10)).toMatchObject({ vlanId: 100, vlanPriority: 3, customerVlanId: 200, customerVlanPriority: 5, etherType: 0x0800 });
+    expect(byFrame(12)).toMatchObject({ etherType: 0x0800, sourceIPv4: '10.0.0.1' });
+    expect(byFrame(13)).toMatchObject({ tunnel: 'VXLAN', vxlanSegment: '0x0100000000123456', sourceIPv6: '2001:db8:1::1', destinationPort: 40000 });
+    expect(byFrame(14)).toMatchObject({ tunnel: 'GTP-U', gtpuTeid: 0x01020304, sourceIPv4: '100.64.0.1', icmpTypeCodeV4: 0x0800 });
+    expect(byFrame(16)).toMatchObject({ tunnel: 'GRE', greKey: 0xdeadbeef, icmpTypeCodeV6: 129 << 8 });
+    expect(byFrame(23)).toMatchObject({ mplsDepth: 4, mplsLabel1: (100 << 4) | (1 << 1), mplsLabel3: (300 << 4) | (3 << 1), mplsTopLabelTtl: 64 });
+    expect(byFrame(24)).toMatchObject({ tunnel: 'IPIP', greKey: 7, sourceIPv6: '2001:db8::5', tcpFlags: 0x04 });
+  }, 60_000);
+});
