@@ -296,7 +296,8 @@ function ipv4(s: Uint8Array, at: number, end: number, view: FlowView): number {
 
 /**
  * IPv6 header (RFC 8200) and its extension headers. `protocol` is the upper-layer protocol after the
- * extension headers; if the chain is cut by the snapshot it is the Next Header value where the cut fell.
+ * extension headers (ESP and No Next Header end the chain). When the snapshot cuts the chain, the protocol
+ * is unknown: the addresses, flow label and hop limit are kept, the `ip` group is not set.
  */
 function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
   next = STOP;
@@ -347,9 +348,12 @@ function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
       break;
     }
   }
+  view.mask |= Group.ipv6 | Group.ttl;
+  // protocolIdentifier is the Next Header of the last extension header: unknown when the chain is cut.
+  if (!complete) return at;
   view.u8(O_PROTOCOL, header);
-  view.mask |= Group.ip | Group.ipv6 | Group.ttl;
-  if (!complete || offset !== 0) return at;
+  view.mask |= Group.ip;
+  if (offset !== 0) return at;
   return transport(s, at, end, header, view);
 }
 
