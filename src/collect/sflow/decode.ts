@@ -237,6 +237,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   function flowRecords(dg: Buffer, r: number, end: number, count: number): void {
     let headerGaveIp = false;
     let router = false;
+    let sampledIpAt = -1;
+    let sampledIpV6 = false;
     for (let j = 0; j < count; j++) {
       if (end - r < 8) throw new SampleError(DropReason.truncated, r, `flow record ${j + 1} of ${count} runs past its sample`);
       const format = dg.readUInt32BE(r);
@@ -284,35 +286,13 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
         case SAMPLED_IPV4:
         case SAMPLED_IPV6: {
           const v6 = format === SAMPLED_IPV6;
-          const a = v6 ? 16 : 4;
-          const need = 8 + 2 * a + 16;
+          const need = 8 + 2 * (v6 ? 16 : 4) + 16;
           if (length < need) throw new SampleError(DropReason.malformed, b, `sampled IPv${v6 ? 6 : 4} record of ${length} octets (needs ${need})`);
-          if ((view.mask & Group.ip) !== 0) break; // the decoded header already said it all
-          const protocol = dg.readUInt32BE(b + 4);
-          let p = b + 8;
-          view.u8(V.ipVersion!, v6 ? 6 : 4);
-          view.u8(V.protocol!, protocol);
-          view.u32(V.ipLength!, dg.readUInt32BE(b));
-          if (v6) {
-            view.copy(V.sourceIPv6!, dg, p, 16);
-            view.copy(V.destinationIPv6!, dg, p + 16, 16);
-          } else {
-            view.copy(V.sourceIPv4!, dg, p, 4);
-            view.copy(V.destinationIPv4!, dg, p + 4, 4);
+          // Applied after every record was read: a decoded header's IP facts win whatever the record order.
+          if (sampledIpAt < 0) {
+            sampledIpAt = b;
+            sampledIpV6 = v6;
           }
-          p += 2 * a;
-          view.mask |= Group.ip | (v6 ? Group.ipv6 : Group.ipv4);
-          if (protocol === 6 || protocol === 17 || protocol === 132) {
-            view.u16(V.sourcePort!, dg.readUInt32BE(p));
-            view.u16(V.destinationPort!, dg.readUInt32BE(p + 4));
-            view.mask |= Group.ports;
-          }
-          if (protocol === 6) {
-            view.u16(V.tcpFlags!, dg.readUInt32BE(p + 8));
-            view.mask |= Group.tcp;
-          }
-          // IPv4 tos is the whole ToS octet; IPv6 priority is the traffic class.
-          view.u8(V.classOfService!, dg.readUInt32BE(p + 12));
           break;
         }
         case EXTENDED_SWITCH: {
@@ -344,9 +324,39 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
           skipped[Skip.flowRecord]!++;
       }
     }
+    if (sampledIpAt >= 0 && (view.mask & Group.ip) === 0) sampledIp(dg, sampledIpAt, sampledIpV6);
     if (headerGaveIp) view.mask |= Group.ttl;
     // Prefix lengths are of the flow's addresses: IPv6 or IPv4 (none for a non-IP flow).
     if (router) view.mask |= view.mask & Group.ipv6 ? Group.prefixIPv6 : view.mask & Group.ipv4 ? Group.prefixIPv4 : 0;
+  }
+
+  /** Sampled IPv4/IPv6 record at b (its length checked): the flow's IP facts when no header gave them. */
+  function sampledIp(dg: Buffer, b: number, v6: boolean): void {
+    const protocol = dg.readUInt32BE(b + 4);
+    let p = b + 8;
+    view.u8(V.ipVersion!, v6 ? 6 : 4);
+    view.u8(V.protocol!, protocol);
+    view.u32(V.ipLength!, dg.readUInt32BE(b));
+    if (v6) {
+      view.copy(V.sourceIPv6!, dg, p, 16);
+      view.copy(V.destinationIPv6!, dg, p + 16, 16);
+    } else {
+      view.copy(V.sourceIPv4!, dg, p, 4);
+      view.copy(V.destinationIPv4!, dg, p + 4, 4);
+    }
+    p += v6 ? 32 : 8;
+    view.mask |= Group.ip | (v6 ? Group.ipv6 : Group.ipv4);
+    if (protocol === 6 || protocol === 17 || protocol === 132) {
+      view.u16(V.sourcePort!, dg.readUInt32BE(p));
+      view.u16(V.destinationPort!, dg.readUInt32BE(p + 4));
+      view.mask |= Group.ports;
+    }
+    if (protocol === 6) {
+      view.u16(V.tcpFlags!, dg.readUInt32BE(p + 8));
+      view.mask |= Group.tcp;
+    }
+    // IPv4 tos is the whole ToS octet; IPv6 priority is the traffic class.
+    view.u8(V.classOfService!, dg.readUInt32BE(p + 12));
   }
 
   function nextHop(dg: Buffer, p: number, at4: number, at6: number, g4: number, g6: number): void {
