@@ -82,7 +82,7 @@ const FRAGMENT_MF = 0x20;
 /** layer2SegmentId (IE 351): the top octet names the segment type; 0x01 is a VXLAN VNI. */
 const SEGMENT_TYPE_VXLAN = 0x01;
 
-/** Groups that describe the exported IP packet; cleared when an inner packet replaces an outer one. */
+/** Groups that describe the exported IP packet; cleared when an IP header is taken. */
 const PACKET_GROUPS =
   Group.ip | Group.ipv4 | Group.ipv6 | Group.fragment | Group.ports | Group.tcp | Group.icmpv4 | Group.icmpv6 | Group.ttl;
 
@@ -250,12 +250,14 @@ function mpls(s: Uint8Array, at: number, end: number, view: FlowView): number {
   return at;
 }
 
-/** True when this IP header is to be decoded: the first one always, inner ones unless keepOuter. */
+/**
+ * True when this IP header is to be decoded: the first one always, inner ones unless keepOuter. The packet
+ * facts are cleared first, so they all describe this one packet (not an outer one, nor what a sampled
+ * IPv4/IPv6 record of the same sample said: a decoded header wins).
+ */
 function takeIpHeader(view: FlowView): boolean {
-  if (ipHeaders > 0) {
-    if (keepOuterFlow) return false;
-    view.mask &= ~PACKET_GROUPS;
-  }
+  if (ipHeaders > 0 && keepOuterFlow) return false;
+  view.mask &= ~PACKET_GROUPS;
   ipHeaders++;
   if (pendingTunnel !== Tunnel.none) {
     view.tunnel = pendingTunnel;
