@@ -235,7 +235,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   }
 
   function flowRecords(dg: Buffer, r: number, end: number, count: number): void {
-    let headerGaveIp = false;
     let router = false;
     let sampledIpAt = -1;
     let sampledIpV6 = false;
@@ -262,10 +261,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
           view.mask |= Group.frame | Group.layer2;
           view.headerStart = b + 16;
           view.headerEnd = b + 16 + headerLength;
-          const before = view.mask;
-          const outcome = decodeHeader(dg, b + 16, b + 16 + headerLength, protocol, view, keepOuter);
-          if (outcome === HeaderOutcome.unsupportedProtocol) skipped[Skip.headerProtocol]!++;
-          if ((view.mask & ~before & Group.ip) !== 0) headerGaveIp = true;
+          // The header decoder sets the groups it could read whole (IP facts from a header replace those of a
+          // sampled IPv4/IPv6 record, and only a header sets the TTL).
+          if (decodeHeader(dg, b + 16, b + 16 + headerLength, protocol, view, keepOuter) === HeaderOutcome.unsupportedProtocol) skipped[Skip.headerProtocol]!++;
           break;
         }
         case SAMPLED_ETHERNET: {
@@ -325,7 +323,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       }
     }
     if (sampledIpAt >= 0 && (view.mask & Group.ip) === 0) sampledIp(dg, sampledIpAt, sampledIpV6);
-    if (headerGaveIp) view.mask |= Group.ttl;
     // Prefix lengths are of the flow's addresses: IPv6 or IPv4 (none for a non-IP flow).
     if (router) view.mask |= view.mask & Group.ipv6 ? Group.prefixIPv6 : view.mask & Group.ipv4 ? Group.prefixIPv4 : 0;
   }
