@@ -1,34 +1,61 @@
-// End-to-end benchmark: the real gateway process (`bin/ipfix-mediator run`), NetFlow v5 or v9 in over
-// loopback UDP, IPFIX out over loopback UDP to a counting sink. For each offered rate it measures the
-// records the gateway decoded (its own /metrics), the loss against what was sent, the IPFIX messages that
-// reached the sink, and the gateway's CPU time. Reports the highest rate with < 0.1 % loss.
+// End-to-end benchmark: the real gateway process (`bin/ipfix-mediator run`, input protocol auto), NetFlow
+// v5 or v9 or sFlow v5 in over loopback UDP, IPFIX out to files or over loopback UDP to a counting sink.
+// For each offered rate it measures the records the gateway decoded (its own /metrics), the loss against
+// what was sent, what reached the output, and the gateway's CPU time. Reports the highest rate with
+// < 0.1 % loss.
 //
-//   node bench/e2e.mjs [v5|v9] [--output file|udp] [--rates 500000,1000000,...] [--seconds 3]
+//   node bench/e2e.mjs [v5|v9|sflow] [--output file|udp] [--rates 500000,1000000,...] [--seconds 3]
+//                      [--rmem 67108864]
 //
-// --output file (default) stores IPFIX files like nfcapd stores its own, the reference figure's setup;
-// --output udp re-exports to a counting UDP sink. The kernel's net.core.rmem_max caps the receive
-// buffer: raise it (sysctl -w net.core.rmem_max=67108864) as an operator would, or bursts are lost.
+// --output file (default) stores IPFIX files like nfcapd/sfacctd store their own, the reference figures'
+// setup; --output udp re-exports to a counting UDP sink. Rates are records/s: for sFlow, samples/s (each
+// flow or counter sample becomes one IPFIX record). sFlow traffic is bench/lib/sflow-gen.mjs: 64 agents
+// (72 exporter sessions), ~6 samples per datagram. For sFlow the records that reached the output are
+// counted too (the IPFIX files read back, or the UDP sink's messages parsed): records carrying an sFlow
+// enterprise element, so the original-exporter options records are not counted as samples.
+//
+// The kernel's net.core.rmem_max caps the receive buffer the gateway asks for (64 MiB): raise it
+// (sysctl -w net.core.rmem_max=67108864) as an operator would, or bursts are lost. --rmem N raises it
+// to N for the run (root only) and puts the old value back on exit.
 
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v5Datagrams, v9Datagrams, recordsIn } from './lib/netflow-gen.mjs';
+import { sflowDatagrams, samplesIn, describe } from './lib/sflow-gen.mjs';
+import { ipfixCounter, ipfixDirCounter } from './lib/ipfix-count.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
-const protocol = args.find((a) => a === 'v5' || a === 'v9') ?? 'v5';
+const protocol = args.find((a) => a === 'v5' || a === 'v9' || a === 'sflow') ?? 'v5';
+const sflow = protocol === 'sflow';
+/** The PEN the gateway exports sFlow's own elements under (mapping.sflow.enterprise default). */
+const SFLOW_PEN = 4294967293;
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const rates = opt('--rates', protocol === 'v5' ? '500000,1000000,1500000,2000000,2500000' : '500000,1000000,1500000,2000000')
+const defaultRates = { v5: '500000,1000000,1500000,2000000,2500000', v9: '500000,1000000,1500000,2000000', sflow: '100000,200000,300000,400000,500000,750000' };
+const rates = opt('--rates', defaultRates[protocol])
   .split(',')
   .map(Number);
 const seconds = Number(opt('--seconds', '3'));
 const outputKind = opt('--output', 'file');
+
+// Kernel receive buffer cap: raised for the run only when asked, and restored however the run ends.
+const RMEM = '/proc/sys/net/core/rmem_max';
+const rmemBefore = readFileSync(RMEM, 'utf8').trim();
+const rmemWanted = opt('--rmem', '');
+if (rmemWanted && Number(rmemWanted) > Number(rmemBefore)) {
+  writeFileSync(RMEM, rmemWanted);
+  const restore = () => writeFileSync(RMEM, rmemBefore);
+  process.on('exit', restore);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+  console.error(`net.core.rmem_max ${rmemBefore} → ${rmemWanted} for this run`);
+}
 
 const basePort = 20000 + Math.floor(Math.random() * 20000);
 const inPort = basePort;
@@ -48,7 +75,7 @@ writeFileSync(
 outputs:
   - name: sink
     url: ${outputKind === 'udp' ? `udp://127.0.0.1:${sinkPort}` : `file://${dir}/out/flows.ipfix`}
-    rotate: { maxBytes: 268435456, interval: 3600, keep: 2 }
+    rotate: { maxBytes: 268435456, interval: 3600, keep: ${sflow ? 1000 : 2} }
 metrics: 127.0.0.1:${metricsPort}
 logLevel: warn
 `,
@@ -58,10 +85,16 @@ logLevel: warn
 const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 64 << 20 });
 let sinkMessages = 0;
 let sinkBytes = 0;
+// sFlow: the sink also counts the records of each message (cheap: set headers and record lengths).
+const sinkRecords = sflow && outputKind === 'udp' ? ipfixCounter(SFLOW_PEN) : null;
 sink.on('message', (m) => {
   sinkMessages++;
   sinkBytes += m.length;
+  sinkRecords?.message(m);
 });
+// File output: the files read back after each step (closed files deleted once read).
+const fileRecords = sflow && outputKind === 'file' ? ipfixDirCounter(join(dir, 'out'), SFLOW_PEN, { removeRead: true }) : null;
+const outputSamples = () => (sinkRecords ? sinkRecords.marked : fileRecords ? fileRecords().marked : NaN);
 await new Promise((r) => sink.bind(sinkPort, '127.0.0.1', r));
 
 const gw = spawn(process.execPath, [join(root, 'bin/ipfix-mediator'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -92,8 +125,10 @@ function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-const pool = protocol === 'v5' ? v5Datagrams(2000) : v9Datagrams(2000, { templateEvery: 2000 });
-const perDatagram = recordsIn(pool[1]);
+const pool = sflow ? sflowDatagrams(8000) : protocol === 'v5' ? v5Datagrams(2000) : v9Datagrams(2000, { templateEvery: 2000 });
+// Records each datagram carries (sFlow: samples, which vary per datagram), and the mean.
+const recordsOf = pool.map((d, i) => (sflow ? samplesIn(d) : i === 0 && protocol === 'v9' ? 0 : recordsIn(d)));
+const perDatagram = sflow ? recordsOf.reduce((a, b) => a + b, 0) / pool.length : recordsIn(pool[1]);
 const sender = dgram.createSocket({ type: 'udp4', sendBufferSize: 8 << 20 });
 await new Promise((r) => sender.bind(0, '127.0.0.1', r));
 sender.connect(inPort, '127.0.0.1');
@@ -102,10 +137,23 @@ await metric('ipfix_mediator_records_received_total'); // wait for the gateway
 // v9: make sure the template is known before measuring.
 sender.send(pool[0]);
 await sleep(200);
+// sFlow: every agent's sessions and templates created, and the decoder's code warm, before measuring.
+if (sflow) {
+  for (let i = 0; i < pool.length; i++) {
+    sender.send(pool[i]);
+    if (i % 50 === 49) await sleep(1);
+  }
+  // Until the gateway has worked through the warm-up (its decoded count stops moving).
+  let last = -1;
+  for (let n = await metric('ipfix_mediator_records_received_total'); n !== last; n = await metric('ipfix_mediator_records_received_total')) {
+    last = n;
+    await sleep(500);
+  }
+}
 
 /** Sends datagrams at `rate` records/s for `seconds`, in 1 ms slices; returns datagrams and records sent. */
 async function offer(rate) {
-  const perMs = rate / perDatagram / 1000;
+  const perMs = rate / 1000;
   const start = process.hrtime.bigint();
   const endNs = BigInt(Math.round(seconds * 1e9));
   let sent = 0;
@@ -115,28 +163,58 @@ async function offer(rate) {
     const elapsed = process.hrtime.bigint() - start;
     if (elapsed >= endNs) break;
     const due = Math.floor((Number(elapsed) / 1e6) * perMs);
-    while (sent < due) {
+    while (records < due) {
       sender.send(pool[i]);
-      records += perDatagram;
+      records += recordsOf[i];
       sent++;
-      i = i + 1 < pool.length ? i + 1 : 1;
+      i = i + 1 < pool.length ? i + 1 : sflow ? 0 : 1;
     }
     await new Promise((r) => setImmediate(r));
   }
   return { sent, records };
 }
 
+/** Gateway counters the loss is judged by (sums over labels). */
+const COUNTERS = {
+  decoded: 'ipfix_mediator_records_received_total',
+  datagrams: 'ipfix_mediator_packets_received_total',
+  datagramsDropped: 'ipfix_mediator_packets_dropped_total',
+  recordsDropped: 'ipfix_mediator_records_dropped_total',
+  recordsSent: 'ipfix_mediator_records_sent_total',
+  sflowLost: 'ipfix_mediator_sflow_datagrams_lost_total',
+};
+async function counters() {
+  const c = {};
+  for (const [k, name] of Object.entries(COUNTERS)) c[k] = await metric(name);
+  return c;
+}
+
 const rows = [];
+let out0 = sflow ? outputSamples() : 0;
 for (const rate of rates) {
-  const before = await metric('ipfix_mediator_records_received_total');
+  const c0 = await counters();
+  const before = c0.decoded;
   const cpu0 = cpuSeconds(gw.pid);
   const sink0 = sinkMessages;
-  const { records } = await offer(rate);
+  const { records, sent } = await offer(rate);
   await sleep(1000);
-  const after = await metric('ipfix_mediator_records_received_total');
+  const c1 = await counters();
+  const after = c1.decoded;
   const cpu = cpuSeconds(gw.pid) - cpu0;
   const got = after - before;
   const loss = records > 0 ? 1 - got / records : 0;
+  const extra = {};
+  if (sflow) {
+    const out1 = outputSamples();
+    extra.datagramsSent = sent;
+    extra.datagramsReceived = c1.datagrams - c0.datagrams;
+    extra.datagramsDropped = c1.datagramsDropped - c0.datagramsDropped;
+    extra.agentSequenceGaps = c1.sflowLost - c0.sflowLost;
+    extra.recordsDroppedAtOutput = c1.recordsDropped - c0.recordsDropped;
+    extra.outputSampleRecords = out1 - out0;
+    extra.outputLossPct = records > 0 ? +((1 - (out1 - out0) / records) * 100).toFixed(3) : 0;
+    out0 = out1;
+  }
   rows.push({
     offered: rate,
     sent: records,
@@ -147,15 +225,33 @@ for (const rate of rates) {
     gatewayCpuPct: Math.round((cpu / (seconds + 1)) * 100),
     sinkMessages: sinkMessages - sink0,
     rssMiB: +rssMiB(gw.pid).toFixed(1),
+    ...extra,
   });
   console.error(JSON.stringify(rows.at(-1)));
 }
 
-const ok = rows.filter((r) => r.lossPct < 0.1);
+// sFlow: loss is judged at both ends, decoded (gateway metrics) and written out (records read back).
+const ok = rows.filter((r) => r.lossPct < 0.1 && !(r.outputLossPct >= 0.1));
 const best = ok.length ? ok.reduce((a, b) => (b.achievedPerSec > a.achievedPerSec ? b : a)) : undefined;
-console.log(JSON.stringify({ bench: `e2e-${protocol}-${outputKind}`, rmemMax: readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim(), recordsPerDatagram: perDatagram, seconds, rows, maxRateBelow0_1pctLoss: best?.achievedPerSec ?? 0, sinkBytes }, null, 1));
+console.log(
+  JSON.stringify(
+    {
+      bench: `e2e-${protocol}-${outputKind}`,
+      rmemMax: readFileSync(RMEM, 'utf8').trim(),
+      recordsPerDatagram: +perDatagram.toFixed(2),
+      ...(sflow ? { traffic: describe(pool) } : {}),
+      seconds,
+      rows,
+      maxRateBelow0_1pctLoss: best?.achievedPerSec ?? 0,
+      sinkBytes,
+    },
+    null,
+    1,
+  ),
+);
 stop();
 sender.close();
 sink.close();
 await sleep(300);
+rmSync(dir, { recursive: true, force: true });
 process.exit(0);
