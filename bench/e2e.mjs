@@ -38,7 +38,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const defaultRates = { v5: '500000,1000000,1500000,2000000,2500000', v9: '500000,1000000,1500000,2000000', sflow: '100000,200000,300000,400000,500000,750000' };
+const defaultRates = { v5: '500000,1000000,1500000,2000000,2500000', v9: '500000,1000000,1500000,2000000', sflow: '50000,100000,150000,200000,300000,500000' };
 const rates = opt('--rates', defaultRates[protocol])
   .split(',')
   .map(Number);

@@ -12,7 +12,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { v5Datagrams, v9Datagrams, recordsIn } from './lib/netflow-gen.mjs';
 import { sflowDatagrams, samplesIn, describe } from './lib/sflow-gen.mjs';
 
@@ -102,34 +103,70 @@ function benchContext() {
 const ALLOC_PASSES = 10;
 const noop = (_ctx, d) => d.length;
 
-let gcRuns = 0;
+// GC entries arrive asynchronously: a synchronous window is judged afterwards by the entries' start times.
+const gcStarts = [];
 new PerformanceObserver((list) => {
-  gcRuns += list.getEntries().length;
+  for (const e of list.getEntries()) gcStarts.push(e.startTime);
 }).observe({ entryTypes: ['gc'] });
+const gcsBetween = async (t0, t1) => {
+  await new Promise((r) => setTimeout(r, 20));
+  return gcStarts.filter((t) => t >= t0 && t <= t1).length;
+};
 
-function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {}) {
+/**
+ * Bytes allocated per record by the sampling heap profiler, counting objects a GC already collected too
+ * (what heapUsed growth misses when a scavenge runs), and the functions that allocated the most.
+ */
+async function sampledAllocation(run, records) {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  run();
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  const by = new Map();
+  let total = 0;
+  const walk = (n) => {
+    if (n.selfSize > 0) {
+      const f = n.callFrame;
+      const k = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|bench)\//, '$1/')}:${f.lineNumber + 1}`;
+      by.set(k, (by.get(k) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 5).filter(([, v]) => v / records >= 0.5).map(([k, v]) => `${k}: ${(v / records).toFixed(1)} B/record`);
+  return { perRecord: total / records, top };
+}
+
+async function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {}, warmMs = 500) {
   const perPass = datagrams.reduce((n, d) => n + recordsOf(d), 0);
   const { ctx, count } = benchContext();
   const pass = () => {
     for (let i = 0; i < datagrams.length; i++) decode(ctx, datagrams[i], '192.0.2.1', 2055);
   };
   // Warm up: templates defined, plans compiled and optimised.
-  const warmEnd = Date.now() + 500;
+  const warmEnd = Date.now() + warmMs;
   while (Date.now() < warmEnd) pass();
 
   // Allocation: heapUsed growth over several passes with the heap settled first, minus the same
   // measurement for a decoder that does nothing (the harness's own constant). Valid when no GC ran
-  // in between, which is reported.
+  // in between, which is reported; the sampling heap profiler's figure below holds either way.
   const heapGrowth = (f) => {
     gc?.();
-    const g = gcRuns;
+    const t0 = performance.now();
     const h0 = process.memoryUsage().heapUsed;
     for (let k = 0; k < ALLOC_PASSES; k++) for (let i = 0; i < datagrams.length; i++) f(ctx, datagrams[i], '192.0.2.1', 2055);
-    return [process.memoryUsage().heapUsed - h0, gcRuns - g];
+    return [process.memoryUsage().heapUsed - h0, t0, performance.now()];
   };
   const [base] = heapGrowth(noop);
-  const [grown, allocGcs] = heapGrowth(decode);
+  const [grown, g0, g1] = heapGrowth(decode);
+  const allocGcs = await gcsBetween(g0, g1);
   const bytesPerRecord = Math.max(0, grown - base) / (ALLOC_PASSES * perPass);
+  const sampled = await sampledAllocation(() => {
+    for (let k = 0; k < ALLOC_PASSES; k++) pass();
+  }, ALLOC_PASSES * perPass);
 
   // Throughput.
   const start = count();
@@ -146,11 +183,13 @@ function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {}) {
     nsPerRecord: +(ns / n).toFixed(1),
     bytesAllocatedPerRecord: +bytesPerRecord.toFixed(2),
     gcDuringAllocationPass: allocGcs,
+    sampledBytesAllocatedPerRecord: +sampled.perRecord.toFixed(2),
+    ...(sampled.top.length ? { allocatedBy: sampled.top } : {}),
     recordsPerPass: perPass,
     ...extra,
   };
   console.log(JSON.stringify(result));
-  console.error(`${name}: ${(result.recordsPerSecond / 1e6).toFixed(2)} M records/s, ${result.nsPerRecord} ns/record, ${result.bytesAllocatedPerRecord} B/record`);
+  console.error(`${name}: ${(result.recordsPerSecond / 1e6).toFixed(2)} M records/s, ${result.nsPerRecord} ns/record, ${result.bytesAllocatedPerRecord} B/record (heapUsed), ${result.sampledBytesAllocatedPerRecord} B/record (sampled)`);
   return result;
 }
 
@@ -162,11 +201,12 @@ const CASES = ['v5-generated', 'v9-generated', 'v5-interpreted', 'v9-interpreted
 const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : null;
 if (only === 'sflow') {
   const pool = sflowDatagrams(4000);
-  measure('inprocess-sflow', buildSflowDecoder(options), pool, samplesIn, { traffic: describe(pool) });
+  // 68 record shapes (templates) each with its own plan: a longer warm-up so all are optimised.
+  await measure('inprocess-sflow', buildSflowDecoder(options), pool, samplesIn, { traffic: describe(pool) }, 2000);
 } else if (only) {
   const [protocol, style] = only.split('-');
-  if (protocol === 'v5') measure(`inprocess-${only}`, buildNetflow5Decoder(options, style), v5Datagrams(4000, { recordsPer: 30 }));
-  else measure(`inprocess-${only}`, buildNetflow9Decoder(options, style), v9Datagrams(4000, { recordsPer: 24 }));
+  if (protocol === 'v5') await measure(`inprocess-${only}`, buildNetflow5Decoder(options, style), v5Datagrams(4000, { recordsPer: 30 }));
+  else await measure(`inprocess-${only}`, buildNetflow9Decoder(options, style), v9Datagrams(4000, { recordsPer: 24 }));
 } else {
   // Each case in a fresh process, so one case's JIT feedback and heap do not skew the next.
   for (const c of CASES) {

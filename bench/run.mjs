@@ -1,5 +1,10 @@
 // `npm run bench`: every benchmark in turn, results as JSON lines on stdout (progress on stderr).
 // Never part of the tests. Each benchmark is its own process so one's heap does not skew another.
+//
+//   npm run bench [-- --rmem 67108864]
+//
+// --rmem is handed to the end-to-end runs: they raise net.core.rmem_max to it for their run (root only)
+// and restore it after (see bench/e2e.mjs).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,7 +15,11 @@ const runs = [
   ['inprocess.mjs'],
   ['e2e.mjs', 'v5'],
   ['e2e.mjs', 'v9'],
+  ['e2e.mjs', 'sflow', '--output', 'file'],
+  ['e2e.mjs', 'sflow', '--output', 'udp'],
 ];
+const rmemAt = process.argv.indexOf('--rmem');
+const rmem = rmemAt >= 0 ? ['--rmem', process.argv[rmemAt + 1]] : [];
 let failed = 0;
 for (const [file, ...args] of runs) {
   const path = resolve(dir, file);
@@ -19,7 +28,7 @@ for (const [file, ...args] of runs) {
     continue;
   }
   console.error(`== ${file} ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, ['--expose-gc', path, ...args], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', path, ...args, ...(file === 'e2e.mjs' ? rmem : [])], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exitCode = failed ? 1 : 0;
