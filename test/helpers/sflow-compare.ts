@@ -33,6 +33,10 @@ export interface SflowSample {
   kind: 'flow' | 'counters';
   /** Expected output fields (tshark cflow names or "@e<id>"), canonical values. */
   expect: Fields;
+  /** The flow sample carries a sampled IPv4 or IPv6 record (sfacctd then counts its length as the bytes). */
+  sampledIp?: boolean;
+  /** That record's IP length. */
+  sampledIpLength?: number;
   /** Counter sample carries generic or Ethernet interface counters (those become IPFIX records). */
   interfaceCounters?: boolean;
   /** Header facts tshark could not dissect unambiguously and are not compared (for the report). */
@@ -303,7 +307,7 @@ function flowSample(s: Obj, frame: number, agent: string, subAgent: number, expa
     if (communities.length) set('cflow.bgp_destination_community', `03:01:e3:00:04:${communities.map((c) => hexBytes(Number(c), 4)).join(':')}`);
     else set('cflow.bgp_destination_community', '03:01:e3:00:04');
   }
-  return { frame, agent, subAgent, sourceIdType, sourceIdIndex, sequence, kind: 'flow', expect: x, notes };
+  return { frame, agent, subAgent, sourceIdType, sourceIdIndex, sequence, kind: 'flow', expect: x, notes, sampledIp: !!ipRec, sampledIpLength: ipRec ? Number(str(ipRec, 'sflow_245.ip.length')) : undefined };
 }
 
 function hexBytes(n: number, len: number): string {
@@ -629,6 +633,8 @@ export interface SflowComparison {
   /** Agents whose records came out in another order than their samples. */
   orderBreaks: string[];
   notes: Map<string, number>;
+  /** Every sample with the output record found for it. */
+  pairs: [SflowSample, OutRecord][];
 }
 
 const sampleKey = (agent: string, kind: string, type: number, index: number, seq: number) => `${agent} ${kind} ${type}:${index} #${seq}`;
@@ -653,7 +659,7 @@ export function compareSflow(samples: readonly SflowSample[], out: readonly OutR
     queues.get(k)!.push(r);
     candidates++;
   }
-  const res: SflowComparison = { flowSamples: 0, counterSamples: 0, matched: 0, fieldsCompared: 0, mismatches: [], surplus: 0, orderBreaks: [], notes: new Map() };
+  const res: SflowComparison = { flowSamples: 0, counterSamples: 0, matched: 0, fieldsCompared: 0, mismatches: [], surplus: 0, orderBreaks: [], notes: new Map(), pairs: [] };
   const lastIndex = new Map<string, number>();
   let used = 0;
   for (const s of samples) {
@@ -669,6 +675,7 @@ export function compareSflow(samples: readonly SflowSample[], out: readonly OutR
       continue;
     }
     used++;
+    res.pairs.push([s, r]);
     const order = `${agent} ${s.kind}`;
     if ((lastIndex.get(order) ?? -1) > r.index && !res.orderBreaks.includes(order)) res.orderBreaks.push(order);
     lastIndex.set(order, r.index);
