@@ -194,8 +194,9 @@ function sampledFrame(rnd, agent) {
     wire.writeUInt16BE(toServer ? ephemeral : service, o);
     wire.writeUInt16BE(toServer ? service : ephemeral, o + 2);
     wire.writeUInt32BE(Math.floor(rnd() * 0xffffffff), o + 4);
-    wire.writeUInt32BE(Math.floor(rnd() * 0xffffffff), o + 8);
+    const ack = Math.floor(rnd() * 0xffffffff);
     const flags = frame <= 80 ? pick(rnd, [0x10, 0x10, 0x10, 0x02, 0x12, 0x11, 0x04]) : 0x18;
+    wire.writeUInt32BE(flags & 0x10 ? ack : 0, o + 8); // the acknowledgment number only with ACK
     wire[o + 12] = (transportHeader / 4) << 4;
     wire[o + 13] = flags;
     wire.writeUInt16BE(pick(rnd, [502, 1024, 64240, 65535]), o + 14);
@@ -210,7 +211,8 @@ function sampledFrame(rnd, agent) {
     wire.writeUInt16BE(toServer ? service : ephemeral, o + 2);
     wire.writeUInt16BE(ipLength - ipHeader, o + 4);
   } else {
-    wire[o] = proto === 1 ? pick(rnd, [8, 0, 3, 11]) : pick(rnd, [128, 129, 135, 136]);
+    // Echo request/reply (error messages would have to quote a real IP header).
+    wire[o] = proto === 1 ? pick(rnd, [8, 0, 8, 0]) : pick(rnd, [128, 129, 128, 129]);
     wire[o + 1] = 0;
   }
   o += transportHeader;
