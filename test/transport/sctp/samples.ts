@@ -86,7 +86,7 @@ export const error: Chunk = {
     // an unknown chunk type 0x7f, flags 0, length 8, value 01 02 03 04, reported back whole
     { code: CauseCode.UNRECOGNIZED_CHUNK_TYPE, chunk: Uint8Array.from([0x7f, 0x00, 0x00, 0x08, 1, 2, 3, 4]) },
     { code: CauseCode.INVALID_MANDATORY_PARAMETER },
-    { code: CauseCode.UNRECOGNIZED_PARAMETERS, parameters: Uint8Array.from([0x40, 0x01, 0x00, 0x06, 0xab, 0xcd, 0, 0]) },
+    { code: CauseCode.UNRECOGNIZED_PARAMETERS, parameters: Uint8Array.from([0x40, 0x01, 0x00, 0x08, 0xab, 0xcd, 0xef, 0x01]) },
     { code: CauseCode.NO_USER_DATA, tsn: 77 },
     { code: CauseCode.COOKIE_RECEIVED_WHILE_SHUTTING_DOWN },
     { code: CauseCode.UNRESOLVABLE_ADDRESS, address: Uint8Array.from([0x00, 0x0b, 0x00, 0x08, 0x61, 0x62, 0x63, 0x00]) },
