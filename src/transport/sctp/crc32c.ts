@@ -24,6 +24,13 @@ for (let b = 0; b < 256; b++) {
   }
 }
 
+/** Words can be read straight from memory only where they are stored least significant octet first. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+// A word view of the last buffer seen, so a packet buffer reused for every send costs no allocation.
+let wordsOf: ArrayBufferLike | null = null;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
 /**
  * Feed octets [start, end) of `buf` into a running CRC register. The register is the raw
  * (non-inverted) state: start with 0xFFFFFFFF (or `~0`), finish with `~register >>> 0`.
@@ -31,19 +38,45 @@ for (let b = 0; b < 256; b++) {
 export function crc32cUpdate(register: number, buf: Uint8Array, start: number, end: number): number {
   let c = register | 0;
   let i = start;
-  const stop8 = end - 8;
-  while (i <= stop8) {
-    const lo = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
-    c =
-      T[7 * 256 + (lo & 0xff)]! ^
-      T[6 * 256 + ((lo >>> 8) & 0xff)]! ^
-      T[5 * 256 + ((lo >>> 16) & 0xff)]! ^
-      T[4 * 256 + (lo >>> 24)]! ^
-      T[3 * 256 + buf[i + 4]!]! ^
-      T[2 * 256 + buf[i + 5]!]! ^
-      T[256 + buf[i + 6]!]! ^
-      T[buf[i + 7]!]!;
-    i += 8;
+  if (LITTLE_ENDIAN && end - start >= 64) {
+    // octet by octet up to a 4-aligned address, then 8 octets per step read as two words
+    while (((buf.byteOffset + i) & 3) !== 0) c = (c >>> 8) ^ T[(c ^ buf[i++]!) & 0xff]!;
+    if (wordsOf !== buf.buffer) {
+      wordsOf = buf.buffer;
+      words = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+    }
+    const w = words;
+    let k = (buf.byteOffset + i) >>> 2;
+    const steps = (end - i) >>> 3;
+    for (let n = 0; n < steps; n++, k += 2) {
+      const lo = c ^ w[k]!;
+      const hi = w[k + 1]!;
+      c =
+        T[7 * 256 + (lo & 0xff)]! ^
+        T[6 * 256 + ((lo >>> 8) & 0xff)]! ^
+        T[5 * 256 + ((lo >>> 16) & 0xff)]! ^
+        T[4 * 256 + (lo >>> 24)]! ^
+        T[3 * 256 + (hi & 0xff)]! ^
+        T[2 * 256 + ((hi >>> 8) & 0xff)]! ^
+        T[256 + ((hi >>> 16) & 0xff)]! ^
+        T[hi >>> 24]!;
+    }
+    i += steps * 8;
+  } else {
+    const stop8 = end - 8;
+    while (i <= stop8) {
+      const lo = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+      c =
+        T[7 * 256 + (lo & 0xff)]! ^
+        T[6 * 256 + ((lo >>> 8) & 0xff)]! ^
+        T[5 * 256 + ((lo >>> 16) & 0xff)]! ^
+        T[4 * 256 + (lo >>> 24)]! ^
+        T[3 * 256 + buf[i + 4]!]! ^
+        T[2 * 256 + buf[i + 5]!]! ^
+        T[256 + buf[i + 6]!]! ^
+        T[buf[i + 7]!]!;
+      i += 8;
+    }
   }
   while (i < end) c = (c >>> 8) ^ T[(c ^ buf[i++]!) & 0xff]!;
   return c;

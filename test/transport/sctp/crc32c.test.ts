@@ -34,6 +34,20 @@ describe('CRC32c', () => {
     }
   });
 
+  it('gives the same answer whichever buffer, offset and alignment the octets sit at', () => {
+    const src = bytes(3000, (i) => (i * 89 + 7) & 0xff);
+    const want = bitwise(src.subarray(0, 1428));
+    for (let shift = 0; shift < 8; shift++) {
+      // a fresh ArrayBuffer each time, and one Node Buffer from the shared slab
+      const copy = new Uint8Array(1428 + 16);
+      copy.set(src.subarray(0, 1428), shift);
+      expect(crc32c(copy, shift, shift + 1428)).toBe(want);
+      expect(crc32c(copy.subarray(shift, shift + 1428))).toBe(want);
+      const slab = Buffer.from(src.subarray(0, 1428));
+      expect(crc32c(slab)).toBe(want);
+    }
+  });
+
   it('can be computed incrementally', () => {
     const data = bytes(1000, (i) => (i * 31) & 0xff);
     let r = -1;
