@@ -231,6 +231,7 @@ export function writeDataChunk(
   end = payload.length,
 ): number {
   const len = DATA_HEADER_LENGTH + end - start;
+  if (len > 0xffff) throw new RangeError(`DATA chunk of ${len} octets is above the 65535 a Chunk Length can say: fragment the message`);
   if (o + pad4(len) > b.length) throw new RangeError(`DATA chunk of ${len} octets does not fit at offset ${o} of a ${b.length}-octet buffer`);
   b[o] = ChunkType.DATA;
   b[o + 1] = flags;

@@ -213,6 +213,7 @@ describe('SCTP codec: send and receive paths without objects', () => {
   it('writeChunk refuses a buffer that is too small instead of writing a truncated chunk', () => {
     expect(() => writeChunk(new Uint8Array(paddedChunkLength(S.sack) - 1), 0, S.sack)).toThrow(RangeError);
     expect(() => writeDataChunk(new Uint8Array(20), 0, 3, 1, 0, 0, 0, S.seq(5))).toThrow(RangeError);
+    expect(() => writeDataChunk(new Uint8Array(70000), 0, 3, 1, 0, 0, 0, new Uint8Array(65520))).toThrow(/fragment/);
   });
 
   it('decodeChunk reads a chunk standing alone (the content of an Unrecognized Chunk Type cause)', () => {
