@@ -22,7 +22,7 @@ export const SFLOW_ELEMENTS_PEN = 4294967293;
 export interface SflowColumn {
   /** View field name. */
   readonly field: string;
-  /** The group bit that must be set in a sample's mask for this column to be in its template. */
+  /** The group bits that must all be set in a sample's mask for this column to be in its template. */
   readonly group: number;
   /** Offset and length in the view; length VARLEN for a variable-length fact (appended after fixed ones). */
   readonly offset: number;
@@ -74,7 +74,7 @@ export function parseSflowTable(registry: Registry, src: MappingSource, options:
     if (!f && !v) src.fail([...p, 'field'], `unknown flow view field "${field}"; known: ${[...VIEW_FIELDS.keys(), ...VARIABLE.map(([n]) => n)].join(', ')}`);
     if (field === 'headerBytes' && !options.headerSection) return; // mapping.sflow.headerSection is off
     const length = f ? f.length : VARLEN;
-    const group = Group[(f ? f.group : v![1]) as GroupName];
+    const group = f ? f.bits : Group[v![1] as GroupName];
     const { ie, spec } = element([...p, 'ie'], length);
     (f ? fixed : variable).push(Object.freeze({ field, group, offset: f ? f.offset : -1, length, spec, ie }));
   });

@@ -660,7 +660,7 @@ export function compareSflow(samples: readonly SflowSample[], out: readonly OutR
     candidates++;
   }
   const res: SflowComparison = { flowSamples: 0, counterSamples: 0, matched: 0, fieldsCompared: 0, mismatches: [], surplus: 0, orderBreaks: [], notes: new Map(), pairs: [] };
-  const lastIndex = new Map<string, number>();
+  const lastIndex = new Map<string, { frame: number; before: number; max: number }>();
   let used = 0;
   for (const s of samples) {
     if (s.kind === 'flow') res.flowSamples++;
@@ -677,8 +677,16 @@ export function compareSflow(samples: readonly SflowSample[], out: readonly OutR
     used++;
     res.pairs.push([s, r]);
     const order = `${agent} ${s.kind}`;
-    if ((lastIndex.get(order) ?? -1) > r.index && !res.orderBreaks.includes(order)) res.orderBreaks.push(order);
-    lastIndex.set(order, r.index);
+    // tshark's JSON groups repeated keys, so the order of samples inside one datagram is not reliable
+    // here: order is checked datagram by datagram (every record of a later datagram after all of an earlier one's).
+    let o = lastIndex.get(order);
+    if (!o) lastIndex.set(order, (o = { frame: s.frame, before: -1, max: -1 }));
+    if (o.frame !== s.frame) {
+      o.before = o.max;
+      o.frame = s.frame;
+    }
+    if (r.index < o.before && !res.orderBreaks.includes(order)) res.orderBreaks.push(order);
+    if (r.index > o.max) o.max = r.index;
     const diff: Record<string, [string, string | undefined]> = {};
     for (const [f, want] of s.expect) {
       res.fieldsCompared++;

@@ -14,7 +14,10 @@ describe('IE registry', () => {
     expect(reg.byName('originalObservationDomainId')).toMatchObject({ id: 405, dataType: 'unsigned32' });
     expect(reg.byName('sourceIPv6Address')?.id).toBe(27);
     expect(reg.get(0, 30000)).toBeUndefined();
-    expect([...reg.all()].length).toBe(460);
+    expect([...reg.all()].filter((e) => e.enterprise === 0).length).toBe(460);
+    // mappings/sflow-elements.yaml: the sFlow facts no IANA element describes, under their default PEN.
+    expect([...reg.all()].filter((e) => e.enterprise === 4294967293).length).toBe(39);
+    expect(reg.byName('sflowDiscardReason')).toMatchObject({ id: 5, enterprise: 4294967293, dataType: 'unsigned32' });
   });
 
   it('derives RFC 5103 reverse elements under PEN 29305', () => {

@@ -50,6 +50,9 @@ const IF_MULTIPLE = 2;
 /** ifIndex value meaning "the switch itself" (packet from or to the agent's own stack). */
 const IF_LOCAL = 0x3fffffff;
 
+const MAX_VLAN = 4095;
+const MAX_PRIORITY = 7;
+
 /** bgpCommunity (RFC 8549), the element of the communities basicList. */
 const BGP_COMMUNITY_ID = 483;
 /** basicList semantic "allOf" (RFC 6313 §4.5.4): every community applies to the route. */
@@ -295,11 +298,28 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
         }
         case EXTENDED_SWITCH: {
           if (length < 16) throw new SampleError(DropReason.malformed, b, `extended switch record of ${length} octets (needs 16)`);
-          view.u16(V.switchInVlan!, dg.readUInt32BE(b));
-          view.u8(V.switchInPriority!, dg.readUInt32BE(b + 4));
-          view.u16(V.switchOutVlan!, dg.readUInt32BE(b + 8));
-          view.u8(V.switchOutPriority!, dg.readUInt32BE(b + 12));
-          view.mask |= Group.switch;
+          // Agents send 0xFFFFFFFF for an unknown VLAN or priority: a fact that fits no VLAN id (12 bits)
+          // or priority (3 bits) is left out rather than cut down to a value that would mean something.
+          const inVlan = dg.readUInt32BE(b);
+          const inPriority = dg.readUInt32BE(b + 4);
+          const outVlan = dg.readUInt32BE(b + 8);
+          const outPriority = dg.readUInt32BE(b + 12);
+          if (inVlan <= MAX_VLAN) {
+            view.u16(V.switchInVlan!, inVlan);
+            view.mask |= Group.switchInVlan;
+          }
+          if (outVlan <= MAX_VLAN) {
+            view.u16(V.switchOutVlan!, outVlan);
+            view.mask |= Group.switchOutVlan;
+          }
+          if (inPriority <= MAX_PRIORITY) {
+            view.u8(V.switchInPriority!, inPriority);
+            view.mask |= Group.switchInPriority;
+          }
+          if (outPriority <= MAX_PRIORITY) {
+            view.u8(V.switchOutPriority!, outPriority);
+            view.mask |= Group.switchOutPriority;
+          }
           break;
         }
         case EXTENDED_ROUTER: {
@@ -323,8 +343,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       }
     }
     if (sampledIpAt >= 0 && (view.mask & Group.ip) === 0) sampledIp(dg, sampledIpAt, sampledIpV6);
-    // Prefix lengths are of the flow's addresses: IPv6 or IPv4 (none for a non-IP flow).
-    if (router) view.mask |= view.mask & Group.ipv6 ? Group.prefixIPv6 : view.mask & Group.ipv4 ? Group.prefixIPv4 : 0;
+    // Prefix lengths go out as the IPv4 or IPv6 ones by the flow's addresses (view.ts: prefix + ipv4/ipv6).
+    if (router) view.mask |= Group.prefix;
   }
 
   /** Sampled IPv4/IPv6 record at b (its length checked): the flow's IP facts when no header gave them. */

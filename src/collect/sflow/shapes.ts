@@ -59,7 +59,7 @@ export class Shapes {
     let scope = 0;
     let fixedLength = 0;
     this.columns.forEach((c, i) => {
-      if ((mask & c.group) === 0) return;
+      if ((mask & c.group) !== c.group) return;
       if (i < this.scopeCount) scope++;
       if (c.length === VARLEN) {
         variable.push(c);

@@ -41,16 +41,17 @@ export const Group = {
   vxlan: 1 << 16,
   /** A GTP-U tunnel endpoint identifier. */
   gtpu: 1 << 17,
-  /** Extended switch record: VLANs and priorities in and out. */
-  switch: 1 << 18,
+  /** Extended switch record: the incoming VLAN (each switch fact is its own group: agents send 0xFFFFFFFF
+   *  for "unknown", which no VLAN id or priority can hold, so such a fact is left out). */
+  switchInVlan: 1 << 18,
   /** Extended router record: next hop (IPv4) ... */
   routerNextHopIPv4: 1 << 19,
   /** ... or next hop (IPv6). */
   routerNextHopIPv6: 1 << 20,
-  /** Extended router prefix lengths for an IPv4 flow ... */
-  prefixIPv4: 1 << 21,
-  /** ... or for an IPv6 flow. */
-  prefixIPv6: 1 << 22,
+  /** Extended router prefix lengths (of an IPv4 or an IPv6 flow: the fields also need ipv4 or ipv6). */
+  prefix: 1 << 21,
+  /** Extended switch record: the outgoing VLAN. */
+  switchOutVlan: 1 << 22,
   /** Extended gateway record: AS numbers (communities and AS path are variable-length, see below). */
   gateway: 1 << 23,
   gatewayNextHopIPv4: 1 << 24,
@@ -65,12 +66,15 @@ export const Group = {
   /** Layer-2 octets of the sampled frame as the agent reports them (raw header frame_length, or sampled
    *  Ethernet length). */
   layer2: 1 << 29,
+  /** Extended switch record: incoming and outgoing 802.1p priorities. */
+  switchInPriority: 1 << 30,
+  switchOutPriority: 1 << 31,
 } as const;
 
 export type GroupName = keyof typeof Group;
 
-/** Fixed-length fields of the view: name, octets, group. Offsets follow from the order. */
-const FIXED: ReadonlyArray<readonly [string, number, GroupName]> = [
+/** Fixed-length fields of the view: name, octets, group (and a second group the field also needs). */
+const FIXED: ReadonlyArray<readonly [string, number, GroupName, GroupName?]> = [
   // sample
   ['sampleSequence', 4, 'sample'],
   ['sourceIdType', 1, 'sample'],
@@ -132,17 +136,17 @@ const FIXED: ReadonlyArray<readonly [string, number, GroupName]> = [
   ['vxlanSegment', 8, 'vxlan'],
   ['gtpuTeid', 4, 'gtpu'],
   // extended switch
-  ['switchInVlan', 2, 'switch'],
-  ['switchInPriority', 1, 'switch'],
-  ['switchOutVlan', 2, 'switch'],
-  ['switchOutPriority', 1, 'switch'],
+  ['switchInVlan', 2, 'switchInVlan'],
+  ['switchInPriority', 1, 'switchInPriority'],
+  ['switchOutVlan', 2, 'switchOutVlan'],
+  ['switchOutPriority', 1, 'switchOutPriority'],
   // extended router
   ['routerNextHopIPv4', 4, 'routerNextHopIPv4'],
   ['routerNextHopIPv6', 16, 'routerNextHopIPv6'],
-  ['sourcePrefixV4', 1, 'prefixIPv4'],
-  ['destinationPrefixV4', 1, 'prefixIPv4'],
-  ['sourcePrefixV6', 1, 'prefixIPv6'],
-  ['destinationPrefixV6', 1, 'prefixIPv6'],
+  ['sourcePrefixV4', 1, 'prefix', 'ipv4'],
+  ['destinationPrefixV4', 1, 'prefix', 'ipv4'],
+  ['sourcePrefixV6', 1, 'prefix', 'ipv6'],
+  ['destinationPrefixV6', 1, 'prefix', 'ipv6'],
   // extended gateway
   ['routerAs', 4, 'gateway'],
   ['sourceAs', 4, 'gateway'],
@@ -174,13 +178,15 @@ export interface ViewField {
   readonly offset: number;
   readonly length: number;
   readonly group: GroupName;
+  /** Group bits that must all be set for the field to be in a record. */
+  readonly bits: number;
 }
 
 export const VIEW_FIELDS: ReadonlyMap<string, ViewField> = (() => {
   const m = new Map<string, ViewField>();
   let at = 0;
-  for (const [name, length, group] of FIXED) {
-    m.set(name, Object.freeze({ name, offset: at, length, group }));
+  for (const [name, length, group, also] of FIXED) {
+    m.set(name, Object.freeze({ name, offset: at, length, group, bits: Group[group] | (also ? Group[also] : 0) }));
     at += length;
   }
   return m;

@@ -70,7 +70,8 @@ describe('sFlow decoder over the corpus: one record per flow sample and per coun
 // ---- tshark's decode → the values our records must carry --------------------------------------------
 
 const LOCAL = 0x3fffffff;
-type Expect = Record<string, number | string>;
+/** undefined: the element must be absent from our record. */
+type Expect = Record<string, number | string | undefined>;
 
 /** Interface (format, value) of a sample as tshark shows it, compact or expanded. */
 function interfaces(t: TsharkSample): { inF: number; inV: number; outF: number; outV: number } {
@@ -157,13 +158,17 @@ function flowExpect(t: TsharkSample): Expect {
         }
         break;
       case 'Extended switch data':
-        // VLAN ids go out in 16-bit elements: an agent's 0xffffffff (data-1140: "unknown") arrives as 65535
-        e.vlanId = r.n('sflow_245.vlan.in')! & 0xffff;
-        e.postVlanId = r.n('sflow_245.vlan.out')! & 0xffff;
-        // 802.1p priorities are 3-bit values in an 8-bit element: an agent's 0xffffffff ("unknown",
-        // overflowd's switch) arrives as its low octet, 255
-        e.sflowSourcePriority = r.n('sflow_245.pri.in')! & 0xff;
-        e.sflowDestinationPriority = r.n('sflow_245.pri.out')! & 0xff;
+        {
+          // An agent's 0xffffffff ("unknown": data-1140's VLANs, overflowd's priorities) fits no VLAN id
+          // (12 bits) or 802.1p priority (3 bits): that element is left out of the record.
+          const fit = (k: string, v: number, max: number) => {
+            e[k] = v <= max ? v : undefined;
+          };
+          fit('vlanId', r.n('sflow_245.vlan.in')!, 4095);
+          fit('postVlanId', r.n('sflow_245.vlan.out')!, 4095);
+          fit('sflowSourcePriority', r.n('sflow_245.pri.in')!, 7);
+          fit('sflowDestinationPriority', r.n('sflow_245.pri.out')!, 7);
+        }
         break;
       case 'Extended router data':
         e.ipNextHopIPv4Address = r.s('sflow_245.nexthop')!;
@@ -270,7 +275,7 @@ function counterExpect(t: TsharkSample): Expect {
 /** Differences between what tshark says and our record, as readable lines. */
 function diff(where: string, want: Expect, got: Row): string[] {
   const out: string[] = [];
-  for (const [k, v] of Object.entries(want)) if (got[k] !== v) out.push(`${where} ${k}: tshark ${v}, ours ${String(got[k])}`);
+  for (const [k, v] of Object.entries(want)) if (got[k] !== v) out.push(`${where} ${k}: tshark ${v ?? '(absent)'}, ours ${String(got[k])}`);
   return out;
 }
 
