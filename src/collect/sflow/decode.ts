@@ -18,7 +18,7 @@ import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_A
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
 import { Shapes, type Shape } from './shapes.js';
-import { FlowView, Group, TUNNEL_NAMES, V, VIEW_FIELDS, VIEW_LENGTH } from './view.js';
+import { FlowView, Group, TUNNEL_NAMES, V, VariableFact, VIEW_FIELDS, VIEW_LENGTH } from './view.js';
 
 export const SFLOW_VERSION = 5;
 /** version, agent address type, IPv4 agent address, sub-agent id, sequence number, uptime, sample count. */
@@ -63,6 +63,20 @@ const C_SOURCE_TYPE = COUNTER_FIELDS.get('sourceIdType')!.offset;
 const C_SOURCE_INDEX = COUNTER_FIELDS.get('sourceIdIndex')!.offset;
 const C_TIME = COUNTER_FIELDS.get('observationTimeMs')!.offset;
 const C_UPTIME = COUNTER_FIELDS.get('agentUptimeMs')!.offset;
+
+/** Big-endian unsigned 32-bit read (Buffer#readUInt32BE is not inlined in this hot path). */
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** Byte copy: a partial Buffer#copy allocates a view per call. */
+function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d + i] = src[s + i]!;
+}
+
+function badGateway(at: number, what: string): SampleError {
+  return new SampleError(DropReason.malformed, at, `extended gateway record: ${what}`);
+}
 
 /** What the decoder counts beyond drops (sflowSkipped reasons). */
 const Skip = { sample: 0, flowRecord: 1, counterRecord: 2, headerProtocol: 3, counterSampleEmpty: 4 } as const;
@@ -111,8 +125,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   let batchEntry: Entry | undefined;
   let ctx!: DecodeContext;
   let session!: SessionState<Entry>;
-  let exportSeconds = 0;
-  let nowMs = 0;
+  // Arrival time of the datagram: [0] epoch ms, [1] epoch seconds (in an array: a double in a closure
+  // variable would be re-boxed on every assignment).
+  const now = new Float64Array(2);
   let converted = 0;
 
   // Counts summed per datagram and handed to prom-client at scrape time (metrics.ts onScrape).
@@ -130,9 +145,24 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   // IPv4 agent address strings by value (a datagram allocates none once its agent is known).
   const agents = new Map<number, string>();
+  // IPv6 agents by a hash of their address, checked octet by octet against the cached address.
+  const agents6 = new Map<number, { address: Uint8Array; name: string }>();
+  const agent6 = (dg: Buffer, at: number): string => {
+    const h = (u32(dg, at) ^ Math.imul(u32(dg, at + 4), 31) ^ Math.imul(u32(dg, at + 8), 961) ^ Math.imul(u32(dg, at + 12), 29791)) | 0;
+    const hit = agents6.get(h);
+    if (hit) {
+      let same = true;
+      for (let i = 0; i < 16; i++) if (hit.address[i] !== dg[at + i]) same = false;
+      if (same) return hit.name;
+    }
+    if (agents6.size >= 65536) agents6.clear();
+    const name = formatIPv6(dg, at);
+    agents6.set(h, { address: Uint8Array.from(dg.subarray(at, at + 16)), name });
+    return name;
+  };
   const agentName = (dg: Buffer, at: number, v6: boolean): string => {
-    if (v6) return formatIPv6(dg, at);
-    const k = dg.readUInt32BE(at);
+    if (v6) return agent6(dg, at);
+    const k = u32(dg, at);
     let s = agents.get(k);
     if (s === undefined) {
       if (agents.size >= 65536) agents.clear();
@@ -143,7 +173,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   function flush(): void {
     if (batchCount > 0) {
-      ctx.sink.records(session.session, batchEntry!.template, out, batchStart, pos, batchCount, exportSeconds);
+      ctx.sink.records(session.session, batchEntry!.template, out, batchStart, pos, batchCount, now[1]!);
       converted += batchCount;
     }
     pos = batchStart = batchCount = 0;
@@ -172,28 +202,32 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const shape = flowShapes.get(view.mask);
     if (!shape) return false;
     // Octets the variable-length fields need (each with a 3-octet prefix at most).
+    const facts = shape.variableFacts;
     let need = shape.fixedLength;
-    for (const c of shape.variable) need += 3 + variableLength(c.field);
+    for (let i = 0; i < facts.length; i++) need += 3 + variableLength(facts[i]!);
     room(shape, need);
     pos = shape.plan.run(view.b, 0, VIEW_LENGTH, out, pos, clock, 0, st);
-    for (const c of shape.variable) {
-      const l = variableLength(c.field);
+    for (let i = 0; i < facts.length; i++) {
+      const fact = facts[i]!;
+      const l = variableLength(fact);
       varlenPrefix(l);
-      switch (c.field) {
-        case 'headerBytes':
-          dg.copy(out, pos, view.headerStart, view.headerEnd);
+      switch (fact) {
+        case VariableFact.headerBytes:
+          copyBytes(dg, view.headerStart, out, pos, l);
           break;
-        case 'communities':
+        case VariableFact.communities:
           out[pos] = ALL_OF;
-          out.writeUInt16BE(BGP_COMMUNITY_ID, pos + 1);
-          out.writeUInt16BE(4, pos + 3);
-          dg.copy(out, pos + 5, view.communityStart, view.communityStart + 4 * view.communityCount);
+          out[pos + 1] = BGP_COMMUNITY_ID >>> 8;
+          out[pos + 2] = BGP_COMMUNITY_ID & 0xff;
+          out[pos + 3] = 0;
+          out[pos + 4] = 4;
+          copyBytes(dg, view.communityStart, out, pos + 5, l - 5);
           break;
-        case 'asPath':
+        case VariableFact.asPath:
           writeAsPath(dg, pos);
           break;
-        case 'tunnelTechnology':
-          tunnelNames[view.tunnel]!.copy(out, pos);
+        case VariableFact.tunnelTechnology:
+          copyBytes(tunnelNames[view.tunnel]!, 0, out, pos, l);
           break;
       }
       pos += l;
@@ -202,15 +236,15 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     return true;
   }
 
-  function variableLength(field: string): number {
-    switch (field) {
-      case 'headerBytes':
+  function variableLength(fact: number): number {
+    switch (fact) {
+      case VariableFact.headerBytes:
         return view.headerEnd - view.headerStart;
-      case 'communities':
+      case VariableFact.communities:
         return 5 + 4 * view.communityCount;
-      case 'asPath':
+      case VariableFact.asPath:
         return 4 * view.asPathLength;
-      case 'tunnelTechnology':
+      case VariableFact.tunnelTechnology:
         return tunnelNames[view.tunnel]!.length;
       default:
         return 0;
@@ -221,8 +255,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   function writeAsPath(dg: Buffer, at: number): void {
     let p = view.asPathStart;
     for (let s = 0; s < view.asPathSegments; s++) {
-      const n = dg.readUInt32BE(p + 4);
-      dg.copy(out, at, p + 8, p + 8 + 4 * n);
+      const n = u32(dg, p + 4);
+      copyBytes(dg, p + 8, out, at, 4 * n);
       at += 4 * n;
       p += 8 + 4 * n;
     }
@@ -231,7 +265,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   /** An sFlow address (type 1 IPv4 / 2 IPv6 / 0 unknown) at p: its end, or -1 when it does not fit. */
   function addressEnd(dg: Buffer, p: number, end: number): number {
     if (end - p < 4) return -1;
-    const type = dg.readUInt32BE(p);
+    const type = u32(dg, p);
     const l = type === 1 ? 4 : type === 2 ? 16 : type === 0 ? 0 : -1;
     if (l < 0 || end - p - 4 < l) return -1;
     return p + 4 + l;
@@ -243,8 +277,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     let sampledIpV6 = false;
     for (let j = 0; j < count; j++) {
       if (end - r < 8) throw new SampleError(DropReason.truncated, r, `flow record ${j + 1} of ${count} runs past its sample`);
-      const format = dg.readUInt32BE(r);
-      const length = dg.readUInt32BE(r + 4);
+      const format = u32(dg, r);
+      const length = u32(dg, r + 4);
       const b = r + 8;
       if (length > end - b) throw new SampleError(DropReason.truncated, r, `flow record ${format >>> 12}:${format & 0xfff} of ${length} octets runs past its sample`);
       r = b + length;
@@ -255,12 +289,12 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       switch (format) {
         case RAW_PACKET_HEADER: {
           if (length < 16) throw new SampleError(DropReason.malformed, b, `raw packet header record of ${length} octets (needs 16 + header)`);
-          const protocol = dg.readUInt32BE(b);
-          const headerLength = dg.readUInt32BE(b + 12);
+          const protocol = u32(dg, b);
+          const headerLength = u32(dg, b + 12);
           if (headerLength > length - 16) throw new SampleError(DropReason.malformed, b + 12, `header_length ${headerLength} exceeds its record (${length - 16} octets)`);
           view.u32(V.headerProtocol!, protocol);
-          view.u32(V.frameLength!, dg.readUInt32BE(b + 4));
-          view.u32(V.strippedOctets!, dg.readUInt32BE(b + 8));
+          view.u32(V.frameLength!, u32(dg, b + 4));
+          view.u32(V.strippedOctets!, u32(dg, b + 8));
           view.mask |= Group.frame | Group.layer2;
           view.headerStart = b + 16;
           view.headerEnd = b + 16 + headerLength;
@@ -272,14 +306,14 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
         case SAMPLED_ETHERNET: {
           if (length < 24) throw new SampleError(DropReason.malformed, b, `sampled Ethernet record of ${length} octets (needs 24)`);
           if ((view.mask & Group.layer2) === 0) {
-            view.u32(V.frameLength!, dg.readUInt32BE(b));
+            view.u32(V.frameLength!, u32(dg, b));
             view.mask |= Group.layer2;
           }
           if ((view.mask & Group.ethernet) === 0) {
             // XDR opaque<6> MACs are padded to 8 octets.
             view.copy(V.sourceMac!, dg, b + 4, 6);
             view.copy(V.destinationMac!, dg, b + 12, 6);
-            view.u16(V.etherType!, dg.readUInt32BE(b + 20));
+            view.u16(V.etherType!, u32(dg, b + 20));
             view.mask |= Group.ethernet;
           }
           break;
@@ -300,10 +334,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
           if (length < 16) throw new SampleError(DropReason.malformed, b, `extended switch record of ${length} octets (needs 16)`);
           // Agents send 0xFFFFFFFF for an unknown VLAN or priority: a fact that fits no VLAN id (12 bits)
           // or priority (3 bits) is left out rather than cut down to a value that would mean something.
-          const inVlan = dg.readUInt32BE(b);
-          const inPriority = dg.readUInt32BE(b + 4);
-          const outVlan = dg.readUInt32BE(b + 8);
-          const outPriority = dg.readUInt32BE(b + 12);
+          const inVlan = u32(dg, b);
+          const inPriority = u32(dg, b + 4);
+          const outVlan = u32(dg, b + 8);
+          const outPriority = u32(dg, b + 12);
           if (inVlan <= MAX_VLAN) {
             view.u16(V.switchInVlan!, inVlan);
             view.mask |= Group.switchInVlan;
@@ -326,8 +360,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
           const e = addressEnd(dg, b, r);
           if (e < 0 || r - e < 8) throw new SampleError(DropReason.malformed, b, 'extended router record: bad next-hop address or too short');
           nextHop(dg, b, V.routerNextHopIPv4!, V.routerNextHopIPv6!, Group.routerNextHopIPv4, Group.routerNextHopIPv6);
-          const src = dg.readUInt32BE(e);
-          const dst = dg.readUInt32BE(e + 4);
+          const src = u32(dg, e);
+          const dst = u32(dg, e + 4);
           view.u8(V.sourcePrefixV4!, src);
           view.u8(V.destinationPrefixV4!, dst);
           view.u8(V.sourcePrefixV6!, src);
@@ -349,11 +383,11 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   /** Sampled IPv4/IPv6 record at b (its length checked): the flow's IP facts when no header gave them. */
   function sampledIp(dg: Buffer, b: number, v6: boolean): void {
-    const protocol = dg.readUInt32BE(b + 4);
+    const protocol = u32(dg, b + 4);
     let p = b + 8;
     view.u8(V.ipVersion!, v6 ? 6 : 4);
     view.u8(V.protocol!, protocol);
-    view.u32(V.ipLength!, dg.readUInt32BE(b));
+    view.u32(V.ipLength!, u32(dg, b));
     if (v6) {
       view.copy(V.sourceIPv6!, dg, p, 16);
       view.copy(V.destinationIPv6!, dg, p + 16, 16);
@@ -364,20 +398,20 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     p += v6 ? 32 : 8;
     view.mask |= Group.ip | (v6 ? Group.ipv6 : Group.ipv4);
     if (protocol === 6 || protocol === 17 || protocol === 132) {
-      view.u16(V.sourcePort!, dg.readUInt32BE(p));
-      view.u16(V.destinationPort!, dg.readUInt32BE(p + 4));
+      view.u16(V.sourcePort!, u32(dg, p));
+      view.u16(V.destinationPort!, u32(dg, p + 4));
       view.mask |= Group.ports;
     }
     if (protocol === 6) {
-      view.u16(V.tcpFlags!, dg.readUInt32BE(p + 8));
+      view.u16(V.tcpFlags!, u32(dg, p + 8));
       view.mask |= Group.tcp;
     }
     // IPv4 tos is the whole ToS octet; IPv6 priority is the traffic class.
-    view.u8(V.classOfService!, dg.readUInt32BE(p + 12));
+    view.u8(V.classOfService!, u32(dg, p + 12));
   }
 
   function nextHop(dg: Buffer, p: number, at4: number, at6: number, g4: number, g6: number): void {
-    const type = dg.readUInt32BE(p);
+    const type = u32(dg, p);
     if (type === 1) {
       view.copy(at4, dg, p + 4, 4);
       view.mask |= g4;
@@ -389,33 +423,32 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   /** Extended gateway: next hop, AS numbers, destination AS path, communities, local preference. */
   function gateway(dg: Buffer, b: number, end: number): void {
-    const bad = (what: string) => new SampleError(DropReason.malformed, b, `extended gateway record: ${what}`);
     let p = addressEnd(dg, b, end);
-    if (p < 0 || end - p < 16) throw bad('bad next-hop address or too short');
+    if (p < 0 || end - p < 16) throw badGateway(b, 'bad next-hop address or too short');
     nextHop(dg, b, V.gatewayNextHopIPv4!, V.gatewayNextHopIPv6!, Group.gatewayNextHopIPv4, Group.gatewayNextHopIPv6);
-    view.u32(V.routerAs!, dg.readUInt32BE(p));
-    view.u32(V.sourceAs!, dg.readUInt32BE(p + 4));
-    view.u32(V.sourcePeerAs!, dg.readUInt32BE(p + 8));
-    const segments = dg.readUInt32BE(p + 12);
+    view.u32(V.routerAs!, u32(dg, p));
+    view.u32(V.sourceAs!, u32(dg, p + 4));
+    view.u32(V.sourcePeerAs!, u32(dg, p + 8));
+    const segments = u32(dg, p + 12);
     p += 16;
     view.asPathStart = p;
     let asns = 0;
     let first = 0;
     let last = 0;
     for (let s = 0; s < segments; s++) {
-      if (end - p < 8) throw bad('AS path runs past the record');
-      const n = dg.readUInt32BE(p + 4);
-      if (n > (end - p - 8) / 4) throw bad('AS path segment runs past the record');
+      if (end - p < 8) throw badGateway(b, 'AS path runs past the record');
+      const n = u32(dg, p + 4);
+      if (n > (end - p - 8) / 4) throw badGateway(b, 'AS path segment runs past the record');
       if (n > 0) {
-        if (asns === 0) first = dg.readUInt32BE(p + 8);
-        last = dg.readUInt32BE(p + 8 + 4 * (n - 1));
+        if (asns === 0) first = u32(dg, p + 8);
+        last = u32(dg, p + 8 + 4 * (n - 1));
       }
       asns += n;
       p += 8 + 4 * n;
     }
-    if (end - p < 4) throw bad('communities run past the record');
-    const communities = dg.readUInt32BE(p);
-    if (communities > (end - p - 8) / 4) throw bad('communities run past the record');
+    if (end - p < 4) throw badGateway(b, 'communities run past the record');
+    const communities = u32(dg, p);
+    if (communities > (end - p - 8) / 4) throw badGateway(b, 'communities run past the record');
     view.communityStart = p + 4;
     p += 4 + 4 * communities;
     view.asPathSegments = segments;
@@ -424,7 +457,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     // The path leads from the next AS (the destination peer) to the origin AS (the destination).
     view.u32(V.destinationPeerAs!, first);
     view.u32(V.destinationAs!, last);
-    view.u32(V.localPref!, dg.readUInt32BE(p));
+    view.u32(V.localPref!, u32(dg, p));
     view.mask |= Group.gateway;
   }
 
@@ -432,31 +465,31 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const fixed = expanded ? 44 : 32;
     if (end - s < fixed) throw new SampleError(DropReason.malformed, s, `${expanded ? 'expanded ' : ''}flow sample of ${end - s} octets (needs ${fixed} before its records)`);
     view.reset();
-    view.u32(V.sampleSequence!, dg.readUInt32BE(s));
+    view.u32(V.sampleSequence!, u32(dg, s));
     let q: number;
     if (expanded) {
-      view.u8(V.sourceIdType!, dg.readUInt32BE(s + 4));
-      view.u32(V.sourceIdIndex!, dg.readUInt32BE(s + 8));
+      view.u8(V.sourceIdType!, u32(dg, s + 4));
+      view.u32(V.sourceIdIndex!, u32(dg, s + 8));
       q = s + 12;
     } else {
       view.u8(V.sourceIdType!, dg[s + 4]!);
-      view.u32(V.sourceIdIndex!, dg.readUInt32BE(s + 4) & 0xffffff);
+      view.u32(V.sourceIdIndex!, u32(dg, s + 4) & 0xffffff);
       q = s + 8;
     }
-    const rate = dg.readUInt32BE(q);
+    const rate = u32(dg, q);
     view.u32(V.samplingRate!, rate);
-    view.u32(V.samplePool!, dg.readUInt32BE(q + 4));
-    view.u32(V.drops!, dg.readUInt32BE(q + 8));
+    view.u32(V.samplePool!, u32(dg, q + 4));
+    view.u32(V.drops!, u32(dg, q + 8));
     let inFormat: number, inValue: number, outFormat: number, outValue: number;
     if (expanded) {
-      inFormat = dg.readUInt32BE(q + 12);
-      inValue = dg.readUInt32BE(q + 16);
-      outFormat = dg.readUInt32BE(q + 20);
-      outValue = dg.readUInt32BE(q + 24);
+      inFormat = u32(dg, q + 12);
+      inValue = u32(dg, q + 16);
+      outFormat = u32(dg, q + 20);
+      outValue = u32(dg, q + 24);
       q += 28;
     } else {
-      const i = dg.readUInt32BE(q + 12);
-      const o = dg.readUInt32BE(q + 16);
+      const i = u32(dg, q + 12);
+      const o = u32(dg, q + 16);
       inFormat = i >>> 30;
       inValue = i & 0x3fffffff;
       outFormat = o >>> 30;
@@ -484,11 +517,11 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     }
     view.u32(V.outputInterface!, egress);
     view.u8(V.forwardingStatus!, status);
-    view.u64(V.observationTimeMs!, nowMs);
+    view.u64(V.observationTimeMs!, now[0]!);
     view.u32(V.agentUptimeMs!, clock[1]!);
     view.mask |= Group.sample;
 
-    flowRecords(dg, q + 4, end, dg.readUInt32BE(q));
+    flowRecords(dg, q + 4, end, u32(dg, q));
 
     // Counts: what was sampled (one packet), or scaled by the sampling rate to estimate what it stands for.
     const mult = scale && rate > 0 ? rate : 1;
@@ -509,38 +542,38 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   function counterSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
     const fixed = expanded ? 16 : 12;
     if (end - s < fixed) throw new SampleError(DropReason.malformed, s, `${expanded ? 'expanded ' : ''}counter sample of ${end - s} octets (needs ${fixed} before its records)`);
-    u32ToView(C_SEQUENCE, dg.readUInt32BE(s));
+    u32ToView(C_SEQUENCE, u32(dg, s));
     let r: number;
     if (expanded) {
-      cview[C_SOURCE_TYPE] = dg.readUInt32BE(s + 4);
-      u32ToView(C_SOURCE_INDEX, dg.readUInt32BE(s + 8));
+      cview[C_SOURCE_TYPE] = u32(dg, s + 4);
+      u32ToView(C_SOURCE_INDEX, u32(dg, s + 8));
       r = s + 12;
     } else {
       cview[C_SOURCE_TYPE] = dg[s + 4]!;
-      u32ToView(C_SOURCE_INDEX, dg.readUInt32BE(s + 4) & 0xffffff);
+      u32ToView(C_SOURCE_INDEX, u32(dg, s + 4) & 0xffffff);
       r = s + 8;
     }
-    const hi = Math.floor(nowMs / 4294967296);
+    const hi = Math.floor(now[0]! / 4294967296);
     u32ToView(C_TIME, hi);
-    u32ToView(C_TIME + 4, nowMs - hi * 4294967296);
+    u32ToView(C_TIME + 4, now[0]! - hi * 4294967296);
     u32ToView(C_UPTIME, clock[1]!);
     let mask = CounterGroup.sample;
-    const count = dg.readUInt32BE(r);
+    const count = u32(dg, r);
     r += 4;
     for (let j = 0; j < count; j++) {
       if (end - r < 8) throw new SampleError(DropReason.truncated, r, `counter record ${j + 1} of ${count} runs past its sample`);
-      const format = dg.readUInt32BE(r);
-      const length = dg.readUInt32BE(r + 4);
+      const format = u32(dg, r);
+      const length = u32(dg, r + 4);
       const b = r + 8;
       if (length > end - b) throw new SampleError(DropReason.truncated, r, `counter record ${format >>> 12}:${format & 0xfff} of ${length} octets runs past its sample`);
       r = b + length;
       if (format === GENERIC_INTERFACE) {
         if (length < GENERIC_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `generic interface counters of ${length} octets (needs ${GENERIC_INTERFACE_LENGTH})`);
-        cview.set(dg.subarray(b, b + GENERIC_INTERFACE_LENGTH), GENERIC_INTERFACE_AT);
+        copyBytes(dg, b, cview, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH);
         mask |= CounterGroup.genericInterface;
       } else if (format === ETHERNET_INTERFACE) {
         if (length < ETHERNET_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `Ethernet interface counters of ${length} octets (needs ${ETHERNET_INTERFACE_LENGTH})`);
-        cview.set(dg.subarray(b, b + ETHERNET_INTERFACE_LENGTH), ETHERNET_INTERFACE_AT);
+        copyBytes(dg, b, cview, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH);
         mask |= CounterGroup.ethernetInterface;
       } else skipped[Skip.counterRecord]!++;
     }
@@ -565,12 +598,12 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${n} octets is shorter than the ${MIN_DATAGRAM}-octet header` });
       return;
     }
-    const version = dg.readUInt32BE(0);
+    const version = u32(dg, 0);
     if (version !== SFLOW_VERSION) {
       ctx.drop(DropReason.badVersion, { offset: 0, message: `sFlow version ${version} given to the sFlow v5 decoder` });
       return;
     }
-    const agentType = dg.readUInt32BE(4);
+    const agentType = u32(dg, 4);
     if (agentType !== 1 && agentType !== 2) {
       ctx.drop(DropReason.malformed, { offset: 4, message: `sFlow agent address type ${agentType} (expected 1 IPv4 or 2 IPv6) from ${address}:${port}` });
       return;
@@ -582,10 +615,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       return;
     }
     const agent = agentName(dg, 8, v6);
-    const subAgent = dg.readUInt32BE(p);
-    const sequence = dg.readUInt32BE(p + 4);
-    const uptime = dg.readUInt32BE(p + 8);
-    const samples = dg.readUInt32BE(p + 12);
+    const subAgent = u32(dg, p);
+    const sequence = u32(dg, p + 4);
+    const uptime = u32(dg, p + 8);
+    const samples = u32(dg, p + 12);
     p += 16;
     // The agent is the exporter, wherever its datagrams come from (they may be relayed): the session is
     // (agent address, sub-agent ID), the UDP source port is not part of it.
@@ -596,8 +629,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     state.nextSequence = (sequence + 1) >>> 0;
     state.uptime = uptime;
     state.datagrams++;
-    nowMs = Date.now();
-    exportSeconds = Math.floor(nowMs / 1000);
+    now[0] = Date.now();
+    now[1] = Math.floor(now[0] / 1000);
     clock[1] = uptime;
     converted = 0;
 
@@ -607,8 +640,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
         ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sFlow datagram ends after ${i} of its ${samples} samples` }, samples - i);
         break;
       }
-      const format = dg.readUInt32BE(p);
-      const length = dg.readUInt32BE(p + 4);
+      const format = u32(dg, p);
+      const length = u32(dg, p + 4);
       const s = p + 8;
       if (length > n - s) {
         ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sample ${i + 1} of ${samples} (${length} octets) runs past the datagram` }, samples - i);

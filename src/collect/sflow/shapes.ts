@@ -5,8 +5,9 @@
 import { VARLEN } from '../../ipfix/constants.js';
 import type { FieldSpecifier } from '../../ipfix/template.js';
 import { compilePlan } from '../../mapping/compile.js';
-import { op, type FieldOp, type Plan } from '../../mapping/plan.js';
+import { op, type FieldOp, type Plan, type RecordLayout } from '../../mapping/plan.js';
 import type { SflowColumn } from '../../mapping/sflow-table.js';
+import { VARIABLE } from './view.js';
 
 export interface Shape {
   readonly mask: number;
@@ -18,8 +19,10 @@ export interface Shape {
   readonly plan: Plan;
   /** Octets the plan writes per record. */
   readonly fixedLength: number;
-  /** Variable-length columns, appended after the fixed part in this order. */
+  /** Variable-length columns, appended after the fixed part in this order ... */
   readonly variable: readonly SflowColumn[];
+  /** ... as indexes into view.ts VARIABLE (VariableFact), so the hot path switches on numbers. */
+  readonly variableFacts: Int32Array;
 }
 
 /** The most shapes a decoder keeps: far above what real agents produce, a bound against crafted input. */
@@ -42,7 +45,46 @@ export class Shapes {
     for (const f of viewFields) {
       this.inputAt.set(f.offset, this.inputs.length);
       this.inputs.push(f.length);
+      this.viewLength += f.length;
     }
+  }
+
+  private viewLength = 0;
+
+  /**
+   * The plan's layout: columns that sit next to each other both in the view and in the record become one
+   * copy (a 40-octet run is one loop, not 12 field moves). Falls back to one input per view field when a
+   * table maps a field twice (runs would overlap).
+   */
+  private layout(runs: { offset: number; length: number }[]): RecordLayout {
+    const sorted = [...runs].sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]!.offset < sorted[i - 1]!.offset + sorted[i - 1]!.length) {
+        const ops: FieldOp[] = [];
+        for (const r of runs) {
+          // Split the run back into view fields.
+          for (let at = r.offset; at < r.offset + r.length; ) {
+            const input = this.inputAt.get(at)!;
+            const l = this.inputs[input]!;
+            ops.push(op('copy', 'record', input, l, l));
+            at += l;
+          }
+        }
+        return Object.freeze({ inputs: this.inputs, ops });
+      }
+    }
+    const inputs: number[] = [];
+    const inputOf = new Map<number, number>();
+    let at = 0;
+    for (const r of sorted) {
+      if (r.offset > at) inputs.push(r.offset - at);
+      inputOf.set(r.offset, inputs.length);
+      inputs.push(r.length);
+      at = r.offset + r.length;
+    }
+    if (at < this.viewLength) inputs.push(this.viewLength - at);
+    const ops = runs.map((r) => op('copy', 'record', inputOf.get(r.offset)!, r.length, r.length));
+    return Object.freeze({ inputs, ops });
   }
 
   get size(): number {
@@ -53,26 +95,35 @@ export class Shapes {
   get(mask: number): Shape | undefined {
     const hit = this.byMask.get(mask);
     if (hit || this.byMask.size >= MAX_SHAPES) return hit;
-    const ops: FieldOp[] = [];
+    return this.make(mask);
+  }
+
+  /** Compiles the shape of a mask seen for the first time (kept apart so get() stays closure-free). */
+  private make(mask: number): Shape {
+    const runs: { offset: number; length: number }[] = [];
     const fields: FieldSpecifier[] = [];
     const variable: SflowColumn[] = [];
     let scope = 0;
     let fixedLength = 0;
-    this.columns.forEach((c, i) => {
-      if ((mask & c.group) !== c.group) return;
+    for (let i = 0; i < this.columns.length; i++) {
+      const c = this.columns[i]!;
+      if ((mask & c.group) !== c.group) continue;
       if (i < this.scopeCount) scope++;
       if (c.length === VARLEN) {
         variable.push(c);
-        return;
+        continue;
       }
-      ops.push(op('copy', 'record', this.inputAt.get(c.offset)!, c.length, c.length));
+      const last = runs[runs.length - 1];
+      if (last && last.offset + last.length === c.offset) last.length += c.length;
+      else runs.push({ offset: c.offset, length: c.length });
       fields.push(c.spec);
       fixedLength += c.length;
-    });
+    }
     // Variable-length fields follow the fixed ones in the record, so also in the template.
     for (const c of variable) fields.push(c.spec);
-    const plan = compilePlan(Object.freeze({ inputs: this.inputs, ops }), 'generated');
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, plan, fixedLength, variable });
+    const plan = compilePlan(this.layout(runs), 'generated');
+    const variableFacts = Int32Array.from(variable, (c) => VARIABLE.findIndex(([name]) => name === c.field));
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, plan, fixedLength, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }

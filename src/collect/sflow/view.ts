@@ -173,6 +173,9 @@ export const VARIABLE: ReadonlyArray<readonly [string, GroupName]> = [
   ['tunnelTechnology', 'tunnel'],
 ];
 
+/** Indexes of VARIABLE, for the decoder's switch. */
+export const VariableFact = { headerBytes: 0, communities: 1, asPath: 2, tunnelTechnology: 3 } as const;
+
 export interface ViewField {
   readonly name: string;
   readonly offset: number;
