@@ -18,7 +18,7 @@ import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_A
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
 import { Shapes, type Shape } from './shapes.js';
-import { FlowView, Group, TUNNEL_NAMES, V, VariableFact, VIEW_FIELDS, VIEW_LENGTH } from './view.js';
+import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
 export const SFLOW_VERSION = 5;
 /** version, agent address type, IPv4 agent address, sub-agent id, sequence number, uptime, sample count. */
@@ -107,8 +107,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
   let nextTemplateId = 256;
   const takeId = () => nextTemplateId++;
-  const flowShapes = new Shapes(t.flow, VIEW_FIELDS.values(), 0, takeId);
-  const counterShapes = new Shapes(t.counters, COUNTER_FIELDS.values(), t.counterScope, takeId);
   const view = new FlowView();
   const cview = new Uint8Array(COUNTER_VIEW_LENGTH);
   const tunnelNames = TUNNEL_NAMES.map((n) => Buffer.from(n, 'ascii'));
@@ -117,8 +115,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   // Output: records of one shape are batched until the shape changes or the buffer fills.
   const out = Buffer.allocUnsafe(1 << 18);
-  const st = new Int32Array(3);
-  const clock = new Float64Array(2);
+  const flowShapes = new Shapes(t.flow, view.b, out, 0, takeId);
+  const counterShapes = new Shapes(t.counters, cview, out, t.counterScope, takeId);
+  /** The agent's uptime (ms) of the datagram being decoded. */
+  const clock = new Float64Array(1);
   let pos = 0;
   let batchStart = 0;
   let batchCount = 0;
@@ -206,7 +206,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     let need = shape.fixedLength;
     for (let i = 0; i < facts.length; i++) need += 3 + variableLength(facts[i]!);
     room(shape, need);
-    pos = shape.plan.run(view.b, 0, VIEW_LENGTH, out, pos, clock, 0, st);
+    pos = shape.copy(pos);
     for (let i = 0; i < facts.length; i++) {
       const fact = facts[i]!;
       const l = variableLength(fact);
@@ -518,7 +518,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     view.u32(V.outputInterface!, egress);
     view.u8(V.forwardingStatus!, status);
     view.u64(V.observationTimeMs!, now[0]!);
-    view.u32(V.agentUptimeMs!, clock[1]!);
+    view.u32(V.agentUptimeMs!, clock[0]!);
     view.mask |= Group.sample;
 
     flowRecords(dg, q + 4, end, u32(dg, q));
@@ -556,7 +556,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const hi = Math.floor(now[0]! / 4294967296);
     u32ToView(C_TIME, hi);
     u32ToView(C_TIME + 4, now[0]! - hi * 4294967296);
-    u32ToView(C_UPTIME, clock[1]!);
+    u32ToView(C_UPTIME, clock[0]!);
     let mask = CounterGroup.sample;
     const count = u32(dg, r);
     r += 4;
@@ -583,7 +583,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     }
     const shape = counterShapes.get(mask)!;
     room(shape, shape.fixedLength);
-    pos = shape.plan.run(cview, 0, COUNTER_VIEW_LENGTH, out, pos, clock, 0, st);
+    pos = shape.copy(pos);
     batchCount++;
   }
 
@@ -631,7 +631,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     state.datagrams++;
     now[0] = Date.now();
     now[1] = Math.floor(now[0] / 1000);
-    clock[1] = uptime;
+    clock[0] = uptime;
     converted = 0;
 
     let i = 0;

@@ -1,13 +1,20 @@
 // Record shapes: the IPFIX layout of a sample with a given set of fact groups. One shape per group mask
-// seen, compiled on first use (a plan over the fixed view, plus the variable-length columns to append)
-// and shared by every exporter session of the decoder; each session announces its own Template for it.
+// seen, compiled on first use and shared by every exporter session of the decoder; each session announces
+// its own Template for it.
+//
+// A shape's plan copies the fixed-length facts from the view (a scratch record the decoder reuses for every
+// sample) into the output buffer (also the decoder's, also reused). Both buffers are fixed for the life of
+// the decoder, so the plan is generated with every source offset a constant and the copies done in 4-, 2-
+// and 1-octet DataView moves (measured here: a 112-octet record in ~70 ns, against 170-340 ns byte by byte
+// through the general plan compiler, src/mapping/compile.ts). The generated text holds numbers only.
 
 import { VARLEN } from '../../ipfix/constants.js';
 import type { FieldSpecifier } from '../../ipfix/template.js';
-import { compilePlan } from '../../mapping/compile.js';
-import { op, type FieldOp, type Plan, type RecordLayout } from '../../mapping/plan.js';
 import type { SflowColumn } from '../../mapping/sflow-table.js';
 import { VARIABLE } from './view.js';
+
+/** Writes the fixed part of one record at out[d] and returns where it ends. */
+export type CopyPlan = (d: number) => number;
 
 export interface Shape {
   readonly mask: number;
@@ -15,8 +22,8 @@ export interface Shape {
   readonly templateId: number;
   readonly fields: readonly FieldSpecifier[];
   readonly scopeCount: number;
-  /** Writes the fixed-length fields of one record from the view. */
-  readonly plan: Plan;
+  /** Copies the fixed-length fields of one record from the view to the output. */
+  readonly copy: CopyPlan;
   /** Octets the plan writes per record. */
   readonly fixedLength: number;
   /** Variable-length columns, appended after the fixed part in this order ... */
@@ -28,63 +35,45 @@ export interface Shape {
 /** The most shapes a decoder keeps: far above what real agents produce, a bound against crafted input. */
 export const MAX_SHAPES = 1024;
 
+interface Run {
+  /** Offset in the view. */
+  offset: number;
+  length: number;
+}
+
+/** Source text of a copy plan for runs (in output order) of a fixed source into the output. */
+export function copySource(runs: readonly Run[]): string {
+  const lines = ['"use strict";', 'return function copy(d) {'];
+  let to = 0;
+  for (const r of runs) {
+    let k = 0;
+    for (; r.length - k >= 4; k += 4) lines.push(`dv.setUint32(d + ${to + k}, sv.getUint32(${r.offset + k}));`);
+    if (r.length - k >= 2) {
+      lines.push(`dv.setUint16(d + ${to + k}, sv.getUint16(${r.offset + k}));`);
+      k += 2;
+    }
+    if (r.length - k === 1) lines.push(`dv.setUint8(d + ${to + k}, sv.getUint8(${r.offset + k}));`);
+    to += r.length;
+  }
+  lines.push(`return d + ${to};`, '};');
+  return lines.join('\n');
+}
+
 export class Shapes {
   private readonly byMask = new Map<number, Shape>();
-  /** View field lengths in view order: the plan's record layout inputs. */
-  private readonly inputs: number[];
-  private readonly inputAt: Map<number, number>;
+  private readonly sv: DataView;
+  private readonly dv: DataView;
 
+  /** `source`: the view the decoder fills; `output`: the buffer records are written to. */
   constructor(
     private readonly columns: readonly SflowColumn[],
-    viewFields: Iterable<{ offset: number; length: number }>,
+    source: Uint8Array,
+    output: Uint8Array,
     private readonly scopeCount: number,
     private readonly nextTemplateId: () => number,
   ) {
-    this.inputs = [];
-    this.inputAt = new Map();
-    for (const f of viewFields) {
-      this.inputAt.set(f.offset, this.inputs.length);
-      this.inputs.push(f.length);
-      this.viewLength += f.length;
-    }
-  }
-
-  private viewLength = 0;
-
-  /**
-   * The plan's layout: columns that sit next to each other both in the view and in the record become one
-   * copy (a 40-octet run is one loop, not 12 field moves). Falls back to one input per view field when a
-   * table maps a field twice (runs would overlap).
-   */
-  private layout(runs: { offset: number; length: number }[]): RecordLayout {
-    const sorted = [...runs].sort((a, b) => a.offset - b.offset);
-    for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i]!.offset < sorted[i - 1]!.offset + sorted[i - 1]!.length) {
-        const ops: FieldOp[] = [];
-        for (const r of runs) {
-          // Split the run back into view fields.
-          for (let at = r.offset; at < r.offset + r.length; ) {
-            const input = this.inputAt.get(at)!;
-            const l = this.inputs[input]!;
-            ops.push(op('copy', 'record', input, l, l));
-            at += l;
-          }
-        }
-        return Object.freeze({ inputs: this.inputs, ops });
-      }
-    }
-    const inputs: number[] = [];
-    const inputOf = new Map<number, number>();
-    let at = 0;
-    for (const r of sorted) {
-      if (r.offset > at) inputs.push(r.offset - at);
-      inputOf.set(r.offset, inputs.length);
-      inputs.push(r.length);
-      at = r.offset + r.length;
-    }
-    if (at < this.viewLength) inputs.push(this.viewLength - at);
-    const ops = runs.map((r) => op('copy', 'record', inputOf.get(r.offset)!, r.length, r.length));
-    return Object.freeze({ inputs, ops });
+    this.sv = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    this.dv = new DataView(output.buffer, output.byteOffset, output.byteLength);
   }
 
   get size(): number {
@@ -100,7 +89,8 @@ export class Shapes {
 
   /** Compiles the shape of a mask seen for the first time (kept apart so get() stays closure-free). */
   private make(mask: number): Shape {
-    const runs: { offset: number; length: number }[] = [];
+    // Columns next to each other both in the view and in the record are copied as one run.
+    const runs: Run[] = [];
     const fields: FieldSpecifier[] = [];
     const variable: SflowColumn[] = [];
     let scope = 0;
@@ -121,9 +111,9 @@ export class Shapes {
     }
     // Variable-length fields follow the fixed ones in the record, so also in the template.
     for (const c of variable) fields.push(c.spec);
-    const plan = compilePlan(this.layout(runs), 'generated');
+    const copy = (new Function('sv', 'dv', copySource(runs)) as (sv: DataView, dv: DataView) => CopyPlan)(this.sv, this.dv);
     const variableFacts = Int32Array.from(variable, (c) => VARIABLE.findIndex(([name]) => name === c.field));
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, plan, fixedLength, variable, variableFacts });
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, fixedLength, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }

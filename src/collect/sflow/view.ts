@@ -216,6 +216,7 @@ export const Tunnel = { none: 0, gre: 1, ipip: 2, vxlan: 3, gtpu: 4 } as const;
  */
 export class FlowView {
   readonly b = new Uint8Array(VIEW_LENGTH);
+  private readonly dv = new DataView(this.b.buffer);
   mask = 0;
   /** The raw header record's bytes in the datagram: [headerStart, headerEnd). */
   headerStart = 0;
@@ -243,8 +244,7 @@ export class FlowView {
   }
 
   u16(at: number, v: number): void {
-    this.b[at] = v >>> 8;
-    this.b[at + 1] = v;
+    this.dv.setUint16(at, v);
   }
 
   u24(at: number, v: number): void {
@@ -254,10 +254,7 @@ export class FlowView {
   }
 
   u32(at: number, v: number): void {
-    this.b[at] = v >>> 24;
-    this.b[at + 1] = v >>> 16;
-    this.b[at + 2] = v >>> 8;
-    this.b[at + 3] = v;
+    this.dv.setUint32(at, v);
   }
 
   /** A non-negative integer below 2^53 in 8 octets. */
