@@ -7,6 +7,9 @@ import { makeTemplate, templateRecordLength, type Template } from '../ipfix/temp
 import { MESSAGE_HEADER_LENGTH, SET_HEADER_LENGTH, OPTIONS_TEMPLATE_SET_ID, TEMPLATE_SET_ID } from '../ipfix/constants.js';
 import { templateSetId, writeMessageHeader, writeSetHeader, writeTemplateRecord, writeWithdrawalRecord } from '../ipfix/encode.js';
 
+/** Octets below which records are copied byte by byte (see writeRecords). */
+const SHORT_COPY = 256;
+
 /** IEs of the original-exporter options record (RFC 7119 §4.3, IANA 149, 403–405). */
 const OBSERVATION_DOMAIN_ID = 149;
 const ORIGINAL_EXPORTER_IPV4 = 403;
@@ -148,8 +151,12 @@ export class Domain {
   /** Copies `count` whole records (buf[start, end)) into a Data Set of `o`. The caller checked fits(). */
   writeRecords(o: OutTemplate, src: Buffer, start: number, end: number, count: number): void {
     this.openSet(o.id);
-    src.copy(this.buf, this.pos, start, end);
-    this.pos += end - start;
+    const n = end - start;
+    // A partial Buffer#copy builds a Uint8Array view per call (measured: 7 % of the gateway's CPU with
+    // one sFlow record per call); short runs are cheaper byte by byte.
+    if (n < SHORT_COPY) for (let i = 0; i < n; i++) this.buf[this.pos + i] = src[start + i]!;
+    else src.copy(this.buf, this.pos, start, end);
+    this.pos += n;
     this.records += count;
   }
 

@@ -17,7 +17,7 @@ import { formatIPv4, formatIPv6 } from '../../util/address.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
-import { Shapes, type Shape } from './shapes.js';
+import { MAX_SHAPES, Shapes, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
 export const SFLOW_VERSION = 5;
@@ -49,6 +49,12 @@ const IF_DISCARD = 1;
 const IF_MULTIPLE = 2;
 /** ifIndex value meaning "the switch itself" (packet from or to the agent's own stack). */
 const IF_LOCAL = 0x3fffffff;
+
+/** Template IDs of the decoder's shapes start here (flow and counter shapes share the range). */
+const FIRST_TEMPLATE_ID = 256;
+/** Records staged per datagram before they are handed on; octets of the output (and gather) buffer. */
+const MAX_STAGED = 4096;
+const OUT_LENGTH = 1 << 18;
 
 const MAX_VLAN = 4095;
 const MAX_PRIORITY = 7;
@@ -105,7 +111,7 @@ export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder
 export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): DecodeFn {
   const sflow = options.mapping.sflow;
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
-  let nextTemplateId = 256;
+  let nextTemplateId = FIRST_TEMPLATE_ID;
   const takeId = () => nextTemplateId++;
   const view = new FlowView();
   const cview = new Uint8Array(COUNTER_VIEW_LENGTH);
@@ -113,16 +119,13 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   const keepOuter = sflow.keepOuterFlow;
   const scale = sflow.scaleCounts;
 
-  // Output: records of one shape are batched until the shape changes or the buffer fills.
-  const out = Buffer.allocUnsafe(1 << 18);
+  // Output: records staged per datagram (below), handed on per template.
+  const out = Buffer.allocUnsafe(OUT_LENGTH);
   const flowShapes = new Shapes(t.flow, view.b, out, 0, takeId);
   const counterShapes = new Shapes(t.counters, cview, out, t.counterScope, takeId);
   /** The agent's uptime (ms) of the datagram being decoded. */
   const clock = new Float64Array(1);
   let pos = 0;
-  let batchStart = 0;
-  let batchCount = 0;
-  let batchEntry: Entry | undefined;
   let ctx!: DecodeContext;
   let session!: SessionState<Entry>;
   // Arrival time of the datagram: [0] epoch ms, [1] epoch seconds (in an array: a double in a closure
@@ -171,22 +174,79 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     return s;
   };
 
+  // A datagram's records are staged in `out` as they are decoded and handed on per template when the
+  // datagram ends (or the buffer fills): one sink call, one Data Set downstream, per shape per datagram,
+  // instead of one per change of shape (consecutive samples often differ in shape). Records of different
+  // templates carry no order in IPFIX; those of one template keep theirs.
+  const stagedTemplate = new Int32Array(MAX_STAGED);
+  const stagedStart = new Int32Array(MAX_STAGED);
+  const stagedEnd = new Int32Array(MAX_STAGED);
+  const stagedNext = new Int32Array(MAX_STAGED);
+  const stagedEntry: (Entry | undefined)[] = new Array<Entry | undefined>(MAX_STAGED).fill(undefined);
+  const firstOf = new Int32Array(2 * MAX_SHAPES + 1).fill(-1);
+  const lastOf = new Int32Array(2 * MAX_SHAPES + 1);
+  const contiguous = new Uint8Array(2 * MAX_SHAPES + 1);
+  const order = new Int32Array(2 * MAX_SHAPES + 1);
+  const gather = Buffer.allocUnsafe(OUT_LENGTH);
+  let staged = 0;
+
   function flush(): void {
-    if (batchCount > 0) {
-      ctx.sink.records(session.session, batchEntry!.template, out, batchStart, pos, batchCount, now[1]!);
-      converted += batchCount;
+    let templates = 0;
+    for (let i = 0; i < staged; i++) {
+      const k = stagedTemplate[i]! - FIRST_TEMPLATE_ID;
+      stagedNext[i] = -1;
+      if (firstOf[k]! < 0) {
+        firstOf[k] = i;
+        contiguous[k] = 1;
+        order[templates++] = k;
+      } else {
+        const last = lastOf[k]!;
+        stagedNext[last] = i;
+        if (stagedEnd[last] !== stagedStart[i]) contiguous[k] = 0;
+      }
+      lastOf[k] = i;
     }
-    pos = batchStart = batchCount = 0;
-    batchEntry = undefined;
+    for (let t = 0; t < templates; t++) {
+      const k = order[t]!;
+      const first = firstOf[k]!;
+      firstOf[k] = -1;
+      const template = stagedEntry[first]!.template;
+      if (contiguous[k]) {
+        let count = 0;
+        for (let j = first; j >= 0; j = stagedNext[j]!) count++;
+        ctx.sink.records(session.session, template, out, stagedStart[first]!, stagedEnd[lastOf[k]!]!, count, now[1]!);
+        converted += count;
+        continue;
+      }
+      let g = 0;
+      let count = 0;
+      for (let j = first; j >= 0; j = stagedNext[j]!) {
+        const l = stagedEnd[j]! - stagedStart[j]!;
+        copyBytes(out, stagedStart[j]!, gather, g, l);
+        g += l;
+        count++;
+      }
+      ctx.sink.records(session.session, template, gather, 0, g, count, now[1]!);
+      converted += count;
+    }
+    for (let i = 0; i < staged; i++) stagedEntry[i] = undefined;
+    staged = 0;
+    pos = 0;
   }
 
-  /** Starts (or continues) a batch of `shape` with room for `need` more octets. */
+  /** Makes room for a record of `shape` needing `need` octets and starts staging it at `pos`. */
   function room(shape: Shape, need: number): void {
     const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
-    if (entry !== batchEntry || out.length - pos < need) {
-      flush();
-      batchEntry = entry;
-    }
+    if (staged === MAX_STAGED || out.length - pos < need) flush();
+    stagedEntry[staged] = entry;
+    stagedTemplate[staged] = shape.templateId;
+    stagedStart[staged] = pos;
+  }
+
+  /** The record started by room() ends at `pos`. */
+  function stage(): void {
+    stagedEnd[staged] = pos;
+    staged++;
   }
 
   function varlenPrefix(length: number): void {
@@ -232,7 +292,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       }
       pos += l;
     }
-    batchCount++;
+    stage();
     return true;
   }
 
@@ -584,15 +644,14 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const shape = counterShapes.get(mask)!;
     room(shape, shape.fixedLength);
     pos = shape.copy(pos);
-    batchCount++;
+    stage();
   }
 
   return function decodeSflow(context, dg, address, port) {
     ctx = context;
     input = context.input;
-    // A decoder bug thrown out of the last datagram must not leave half a batch behind.
-    pos = batchStart = batchCount = 0;
-    batchEntry = undefined;
+    // A decoder bug thrown out of the last datagram must not leave staged records behind.
+    pos = staged = 0;
     const n = dg.length;
     if (n < MIN_DATAGRAM) {
       ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${n} octets is shorter than the ${MIN_DATAGRAM}-octet header` });

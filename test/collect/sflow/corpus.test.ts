@@ -294,17 +294,27 @@ describe.skipIf(!requireOrSkip('tshark'))('sFlow decoder against tshark, every s
     expect(samples.filter((s) => s.type === 1 || s.type === 3)).toHaveLength(flows);
     expect(samples.filter((s) => s.type === 2 || s.type === 4)).toHaveLength(counters);
     expect(samples.filter((s) => s.type < 1 || s.type > 4)).toEqual([]);
-    // records come out in sample order, flow and counter records alike
+    // one record per sample; within a datagram the records of one template keep their samples' order
+    // (the decoder hands a datagram's records on template by template), so each sample's record is found
+    // by its session, kind, data source and sequence number, in order
     expect(ours.records).toHaveLength(samples.length);
+    const key = (agent: string, odid: number, counter: boolean, type: unknown, index: unknown, seq: unknown) => `${agent}/${odid} ${counter ? 'c' : 'f'} ${String(type)}:${String(index)} #${String(seq)}`;
+    const queues = new Map<string, (typeof ours.records)[number][]>();
+    for (const r of ours.records) {
+      const k = key(r.$agent, r.$odid, r.$counter, r.sflowSourceIdType, r.$counter ? r.ingressInterface : r.sflowSourceIdIndex, r.sflowSampleSequence);
+      if (!queues.has(k)) queues.set(k, []);
+      queues.get(k)!.push(r);
+    }
     const problems: string[] = [];
-    samples.forEach((s, k) => {
-      const r = ours.records[k]!;
-      const where = `frame ${s.frame} sample seq ${s.sample.s('sflow.flow_sample.sequence_number') ?? s.sample.s('sflow.counters_sample.sequence_number')}`;
+    for (const s of samples) {
       const counter = s.type === 2 || s.type === 4;
-      if (r.$counter !== counter) problems.push(`${where}: ours is ${r.$counter ? 'a counter' : 'a flow'} record`);
-      if (r.$agent !== s.agent || r.$odid !== s.subAgent) problems.push(`${where}: session ${r.$agent}/${r.$odid}, tshark agent ${s.agent}/${s.subAgent}`);
-      problems.push(...diff(where, counter ? counterExpect(s) : flowExpect(s), r));
-    });
+      const want = counter ? counterExpect(s) : flowExpect(s);
+      const k = key(s.agent, s.subAgent, counter, want.sflowSourceIdType, counter ? want.ingressInterface : want.sflowSourceIdIndex, want.sflowSampleSequence);
+      const r = queues.get(k)?.shift();
+      const where = `frame ${s.frame} ${k}`;
+      if (!r) problems.push(`${where}: no record`);
+      else problems.push(...diff(where, want, r));
+    }
     expect(problems.slice(0, 30)).toEqual([]);
   });
 

@@ -480,14 +480,16 @@ describe('counter samples', () => {
     const both = decodeCounters([ether, generic], true);
     expect(both.rows[0]).toMatchObject({ ingressInterface: 21, octetTotalCount: 0x1_0000_0005, sflowDot3StatsSymbolErrors: 312 });
     expect(both.ctx.records[0]!.template.scopeCount).toBe(1);
-    // three combinations in one session: three options templates
+    // three combinations in one session: three options templates; a datagram's records are handed on
+    // template by template (samples 1 and 4 in one call, in their order)
     const all = run([datagram({ agent: '192.0.2.1', samples: [counterSample({ sourceIndex: 1, records: [ether] }), counterSample({ sourceIndex: 2, records: [generic, ether] }), counterSample({ sourceIndex: 3, records: [generic] }), counterSample({ sourceIndex: 4, records: [ether] })] })]);
     expect(all.rows.map((r) => [r.ingressInterface, r.$template])).toEqual([
       [1, 256],
+      [4, 256],
       [2, 257],
       [3, 258],
-      [4, 256],
     ]);
+    expect(all.ctx.records.map((c) => c.count)).toEqual([2, 1, 1]);
     expect(all.ctx.events.filter((x) => x.kind === 'defined')).toHaveLength(3);
   });
 
