@@ -101,6 +101,8 @@ export class SendTracker {
   private queue: OutstandingChunk[] = [];
   private head = 0;
   private readonly ftsnStreams = new Map<number, number>();
+  /** TSNs beyond the Cumulative TSN Ack that the latest SACK accepted with this cumulative ack reported. */
+  private gapAcked = 0;
 
   constructor(opts: SendTrackerOptions) {
     this.nextTsn = opts.initialTsn >>> 0;
@@ -162,6 +164,19 @@ export class SendTracker {
       this.stats.invalidSacks++;
       return o;
     }
+    // A SACK with the same Cumulative TSN Ack that reports fewer TSNs than one already processed
+    // is, far more often than a reneging peer, an older SACK overtaken on the way (§6.2.1 D i can
+    // only see that by the cumulative ack). Taking it would withdraw gap acks and count spurious
+    // miss indications; drop it like a stale one. Real reneging still shows once the cumulative
+    // ack moves (the missing TSN below it is retransmitted by T3-rtx or fast retransmit).
+    let gapAcked = 0;
+    for (const g of gapAckBlocks) gapAcked += g.end - g.start + 1;
+    if (cumulativeTsnAck === this.cumulativeTsnAck && gapAcked < this.gapAcked) {
+      o.stale = true;
+      this.stats.staleSacks++;
+      return o;
+    }
+    this.gapAcked = gapAcked;
     let htna = cumulativeTsnAck; // Highest TSN Newly Acknowledged
     let htnaSet = false;
     // cumulative ack: every chunk up to it leaves the queue

@@ -108,13 +108,30 @@ describe('SendTracker: SACK processing (RFC 9260 §6.2.1)', () => {
   });
 
   it('handles reneging: a gap-acked chunk no longer reported is outstanding again and counts a miss', () => {
-    const t = sent(4);
-    t.onSack(999, 1e5, [{ start: 2, end: 3 }], 1); // 1001, 1002 acked
-    const o = t.onSack(999, 1e5, [{ start: 3, end: 3 }], 2); // 1001 withdrawn
+    const t = sent(5);
+    t.onSack(999, 1e5, [{ start: 3, end: 4 }], 1); // 1002, 1003 acked
+    const o = t.onSack(1000, 1e5, [{ start: 3, end: 3 }], 2); // cum 1000; 1003 still acked, 1002 withdrawn
     expect(o.reneged).toBe(1);
-    expect(t.get(1001)!.acked).toBe(false);
-    expect(t.get(1001)!.missIndications).toBe(1);
-    expect(t.onT3Expired()).toBe(3); // 1000, 1001, 1003
+    expect(t.get(1002)!.acked).toBe(false);
+    expect(t.get(1002)!.missIndications).toBe(1);
+    expect(t.onT3Expired()).toBe(3); // 1001, 1002, 1004
+  });
+
+  it('drops a SACK overtaken by a newer one with the same cumulative ack (fewer TSNs reported): no false reneging', () => {
+    // the peer sent S1 (cum 999, 1001 gap-acked) then S2 (cum 999, 1001-1002); S2 arrives first
+    const t = sent(4);
+    t.onSack(999, 1e5, [{ start: 2, end: 3 }], 1); // S2
+    const o = t.onSack(999, 1e5, [{ start: 2, end: 2 }], 2); // S1, late
+    expect(o.stale).toBe(true);
+    expect(o.reneged).toBe(0);
+    expect(t.get(1002)!.acked).toBe(true);
+    expect(t.get(1002)!.missIndications).toBe(0);
+    expect(t.stats.staleSacks).toBe(1);
+    // the same report again, or a bigger one, is taken as usual
+    expect(t.onSack(999, 1e5, [{ start: 2, end: 3 }], 3).stale).toBe(false);
+    const o2 = t.onSack(999, 1e5, [{ start: 2, end: 4 }], 4);
+    expect(o2.stale).toBe(false);
+    expect(o2.ackedBytes).toBe(100);
   });
 
   it('on T3-rtx expiry marks every unacknowledged chunk, empties the flight and gives back window (§6.2.1 C)', () => {
