@@ -40,6 +40,9 @@ export const sessionsEnded = counter('exporter_sessions_ended_total', 'Exporter 
 export const pendingRecords = gauge('pending_sets', 'Data sets held while waiting for their template, per input', ['input']);
 export const sflowSkipped = counter('sflow_skipped_total', 'sFlow parts skipped by their length without an IPFIX record: unknown sample/record formats, unsupported header protocols, counter samples without interface counters; per input', ['input', 'what'], flushBeforeScrape);
 export const sflowDatagramsLost = counter('sflow_datagrams_lost_total', 'sFlow datagrams missing from agents\' sequence numbers (lost before reaching the gateway), per input', ['input'], flushBeforeScrape);
+export const connectionsActive = gauge('input_connections', 'Open TCP/TLS connections (and SCTP associations): Transport Sessions from exporters, per input', ['input']);
+export const connectionsAccepted = counter('input_connections_accepted_total', 'TCP/TLS connections (and SCTP associations) accepted from exporters, per input', ['input']);
+export const connectionsRefused = counter('input_connections_refused_total', 'Exporter connections refused or closed by the gateway, per input and reason (not_allowed, tls_handshake, not_ipfix)', ['input', 'reason']);
 export const packetsTrailingOctets = counter('packets_trailing_octets_total', 'Datagrams longer than their header announces: decoded, extra octets ignored; per input and protocol', ['input', 'protocol']);
 
 // Exporting Processes
@@ -70,5 +73,9 @@ export const DropReason = {
   decoderError: 'decoder_error',
   /** A structure whose lengths or types contradict each other (e.g. an sFlow sample too short for its format). */
   malformed: 'malformed',
+  /** A source outside the input's allow list (RFC 6183 §9). */
+  notAllowed: 'not_allowed',
+  /** An exporter above the input's rate limit. */
+  rateLimited: 'rate_limited',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];
