@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
+import { parseSctpUrl } from '../transport/sctp-options.js';
 import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, SflowMappingConfig } from './types.js';
 
 /** Mapping settings when the config says nothing (and for collect/inspect, which take no config). */
@@ -297,7 +298,11 @@ export function parseListenUrl(url: string): HostPort | undefined {
 function outputUrlProblem(url: string): string | undefined {
   const scheme = /^([a-z]+):/.exec(url)?.[1];
   if (scheme === 'file') return /^file:(\/\/\/.+|[^/].*)$/.test(url) ? undefined : `"${url}" is not a file URL — use file:///absolute/path.ipfix or file:relative/path.ipfix`;
-  if (scheme === 'udp' || scheme === 'tcp' || scheme === 'tls' || scheme === 'sctp') {
+  if (scheme === 'sctp') {
+    const r = parseSctpUrl(url, 'output');
+    return typeof r === 'string' ? r : undefined;
+  }
+  if (scheme === 'udp' || scheme === 'tcp' || scheme === 'tls') {
     return parseHostPortUrl(url) ? undefined : `"${url}" must be ${scheme}://HOST:PORT (IPv6: ${scheme}://[ADDR]:PORT)`;
   }
   const near = scheme ? nearest(scheme, ['udp', 'tcp', 'tls', 'sctp', 'file']) : undefined;

@@ -31,7 +31,7 @@ export interface FileRotation {
 
 export interface OutputConfig {
   name: string;
-  /** udp://HOST:PORT, tcp://HOST:PORT, file:///abs/path.ipfix or file:relative/path.ipfix (tls://, sctp:// later). */
+  /** udp://HOST:PORT, tcp://HOST:PORT, sctp://HOST:PORT[?options] (docs/export.md), file:///abs/path.ipfix or file:relative/path.ipfix (tls:// later). */
   url: string;
   /** UDP: seconds between template retransmissions (RFC 7011 §8.4). Default 60. */
   templateRefresh: number;

@@ -55,6 +55,7 @@ export const transportUp = gauge('transport_up', '1 when the output transport is
 export const reconnects = counter('reconnects_total', 'Transport (re)connect attempts per output', ['output']);
 export const queueDepth = gauge('queue_bytes', 'Bytes waiting in the output queue', ['output']);
 export const filesWritten = counter('files_written_total', 'IPFIX files closed (rotated) per output', ['output']);
+export const sctpAbandoned = counter('sctp_abandoned_messages_total', 'IPFIX messages of Data Sets only that SCTP gave up after their PR-SCTP lifetime (RFC 3758 ttl), per output', ['output']);
 
 /** Drop reasons used across the project, in one place so dashboards can list them. */
 export const DropReason = {

@@ -1,0 +1,27 @@
+// The lower layer an sctp:// URL asks for: RFC 6951 UDP encapsulation (a UDP socket of the URL's
+// address family), or SCTP straight over IPv4/IPv6 through the stack's raw-IP layer.
+
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { HostPort } from '../config/load.js';
+import { openUdpEncapsulation, type LowerLayer } from './sctp/index.js';
+import type { SctpUrlOptions } from './sctp-options.js';
+
+/** An IP address for the URL's host (names resolved in the URL's family: IPv6 only in brackets). */
+export async function resolveHost(at: HostPort): Promise<string> {
+  if (isIP(at.host)) return at.host;
+  const r = await lookup(at.host, { family: at.family });
+  return r.address;
+}
+
+/**
+ * Open the lower layer. `bindAddress`/`udpPort` are local: a listener binds the URL's address and
+ * its udpPort; an output binds the wildcard of the collector's family and its localUdpPort.
+ * Rejects with a message that names the remedy.
+ */
+export async function openLowerLayer(o: SctpUrlOptions, family: 4 | 6, bindAddress: string | undefined, udpPort: number): Promise<LowerLayer> {
+  if (o.encapsulation === 'udp') {
+    return openUdpEncapsulation({ port: udpPort, address: bindAddress, type: family === 6 ? 'udp6' : 'udp4', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+  }
+  throw new Error('SCTP over raw IP is not available in this build yet: use ?encapsulation=udp (RFC 6951 SCTP over UDP, collector UDP port 9899 unless udpPort=N)');
+}
