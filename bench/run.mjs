@@ -17,6 +17,9 @@ const runs = [
   ['e2e.mjs', 'v9'],
   ['e2e.mjs', 'sflow', '--output', 'file'],
   ['e2e.mjs', 'sflow', '--output', 'udp'],
+  ['sctp.mjs'],
+  ['sctp.mjs', '--loss', '0.02'],
+  ['sctp.mjs', '--lower', 'raw'],
 ];
 const rmemAt = process.argv.indexOf('--rmem');
 const rmem = rmemAt >= 0 ? ['--rmem', process.argv[rmemAt + 1]] : [];
