@@ -5,7 +5,7 @@ export type ProtocolSetting = 'auto' | 'netflow5' | 'netflow9' | 'ipfix' | 'sflo
 
 export interface InputConfig {
   name: string;
-  /** udp://HOST:PORT (tcp://, tls://, sctp:// arrive with later issues). */
+  /** udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (IPFIX only over tcp/tls). */
   listen: string;
   protocol: ProtocolSetting;
   /** Seconds without packets before an exporter session ends. Default 300. */
@@ -18,6 +18,23 @@ export interface InputConfig {
   pendingLimit: number;
   /** Requested UDP receive buffer in bytes. Default 32 MiB; a warning is logged when the kernel caps it. */
   receiveBuffer: number;
+  /** tls://: PEM paths (absolute after loading): the CA exporters' certificates must chain to, our certificate and key. */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Address prefixes (CIDR, IPv4 and IPv6) exporters may send from; others are dropped (not_allowed). Absent: everyone. */
+  allow?: string[];
+  /** Per-exporter rate limit; absent: none. */
+  rateLimit?: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  /** Datagrams (stream: IPFIX messages) per second per exporter; 0 = no limit. */
+  datagrams: number;
+  /** Data records per second per exporter; 0 = no limit. */
+  records: number;
+  /** Seconds of rate an exporter may send at once. Default 1. */
+  burst: number;
 }
 
 export interface FileRotation {
@@ -46,6 +63,12 @@ export interface OutputConfig {
   queueLimit: number;
   /** file:// rotation. */
   rotate: FileRotation;
+  /** tls://: PEM paths (absolute after loading): the CA the collector's certificate must chain to, our certificate and key. */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** tls://: the name the collector's certificate must carry (default: the URL host; set it when that is an IP address). */
+  servername?: string;
 }
 
 export interface MappingConfig {
