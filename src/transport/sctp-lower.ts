@@ -14,14 +14,21 @@ export async function resolveHost(at: HostPort): Promise<string> {
   return r.address;
 }
 
+export interface OpenedLowerLayer {
+  lower: LowerLayer;
+  /** UDP encapsulation: the local UDP port bound (the one picked when 0 was asked for). */
+  udpPort?: number;
+}
+
 /**
  * Open the lower layer. `bindAddress`/`udpPort` are local: a listener binds the URL's address and
  * its udpPort; an output binds the wildcard of the collector's family and its localUdpPort.
  * Rejects with a message that names the remedy.
  */
-export async function openLowerLayer(o: SctpUrlOptions, family: 4 | 6, bindAddress: string | undefined, udpPort: number): Promise<LowerLayer> {
+export async function openLowerLayer(o: SctpUrlOptions, family: 4 | 6, bindAddress: string | undefined, udpPort: number): Promise<OpenedLowerLayer> {
   if (o.encapsulation === 'udp') {
-    return openUdpEncapsulation({ port: udpPort, address: bindAddress, type: family === 6 ? 'udp6' : 'udp4', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const lower = await openUdpEncapsulation({ port: udpPort, address: bindAddress, type: family === 6 ? 'udp6' : 'udp4', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    return { lower, udpPort: lower.local.udpPort };
   }
   throw new Error('SCTP over raw IP is not available in this build yet: use ?encapsulation=udp (RFC 6951 SCTP over UDP, collector UDP port 9899 unless udpPort=N)');
 }
