@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
 import { parseSctpUrl } from '../transport/sctp-options.js';
-import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, SflowMappingConfig } from './types.js';
+import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, RateLimitConfig, SflowMappingConfig } from './types.js';
+import { parseCidr } from '../collect/allow-list.js';
 
 /** Mapping settings when the config says nothing (and for collect/inspect, which take no config). */
 export const DEFAULT_SFLOW_MAPPING: SflowMappingConfig = { enterprise: 4294967293, keepOuterFlow: false, scaleCounts: false, headerSection: false };
@@ -28,8 +29,10 @@ export class ConfigError extends Error {
 
 const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
 const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
-const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer'];
-const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate'];
+const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
+const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername'];
+const TLS_KEYS = ['ca', 'cert', 'key'] as const;
+const RATE_KEYS = ['datagrams', 'records', 'burst'];
 const ROTATE_KEYS = ['maxBytes', 'interval', 'keep'];
 const MAPPING_KEYS = ['dir', 'netflow9Enterprise', 'netflow9HighEnterprise', 'sflow'];
 const SFLOW_KEYS = ['enterprise', 'keepOuterFlow', 'scaleCounts', 'headerSection'];
@@ -224,11 +227,23 @@ class Validator {
     // A forced protocol has a well-known port (sFlow 6343, IPFIX 4739, NetFlow 2055): udp://HOST is enough.
     const port = DEFAULT_PORTS[protocol];
     if (listen !== undefined && port !== undefined && /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\[\]?]+)$/.test(listen)) listen = `${listen}:${port}`;
-    if (listen !== undefined && !parseListenUrl(listen)) {
-      this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format`);
+    const at = listen !== undefined ? parseListenUrl(listen) : undefined;
+    if (listen !== undefined && !at) {
+      this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format`);
     }
+    // IPFIX is the only format carried over TCP and TLS (RFC 7011 §10.4).
+    if (at && (at.scheme === 'tcp' || at.scheme === 'tls')) {
+      if (protocol === 'auto') protocol = 'ipfix';
+      else if (protocol !== 'ipfix') this.fail(m.get('protocol'), `${path}.protocol`, `${at.scheme}:// inputs carry IPFIX only; use protocol: ipfix (or leave it out)`);
+    }
+    const tlsFiles = this.tlsFiles(m, path, node, at?.scheme === 'tls', 'listen');
+    const allow = this.allowList(m.get('allow'), `${path}.allow`);
+    const rateLimit = this.rateLimit(m.get('rateLimit'), `${path}.rateLimit`);
     if (name === undefined || listen === undefined) return undefined;
     return {
+      ...tlsFiles,
+      ...(allow ? { allow } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
       name,
       listen,
       protocol,
@@ -238,6 +253,45 @@ class Validator {
       pendingLimit: this.num(m, 'pendingLimit', path, 256, 0, 1_000_000),
       receiveBuffer: this.num(m, 'receiveBuffer', path, 32 << 20, 4096, 2 ** 31 - 1),
     };
+  }
+
+  /** ca, cert, key: required for tls://, PEM paths resolved against the config file's folder. */
+  private tlsFiles(m: Map<string, Node | null>, path: string, node: Node, required: boolean, urlKey: string): { ca?: string; cert?: string; key?: string } {
+    const out: { ca?: string; cert?: string; key?: string } = {};
+    for (const k of TLS_KEYS) {
+      const v = this.str(m, k, path, node, false);
+      if (v !== undefined) out[k] = resolve(this.source, '..', v);
+      else if (required) this.fail(node, `${path}.${k}`, `is required for tls:// (a PEM file path; ${urlKey} is tls://): ca is the CA peers' certificates must chain to, cert and key are ours`);
+    }
+    return out;
+  }
+
+  private allowList(node: Node | null | undefined, path: string): string[] | undefined {
+    if (node === undefined || node === null) return undefined;
+    if (!isSeq(node)) {
+      this.fail(node, path, 'must be a list of address prefixes (e.g. [192.0.2.0/24, "2001:db8::/32"])');
+      return undefined;
+    }
+    const out: string[] = [];
+    for (const item of node.items) {
+      const v = isScalar(item) ? item.value : undefined;
+      const r = typeof v === 'string' ? parseCidr(v) : 'must be an address prefix string such as 192.0.2.0/24';
+      if (typeof r === 'string') this.fail(item as Node, path, r);
+      else out.push(v as string);
+    }
+    return out;
+  }
+
+  private rateLimit(node: Node | null | undefined, path: string): RateLimitConfig | undefined {
+    if (node === undefined || node === null) return undefined;
+    const m = this.entries(node, path, RATE_KEYS);
+    const r = {
+      datagrams: this.num(m, 'datagrams', path, 0, 0, 1e9, false),
+      records: this.num(m, 'records', path, 0, 0, 1e10, false),
+      burst: this.num(m, 'burst', path, 1, 0.001, 3600, false),
+    };
+    if (r.datagrams === 0 && r.records === 0) this.fail(node, path, 'needs datagrams and/or records (per second per exporter)');
+    return r;
   }
 
   private output(node: Node, path: string): OutputConfig | undefined {
@@ -258,8 +312,12 @@ class Validator {
     const reconnectMin = this.num(m, 'reconnectMin', path, 1, 0.01, 3600, false);
     const reconnectMax = this.num(m, 'reconnectMax', path, 30, 0.01, 3600, false);
     if (reconnectMax < reconnectMin) this.fail(m.get('reconnectMax') ?? node, `${path}.reconnectMax`, `must not be below reconnectMin (${reconnectMin})`);
+    const tlsFiles = this.tlsFiles(m, path, node, url?.startsWith('tls:') ?? false, 'url');
+    const servername = this.str(m, 'servername', path, node, false);
     if (name === undefined || url === undefined) return undefined;
     return {
+      ...tlsFiles,
+      ...(servername ? { servername } : {}),
       name,
       url,
       templateRefresh: this.num(m, 'templateRefresh', path, 60, 1, 86400),
@@ -292,7 +350,7 @@ export function parseHostPortUrl(url: string): HostPort | undefined {
 
 export function parseListenUrl(url: string): HostPort | undefined {
   const hp = parseHostPortUrl(url);
-  return hp && hp.scheme === 'udp' ? hp : undefined;
+  return hp && (hp.scheme === 'udp' || hp.scheme === 'tcp' || hp.scheme === 'tls') ? hp : undefined;
 }
 
 function outputUrlProblem(url: string): string | undefined {
