@@ -12,7 +12,12 @@ import { SessionTable } from './sessions.js';
 import { dispatch } from './dispatch.js';
 import { DECODERS } from './protocols.js';
 import { listenUdp } from './listener.js';
-import { DropReason, onScrape, bytesReceived, packetsDropped, packetsReceived, recordsDropped, recordsReceived, type DropReasonValue } from '../observe/metrics.js';
+import { StreamListener, type RefusedReason } from './stream-listener.js';
+import { TransportSession, type TransportPeer, type TransportSessionHost } from './transport-session.js';
+import { AllowList } from './allow-list.js';
+import { ExporterRateLimit } from './rate-limit.js';
+import { TlsCredentials } from '../transport/tls-credentials.js';
+import { DropReason, onScrape, bytesReceived, connectionsAccepted, connectionsActive, connectionsRefused, packetsDropped, packetsReceived, recordsDropped, recordsReceived, type DropReasonValue } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -38,6 +43,14 @@ export class CollectingProcess {
   private readonly unhookScrape: () => void;
   private socket?: dgram.Socket;
   private timer?: NodeJS.Timeout;
+  /** tcp:// and tls:// inputs: the listener and its open Transport Sessions (RFC 7011 §10). */
+  private listener?: StreamListener;
+  private readonly transportSessions = new Set<TransportSession>();
+  private readonly host: TransportSessionHost;
+  private readonly allow?: AllowList;
+  private readonly limit?: ExporterRateLimit;
+  private droppedNotAllowed = 0;
+  private droppedRateLimited = 0;
 
   constructor(
     readonly config: InputConfig,
@@ -54,6 +67,35 @@ export class CollectingProcess {
     const input = config.name;
     const sessions = this.sessions;
     const warn = this.warn;
+    const drop = (reason: DropReasonValue, detail: { session?: ExporterSession; offset?: number; templateId?: number; message: string }, records: number, exporter: string | undefined): void => {
+      if (records > 0) recordsDropped.inc({ stage: input, reason }, records);
+      else packetsDropped.inc({ input, reason });
+      const s = detail.session;
+      warn.warn(
+        `${reason}|${exporter ?? ''}`,
+        { input, reason, exporter, address: s?.address, odid: s?.observationDomainId, templateId: detail.templateId, offset: detail.offset, records },
+        detail.message,
+      );
+    };
+    if (config.allow) this.allow = new AllowList(config.allow);
+    if (config.rateLimit) this.limit = new ExporterRateLimit(config.rateLimit);
+    const transportSessions = this.transportSessions;
+    this.host = {
+      input,
+      sink,
+      session: (protocol, address, port, odid) => sessions.get(protocol, address, port, odid, true),
+      decode: (ctx, messages, address, port) => {
+        this.octetsIn += messages.length;
+        this.decodeWith(ctx, messages, address, port);
+      },
+      drop,
+      counted: (protocol, records) => (recordsIn[INDEX[protocol]] += records),
+      endPeer: (address, port, reason) => sessions.endPeer(address, port, reason),
+      closed: (ts) => {
+        if (transportSessions.delete(ts)) connectionsActive.dec(this.inputLabel);
+        log.info({ input, exporter: ts.identity, address: ts.address, port: ts.port, transport: ts.transport, messages: ts.received }, 'exporter Transport Session closed');
+      },
+    };
     this.context = {
       input,
       sink,
@@ -62,14 +104,7 @@ export class CollectingProcess {
         return sessions.get<E>(protocol, address, port, odid);
       },
       drop(reason: DropReasonValue, detail: { session?: ExporterSession; offset?: number; templateId?: number; message: string }, records = 0): void {
-        if (records > 0) recordsDropped.inc({ stage: input, reason }, records);
-        else packetsDropped.inc({ input, reason });
-        const s = detail.session;
-        warn.warn(
-          `${reason}|${s?.address ?? ''}`,
-          { input, reason, exporter: s?.address, odid: s?.observationDomainId, templateId: detail.templateId, offset: detail.offset, records },
-          detail.message,
-        );
+        drop(reason, detail, records, detail.session?.address);
       },
       counted(protocol: InputProtocol, records: number): void {
         recordsIn[INDEX[protocol]] += records;
@@ -77,15 +112,60 @@ export class CollectingProcess {
     };
   }
 
-  /** Bound UDP port (after start). */
+  /** Bound port (after start). */
   get port(): number {
+    if (this.listener) return this.listener.port;
     return this.socket ? this.socket.address().port : 0;
+  }
+
+  /**
+   * A Transport Session on a reliable transport begins (a TCP/TLS connection or SCTP association from an
+   * exporter): feed it whole IPFIX messages, close it when the connection ends (see transport-session.ts).
+   */
+  openTransportSession(peer: TransportPeer): TransportSession {
+    const ts = new TransportSession(this.host, peer);
+    this.transportSessions.add(ts);
+    connectionsAccepted.inc(this.inputLabel);
+    connectionsActive.inc(this.inputLabel);
+    log.info({ input: this.config.name, exporter: ts.identity, address: peer.address, port: peer.port, transport: peer.transport }, 'exporter Transport Session opened');
+    return ts;
+  }
+
+  /** Open Transport Sessions (TCP/TLS/SCTP), for /health. */
+  connections(): { exporter: string; address: string; port: number; transport: string; since: string; messages: number }[] {
+    return [...this.transportSessions].map((t) => ({ exporter: t.identity, address: t.address, port: t.port, transport: t.transport, since: new Date(t.openedAt).toISOString(), messages: t.received }));
+  }
+
+  /** Is `address` in the allow list (or is there none)? Counts and logs a refusal. */
+  admits(address: string): boolean {
+    return !this.allow || this.allow.admits(address);
+  }
+
+  /** A connection refused before it became a Transport Session (allow list, TLS handshake) or closed as not IPFIX. */
+  private refused(reason: RefusedReason, address: string, detail: string): void {
+    connectionsRefused.inc({ input: this.config.name, reason });
+    this.warn.warn(`refused|${reason}|${address}`, { input: this.config.name, reason, address }, detail);
+  }
+
+  /** tls:// inputs: read ca/cert/key again; established connections keep theirs. False: the old ones stay. */
+  reloadCertificates(): boolean {
+    return this.listener ? this.listener.reloadCertificates() : true;
   }
 
   async start(): Promise<void> {
     const at = parseListenUrl(this.config.listen);
     if (!at) throw new Error(`input ${this.config.name}: cannot listen on ${this.config.listen}`);
-    this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
+    if (at.scheme === 'tcp' || at.scheme === 'tls') {
+      const c = this.config;
+      this.listener = await StreamListener.listen({
+        input: c.name,
+        at,
+        credentials: at.scheme === 'tls' ? new TlsCredentials({ ca: c.ca ?? '', cert: c.cert ?? '', key: c.key ?? '' }, `input ${c.name}`) : undefined,
+        admits: (address) => this.admits(address),
+        open: (peer) => this.openTransportSession(peer),
+        refused: (reason, address, detail) => this.refused(reason, address, detail),
+      });
+    } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
     this.timer = setInterval(() => {
       // A downstream bug surfacing in a withdrawal or session end must not kill the process from a timer.
       try {
@@ -105,6 +185,9 @@ export class CollectingProcess {
     this.socket = undefined;
     if (s) await new Promise<void>((r) => s.close(() => r()));
     this.sessions.endAll('shutdown');
+    const l = this.listener;
+    this.listener = undefined;
+    if (l) await l.close();
     this.flushCounts();
     this.unhookScrape();
   }
@@ -112,6 +195,7 @@ export class CollectingProcess {
   sweep(nowMs?: number): void {
     this.flushCounts();
     this.sessions.sweep(nowMs);
+    this.limit?.sweep(nowMs ?? Date.now());
   }
 
   /** Hand the datagrams, octets and records counted since the last flush to prom-client. */
@@ -124,15 +208,40 @@ export class CollectingProcess {
     }
     if (this.octetsIn > 0) bytesReceived.inc(this.inputLabel, this.octetsIn);
     this.octetsIn = 0;
+    if (this.droppedNotAllowed > 0) packetsDropped.inc({ input: this.config.name, reason: DropReason.notAllowed }, this.droppedNotAllowed);
+    if (this.droppedRateLimited > 0) packetsDropped.inc({ input: this.config.name, reason: DropReason.rateLimited }, this.droppedRateLimited);
+    this.droppedNotAllowed = 0;
+    this.droppedRateLimited = 0;
   }
 
   private receive(datagram: Buffer, address: string, port: number): void {
     this.octetsIn += datagram.length;
+    if (this.allow && !this.allow.admits(address)) {
+      // RFC 6183 §9: only configured exporters; counted in a plain number (flushCounts), logged rate-limited.
+      this.droppedNotAllowed++;
+      this.warn.warn(`not_allowed|${address}`, { input: this.config.name, reason: DropReason.notAllowed, exporter: address, port }, 'datagram from a source outside the allow list dropped');
+      return;
+    }
     this.feed(datagram, address, port);
   }
 
   /** Decode one datagram as if it had been received from address:port. */
   feed(datagram: Buffer, address: string, port: number): void {
+    this.decodeWith(this.context, datagram, address, port);
+  }
+
+  /** Dispatch, rate limit, decode with `ctx` (the input's UDP context or a Transport Session's). */
+  private decodeWith(ctx: DecodeContext, datagram: Buffer, address: string, port: number): void {
+    const limit = this.limit;
+    let before = 0;
+    if (limit) {
+      if (!limit.admit(address, Date.now())) {
+        this.droppedRateLimited++;
+        this.warn.warn(`rate_limited|${address}`, { input: this.config.name, reason: DropReason.rateLimited, exporter: address, port }, 'exporter above its rate limit: datagram dropped');
+        return;
+      }
+      if (limit.countsRecords) before = this.recordsTotal();
+    }
     const d = dispatch(datagram, this.config.protocol);
     if (typeof d !== 'string') {
       this.packetsIn[UNKNOWN]++;
@@ -143,7 +252,8 @@ export class CollectingProcess {
     const decode = this.decoders.get(d);
     if (!decode) return; // dispatch never returns a protocol without a decoder
     try {
-      decode(this.context, datagram, address, port);
+      decode(ctx, datagram, address, port);
+      if (limit?.countsRecords) limit.charge(this.recordsTotal() - before);
     } catch (err) {
       // A decoder bug must not take the gateway down: count it, log it, go on with the next datagram.
       packetsDropped.inc({ input: this.config.name, reason: DropReason.decoderError });
