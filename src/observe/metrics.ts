@@ -55,6 +55,16 @@ export const transportUp = gauge('transport_up', '1 when the output transport is
 export const reconnects = counter('reconnects_total', 'Transport (re)connect attempts per output', ['output']);
 export const queueDepth = gauge('queue_bytes', 'Bytes waiting in the output queue', ['output']);
 export const filesWritten = counter('files_written_total', 'IPFIX files closed (rotated) per output', ['output']);
+// Output queues, spools and failover groups (docs/export.md "Queue and spool")
+export const queueMemoryBytes = gauge('output_queue_memory_bytes', 'Octets of messages waiting in the output queue in memory', ['output']);
+export const queueMessages = gauge('output_queue_messages', 'Messages waiting in the output queue (memory and spool)', ['output']);
+export const spoolBytes = gauge('spool_bytes', 'Octets of messages waiting in the output spool on disk', ['output']);
+export const recordsQueued = counter('records_queued_total', 'Data records that waited in the output queue (transport down or busy)', ['output']);
+export const recordsSpooled = counter('records_spooled_total', 'Data records written to the output spool on disk', ['output']);
+export const recordsReplayed = counter('records_replayed_total', 'Data records sent from the output queue or spool after waiting', ['output']);
+export const failoverActive = gauge('failover_active_member', 'Index (from 0) of the failover member sending, -1 when none is up', ['output']);
+export const failoverSwitches = counter('failover_switches_total', 'Times a failover group moved to another member', ['output']);
+export const recordsUnselected = counter('records_unselected_total', 'Data records an output\'s select rules passed over', ['output'], flushBeforeScrape);
 export const sctpAbandoned = counter('sctp_abandoned_messages_total', 'IPFIX messages of Data Sets only that SCTP gave up after their PR-SCTP lifetime (RFC 3758 ttl), per output', ['output']);
 
 /** Drop reasons used across the project, in one place so dashboards can list them. */
@@ -74,6 +84,10 @@ export const DropReason = {
   decoderError: 'decoder_error',
   /** A structure whose lengths or types contradict each other (e.g. an sFlow sample too short for its format). */
   malformed: 'malformed',
+  /** The output spool on disk is full and its policy dropped these records (docs/export.md). */
+  spoolFull: 'spool_full',
+  /** Still waiting in an output queue when the gateway stopped (drain timeout). */
+  unsentAtShutdown: 'unsent_at_shutdown',
   /** A source outside the input's allow list (RFC 6183 §9). */
   notAllowed: 'not_allowed',
   /** An exporter above the input's rate limit. */
