@@ -69,6 +69,61 @@ export interface OutputConfig {
   key?: string;
   /** tls://: the name the collector's certificate must carry (default: the URL host; set it when that is an IP address). */
   servername?: string;
+  /** Reliable outputs (tcp, tls, sctp, failover groups): the memory queue (docs/export.md "Queue and spool"). Defaulted by load. */
+  queue?: QueueConfig;
+  /** Reliable outputs: the disk spool behind the memory queue; absent: memory only. */
+  spool?: SpoolConfig;
+  /** Seconds a stopping gateway spends sending what waits in the queue. Default 2. */
+  drainTimeout?: number;
+  /** A failover group: ordered members (reliable URLs); `url` is then "failover:" and the members' URLs. */
+  failover?: FailoverMember[];
+  /** Failover: seconds an earlier member must have been up before data moves back to it. Default 10. */
+  failbackDelay?: number;
+  /** Data-based collector selection (RFC 6183 §6.1): records go here when any rule matches; absent: all. */
+  select?: SelectRule[];
+}
+
+export type OverflowPolicySetting = 'drop-newest' | 'drop-oldest';
+
+export interface QueueConfig {
+  /** Octets of messages kept in memory while the transport is down or busy. Default 16 MiB. */
+  maxBytes: number;
+  /** When the last tier (spool, else memory) is full. Default drop-newest. */
+  policy: OverflowPolicySetting;
+}
+
+export interface SpoolConfig {
+  /** Directory of the RFC 5655 spool files (absolute after loading; relative ones are to the config file). */
+  dir: string;
+  /** Octets of messages the spool may hold. Default 1 GiB. */
+  maxBytes: number;
+}
+
+export interface FailoverMember {
+  /** Metrics/log name of the member; default "<group>/<n>". */
+  name: string;
+  url: string;
+}
+
+/** A closed range of unsigned integers. */
+export type NumberRange = readonly [number, number];
+
+/** An address prefix: the network's octets (4 or 16) and the prefix length. */
+export interface AddressPrefix {
+  readonly bytes: readonly number[];
+  readonly length: number;
+}
+
+/** All conditions of a rule must hold (a record whose Template lacks a named field never matches). */
+export interface SelectRule {
+  exporter?: AddressPrefix[];
+  odid?: NumberRange[];
+  ingressInterface?: NumberRange[];
+  egressInterface?: NumberRange[];
+  bgpSourceAsNumber?: NumberRange[];
+  bgpDestinationAsNumber?: NumberRange[];
+  sourceAddress?: AddressPrefix[];
+  destinationAddress?: AddressPrefix[];
 }
 
 export interface MappingConfig {
