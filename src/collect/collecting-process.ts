@@ -218,11 +218,17 @@ export class CollectingProcess {
     this.octetsIn += datagram.length;
     if (this.allow && !this.allow.admits(address)) {
       // RFC 6183 §9: only configured exporters; counted in a plain number (flushCounts), logged rate-limited.
+      this.packetsIn[UNKNOWN]++;
       this.droppedNotAllowed++;
       this.warn.warn(`not_allowed|${address}`, { input: this.config.name, reason: DropReason.notAllowed, exporter: address, port }, 'datagram from a source outside the allow list dropped');
       return;
     }
     this.feed(datagram, address, port);
+  }
+
+  private recordsTotal(): number {
+    const r = this.recordsIn;
+    return r[0]! + r[1]! + r[2]! + r[3]! + r[4]!;
   }
 
   /** Decode one datagram as if it had been received from address:port. */
@@ -236,6 +242,7 @@ export class CollectingProcess {
     let before = 0;
     if (limit) {
       if (!limit.admit(address, Date.now())) {
+        this.packetsIn[UNKNOWN]++;
         this.droppedRateLimited++;
         this.warn.warn(`rate_limited|${address}`, { input: this.config.name, reason: DropReason.rateLimited, exporter: address, port }, 'exporter above its rate limit: datagram dropped');
         return;
@@ -245,7 +252,7 @@ export class CollectingProcess {
     const d = dispatch(datagram, this.config.protocol);
     if (typeof d !== 'string') {
       this.packetsIn[UNKNOWN]++;
-      this.context.drop(d.reason, { message: `${address}:${port}: ${d.message}` });
+      ctx.drop(d.reason, { message: `${address}:${port}: ${d.message}` });
       return;
     }
     this.packetsIn[INDEX[d]]++;

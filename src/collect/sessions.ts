@@ -51,7 +51,8 @@ class Templates<E extends TemplateEntry> implements TemplateStore<E> {
     }
     if (old) o.table.sink.templateWithdrawn(o.session, old.entry.template);
     else templatesActive.inc({ input: o.table.input });
-    this.entries.set(templateId, { entry, refreshed: now, expires });
+    // Over a reliable transport a template lives as long as its session (RFC 7011 §8.4 is a UDP matter).
+    this.entries.set(templateId, { entry, refreshed: now, expires: expires && !o.reliable });
     o.table.sink.templateDefined(o.session, entry.template);
     o.release(templateId);
     return entry;
@@ -78,6 +79,8 @@ class Session<E extends TemplateEntry = TemplateEntry> implements SessionState<E
   readonly templates: Templates<E>;
   protocolState: unknown = undefined;
   lastSeen: number;
+  /** Carried by a TCP/TLS connection or SCTP association: ends with it, not by sessionTimeout. */
+  reliable = false;
   private held: HeldSet[] = [];
 
   constructor(
@@ -159,13 +162,14 @@ export class SessionTable {
     return this.count;
   }
 
-  get<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number): SessionState<E> {
+  get<E extends TemplateEntry>(protocol: InputProtocol, address: string, port: number, observationDomainId: number, reliable = false): SessionState<E> {
     const n = sessionNumber(protocol, port, observationDomainId);
     let at = this.byAddress.get(address);
     let s = at?.get(n);
     if (!s) {
       if (!at) this.byAddress.set(address, (at = new Map()));
       s = new Session(this, makeExporterSession(this.input, protocol, address, port, observationDomainId));
+      s.reliable = reliable;
       at.set(n, s);
       this.count++;
       sessionsActive.inc(this.inputLabel);
@@ -180,7 +184,7 @@ export class SessionTable {
     const templateLimit = this.config.templateTimeout * 1000;
     for (const [address, at] of this.byAddress) {
       for (const [n, s] of at) {
-        if (now - s.lastSeen > sessionLimit) {
+        if (!s.reliable && now - s.lastSeen > sessionLimit) {
           this.end(address, at, n, s, 'timeout');
           continue;
         }
@@ -193,6 +197,13 @@ export class SessionTable {
   /** End every session (input stopping). */
   endAll(reason: SessionEndReason): void {
     for (const [address, at] of this.byAddress) for (const [n, s] of at) this.end(address, at, n, s, reason);
+  }
+
+  /** End every session of one Transport Session (a TCP/TLS connection or SCTP association from address:port). */
+  endPeer(address: string, port: number, reason: SessionEndReason): void {
+    const at = this.byAddress.get(address);
+    if (!at) return;
+    for (const [n, s] of at) if (s.session.port === port) this.end(address, at, n, s, reason);
   }
 
   private end(address: string, at: Map<number, Session>, n: number, s: Session, reason: SessionEndReason): void {

@@ -13,6 +13,17 @@ import type { Transport } from '../transport/transport.js';
 import { Domain, TemplateIds, type OutTemplate } from './domain.js';
 import { DropReason, bytesSent, messagesSent, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
+import { OutputQueue, type QueueSettings } from './output-queue.js';
+
+/** Queue settings of a reliable output, with the defaults of docs/config.md. */
+export function queueSettings(c: OutputConfig): QueueSettings {
+  return {
+    memoryBytes: c.queue?.maxBytes ?? 16 << 20,
+    policy: c.queue?.policy ?? 'drop-newest',
+    spool: c.spool,
+    drainTimeout: c.drainTimeout ?? 2,
+  };
+}
 
 export class ExportingProcess implements RecordSink {
   readonly name: string;
@@ -28,12 +39,19 @@ export class ExportingProcess implements RecordSink {
   private readonly messagesOut;
   private readonly bytesOut;
   private readonly recordsOut;
+  /** Reliable transports: what the Exporting Process writes into (the transport is behind it). */
+  readonly queue?: OutputQueue;
+  private readonly transport: Transport;
 
   constructor(
     readonly config: OutputConfig,
-    private readonly transport: Transport,
+    transport: Transport,
   ) {
     this.name = config.name;
+    // On reliable transports nothing is dropped while the collector is away: the queue keeps it, replays it
+    // in a new Transport Session and numbers it; the Exporting Process sees one session that never ends.
+    this.queue = transport.reliable ? new OutputQueue(config.name, transport, queueSettings(config)) : undefined;
+    this.transport = this.queue ?? transport;
     this.messagesOut = messagesSent.labels({ output: this.name });
     this.bytesOut = bytesSent.labels({ output: this.name });
     this.recordsOut = recordsSent.labels({ output: this.name });
@@ -215,6 +233,10 @@ export class ExportingProcess implements RecordSink {
   private send(d: Domain): void {
     const m = d.take(Math.floor(Date.now() / 1000));
     if (!m) return;
+    if (this.queue) {
+      this.queue.send(m.message, m.records); // counts what it sends and what it drops
+      return;
+    }
     const r = this.transport.send(m.message);
     if (r === true) {
       this.messagesOut.inc();

@@ -46,7 +46,7 @@ describe('config', () => {
 
   it('checks types, ranges, required keys and unique names', () => {
     const errs = errorsOf('inputs:\n  - name: a\n    listen: udp://127.0.0.1:99999\n    protocol: netflow10\n    sessionTimeout: -1\n  - name: a\n    listen: udp://[::1]:2055\noutputs:\n  - url: file:///tmp/x.ipfix\n');
-    expect(errs).toContain('gw.yaml:3: inputs[0].listen: "udp://127.0.0.1:99999" is not a listen URL — use udp://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format');
+    expect(errs).toContain('gw.yaml:3: inputs[0].listen: "udp://127.0.0.1:99999" is not a listen URL — use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format');
     expect(errs.some((e) => e.startsWith('gw.yaml:4: inputs[0].protocol: must be one of') && e.includes('did you mean "netflow5"'))).toBe(true);
     expect(errs).toContain('gw.yaml:5: inputs[0].sessionTimeout: must be an integer from 1 to 604800 (got -1)');
     expect(errs.some((e) => e.includes('inputs: name "a" is used twice'))).toBe(true);

@@ -1,0 +1,359 @@
+// The queue in front of a reliable output's transport (RFC 6183 §5.3: an Intermediate/Exporting Process
+// must not silently lose what it received). The Exporting Process writes one continuous message stream
+// into it and never sees the collector come and go; the queue maps that stream onto Transport Sessions:
+//
+// - while the transport is up and nothing waits, a message goes straight out;
+// - otherwise it waits in order: a bounded memory queue, then (when configured) a disk spool of RFC 5655
+//   IPFIX files, bounded too; when the last tier is full the policy (drop-newest or drop-oldest) drops
+//   messages with counters — keeping their Template Sets, so later records stay decodable;
+// - when a Transport Session starts (reconnect, failover), it first announces every Template the next
+//   message relies on (read back from the stream itself, see template-state.ts), then replays what waits
+//   in order, then live messages follow;
+// - Sequence Numbers are stamped here, at sending: per Observation Domain, the Data Records sent before this
+//   message in this Transport Session (RFC 7011 §3.1), so replayed and live messages number correctly.
+//
+// What a transport accepted but its collector never read when the session died (socket buffers, data in
+// flight) is beyond any IPFIX exporter's knowledge over TCP and is not replayed (docs/export.md).
+
+import { join } from 'node:path';
+import type { Transport } from '../transport/transport.js';
+import { TemplateState, templateSetsOnly } from './template-state.js';
+import { SpoolFiles } from './spool-files.js';
+import { openSync, writeSync, closeSync } from 'node:fs';
+import { log } from '../observe/log.js';
+import {
+  DropReason,
+  bytesSent,
+  messagesSent,
+  queueMemoryBytes,
+  queueMessages,
+  recordsDropped,
+  recordsQueued,
+  recordsReplayed,
+  recordsSent,
+  recordsSpooled,
+  spoolBytes,
+} from '../observe/metrics.js';
+
+export type OverflowPolicy = 'drop-newest' | 'drop-oldest';
+
+export interface QueueSettings {
+  /** Octets of messages kept in memory. */
+  memoryBytes: number;
+  policy: OverflowPolicy;
+  /** Disk spool: directory and octets; absent: memory only. */
+  spool?: { dir: string; maxBytes: number };
+  /** Seconds close() may spend sending what waits. */
+  drainTimeout: number;
+}
+
+interface Item {
+  buf: Buffer;
+  records: number;
+}
+
+/** Octets one pump turn hands to the transport before yielding to the event loop (inputs keep reading). */
+const PUMP_BYTES = 1 << 20;
+const PUMP_INTERVAL_MS = 20;
+
+export class OutputQueue implements Transport {
+  readonly reliable: boolean;
+  readonly refreshesTemplates: boolean;
+  readonly maxMessage: number;
+
+  /** Template state of the stream up to the next message to send. */
+  private readonly sent = new TemplateState();
+  /** Data Records sent per Observation Domain in the current Transport Session. */
+  private readonly sequence = new Map<number, number>();
+  private preambleDue = true;
+  /** What drop-oldest kept of dropped messages (their Template Sets): older than everything else waiting. */
+  private readonly front: Item[] = [];
+  private readonly spool?: SpoolFiles;
+  private memory: Item[] = [];
+  private memoryHead = 0;
+  private memoryBytes = 0;
+  private timer?: NodeJS.Timeout;
+  private pumping = false;
+  private pumpScheduled = false;
+  private closed = false;
+
+  private readonly messagesOut;
+  private readonly bytesOut;
+  private readonly recordsOut;
+  private readonly queued;
+  private readonly spooled;
+  private readonly replayed;
+  private readonly gaugeMemory;
+  private readonly gaugeMessages;
+  private readonly gaugeSpool;
+
+  constructor(
+    readonly output: string,
+    private readonly inner: Transport,
+    private readonly settings: QueueSettings,
+  ) {
+    this.reliable = inner.reliable;
+    this.refreshesTemplates = inner.refreshesTemplates;
+    this.maxMessage = inner.maxMessage;
+    const l = { output };
+    this.messagesOut = messagesSent.labels(l);
+    this.bytesOut = bytesSent.labels(l);
+    this.recordsOut = recordsSent.labels(l);
+    this.queued = recordsQueued.labels(l);
+    this.spooled = recordsSpooled.labels(l);
+    this.replayed = recordsReplayed.labels(l);
+    this.gaugeMemory = queueMemoryBytes.labels(l);
+    this.gaugeMessages = queueMessages.labels(l);
+    this.gaugeSpool = spoolBytes.labels(l);
+    if (settings.spool) {
+      const left = SpoolFiles.leftovers(settings.spool.dir);
+      if (left.length) log.warn({ output, dir: settings.spool.dir, files: left.length }, 'spool directory holds files of an earlier run; they are not replayed');
+      const fileBytes = Math.max(1 << 16, Math.min(8 << 20, Math.floor(settings.spool.maxBytes / 8)));
+      this.spool = new SpoolFiles(settings.spool.dir, fileBytes);
+    }
+    this.gaugeSpool.set(0);
+    this.gaugeMemory.set(0);
+    this.gaugeMessages.set(0);
+  }
+
+  /** The Exporting Process sees one Transport Session for the life of the queue. */
+  async start(onSession: () => void): Promise<void> {
+    onSession();
+    this.timer = setInterval(() => this.pump(), PUMP_INTERVAL_MS);
+    this.timer.unref();
+    await this.inner.start(() => this.newSession());
+  }
+
+  /** A new Transport Session below: Templates again first, Sequence Numbers from zero. */
+  private newSession(): void {
+    this.sequence.clear();
+    this.preambleDue = true;
+    this.pump();
+  }
+
+  isUp(): boolean {
+    return !this.closed;
+  }
+
+  /** Is the transport below up (for failover groups and health)? */
+  transportUp(): boolean {
+    return this.inner.isUp();
+  }
+
+  /** Messages and Data Records waiting (all tiers). */
+  get waiting(): { messages: number; records: number } {
+    let records = this.spool?.records ?? 0;
+    for (const it of this.front) records += it.records;
+    for (let i = this.memoryHead; i < this.memory.length; i++) records += this.memory[i]!.records;
+    return { messages: this.front.length + (this.spool?.messages ?? 0) + this.memory.length - this.memoryHead, records };
+  }
+
+  /**
+   * Takes one message of `records` Data Records (the buffer becomes the queue's). Always accepted:
+   * what cannot be kept is dropped and counted here.
+   */
+  send(message: Buffer, records = 0): true | { reason: string } {
+    if (this.closed) {
+      this.drop(records, DropReason.transportDown);
+      return true;
+    }
+    if (this.idle() && !this.preambleDue && this.inner.isUp() && this.transmit(message, records) === true) return true;
+    this.queued.inc(records);
+    this.enqueue({ buf: message, records });
+    this.schedulePump();
+    return true;
+  }
+
+  private idle(): boolean {
+    return this.front.length === 0 && (this.spool?.empty ?? true) && this.memoryHead === this.memory.length;
+  }
+
+  /** Stamps the Sequence Number for this Transport Session and hands the message to the transport. */
+  private transmit(buf: Buffer, records: number): true | { reason: string } {
+    const odid = buf.readUInt32BE(12);
+    const seq = this.sequence.get(odid) ?? 0;
+    buf.writeUInt32BE(seq, 8);
+    const r = this.inner.send(buf);
+    if (r !== true) return r;
+    this.sequence.set(odid, (seq + records) >>> 0);
+    this.sent.apply(buf);
+    this.messagesOut.inc();
+    this.bytesOut.inc(buf.length);
+    if (records) this.recordsOut.inc(records);
+    return true;
+  }
+
+  private enqueue(it: Item): void {
+    const len = it.buf.length;
+    if (this.memoryBytes + len > this.settings.memoryBytes) {
+      if (this.spool) this.spill();
+      else if (this.settings.policy === 'drop-newest') {
+        this.dropKeepingTemplates(it, DropReason.queueFull, (kept) => this.pushMemory(kept));
+        return;
+      } else {
+        while (this.memoryBytes + len > this.settings.memoryBytes && this.memoryHead < this.memory.length) {
+          const old = this.shiftMemory();
+          this.dropKeepingTemplates(old, DropReason.queueFull, (kept) => this.front.push(kept));
+        }
+      }
+    }
+    this.pushMemory(it);
+  }
+
+  private pushMemory(it: Item): void {
+    this.memory.push(it);
+    this.memoryBytes += it.buf.length;
+  }
+
+  private shiftMemory(): Item {
+    const it = this.memory[this.memoryHead]!;
+    this.memory[this.memoryHead++] = undefined as unknown as Item;
+    this.memoryBytes -= it.buf.length;
+    if (this.memoryHead > 1024 && this.memoryHead * 2 > this.memory.length) {
+      this.memory = this.memory.slice(this.memoryHead);
+      this.memoryHead = 0;
+    }
+    return it;
+  }
+
+  /** Memory full: everything in memory moves to the end of the spool, in order. */
+  private spill(): void {
+    const spool = this.spool!;
+    const max = this.settings.spool!.maxBytes;
+    while (this.memoryHead < this.memory.length) {
+      const it = this.shiftMemory();
+      if (spool.bytes + it.buf.length > max) {
+        if (this.settings.policy === 'drop-newest') {
+          this.dropKeepingTemplates(it, DropReason.spoolFull, (kept) => spool.append(kept.buf, 0));
+          continue;
+        }
+        while (spool.bytes + it.buf.length > max && !spool.empty) {
+          for (const old of spool.takeOldestFile()) this.dropKeepingTemplates(old, DropReason.spoolFull, (kept) => this.front.push(kept));
+        }
+      }
+      spool.append(it.buf, it.records);
+      if (it.records) this.spooled.inc(it.records);
+    }
+  }
+
+  /** Drops a message's records with a reason; its Template Sets (if any) go on to `keep`. */
+  private dropKeepingTemplates(it: Item, reason: string, keep: (kept: Item) => void): void {
+    if (it.records) this.drop(it.records, reason);
+    const t = templateSetsOnly(it.buf);
+    if (t) keep({ buf: t, records: 0 });
+  }
+
+  private drop(records: number, reason: string): void {
+    if (records === 0) return;
+    recordsDropped.inc({ stage: this.output, reason }, records);
+  }
+
+  private peek(): Item | undefined {
+    if (this.front.length) return this.front[0];
+    if (this.spool && !this.spool.empty) return this.spool.peek();
+    return this.memoryHead < this.memory.length ? this.memory[this.memoryHead] : undefined;
+  }
+
+  private shift(): void {
+    if (this.front.length) this.front.shift();
+    else if (this.spool && !this.spool.empty) this.spool.shift();
+    else if (this.memoryHead < this.memory.length) this.shiftMemory();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.inner.isUp()) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Sends what waits, oldest first, while the transport takes it (bounded per turn). */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      if (!this.inner.isUp()) return;
+      if (this.preambleDue) {
+        for (const p of this.sent.preamble(this.inner.maxMessage, Math.floor(Date.now() / 1000))) {
+          if (this.transmit(p.buf, p.records) !== true) return;
+        }
+        this.preambleDue = false;
+      }
+      let budget = PUMP_BYTES;
+      while (budget > 0) {
+        const it = this.peek();
+        if (!it) break;
+        if (this.transmit(it.buf, it.records) !== true) return;
+        this.shift();
+        if (it.records) this.replayed.inc(it.records);
+        budget -= it.buf.length;
+      }
+      if (!this.idle()) this.schedulePump();
+    } finally {
+      this.pumping = false;
+      this.updateGauges();
+    }
+  }
+
+  private updateGauges(): void {
+    this.gaugeMemory.set(this.memoryBytes);
+    this.gaugeSpool.set(this.spool?.bytes ?? 0);
+    this.gaugeMessages.set(this.front.length + (this.spool?.messages ?? 0) + this.memory.length - this.memoryHead);
+  }
+
+  /**
+   * Shutdown: sends what waits for at most drainTimeout seconds (transport permitting). What is still
+   * waiting then is counted (unsent_at_shutdown) and, with a spool, written to one self-contained IPFIX
+   * file in the spool directory (Templates first), which the log names.
+   */
+  async close(): Promise<void> {
+    const deadline = Date.now() + this.settings.drainTimeout * 1000;
+    while (!this.idle() && Date.now() < deadline) {
+      this.pump();
+      if (this.idle()) break;
+      await new Promise((r) => setTimeout(r, PUMP_INTERVAL_MS));
+    }
+    if (this.timer) clearInterval(this.timer);
+    this.closed = true;
+    const left = this.waiting;
+    if (left.messages) {
+      this.drop(left.records, DropReason.unsentAtShutdown);
+      let file: string | undefined;
+      if (this.spool) file = this.writeUnsent();
+      log.warn({ output: this.output, records: left.records, messages: left.messages, file }, file ? 'records not sent before shutdown are left in the spool directory' : 'records not sent before shutdown are lost');
+      this.spool?.clear();
+      this.front.length = 0;
+      this.memory = [];
+      this.memoryHead = 0;
+      this.memoryBytes = 0;
+    }
+    this.updateGauges();
+    await this.inner.close();
+  }
+
+  /** Everything waiting, Templates first, renumbered as one Transport Session, in one RFC 5655 file. */
+  private writeUnsent(): string {
+    const path = join(this.settings.spool!.dir, `unsent-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.ipfix`);
+    const fd = openSync(path, 'w');
+    const seq = new Map<number, number>();
+    const write = (it: Item) => {
+      const odid = it.buf.readUInt32BE(12);
+      const s = seq.get(odid) ?? 0;
+      it.buf.writeUInt32BE(s, 8);
+      seq.set(odid, (s + it.records) >>> 0);
+      writeSync(fd, it.buf);
+    };
+    try {
+      for (const p of this.sent.preamble(this.maxMessage, Math.floor(Date.now() / 1000))) write(p);
+      for (let it = this.peek(); it; it = this.peek()) {
+        write(it);
+        this.shift();
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return path;
+  }
+}
