@@ -231,8 +231,12 @@ class Validator {
     if (listen !== undefined && !at) {
       this.fail(m.get('listen'), `${path}.listen`, `"${listen}" is not a listen URL — use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (IPv6: udp://[ADDR]:PORT); the port may be left out when protocol names the format`);
     }
-    // IPFIX is the only format carried over TCP and TLS (RFC 7011 §10.4).
-    if (at && (at.scheme === 'tcp' || at.scheme === 'tls')) {
+    if (at?.scheme === 'sctp') {
+      const r = parseSctpUrl(listen!, 'listen');
+      if (typeof r === 'string') this.fail(m.get('listen'), `${path}.listen`, r);
+    }
+    // IPFIX is the only format carried over TCP, TLS and SCTP (RFC 7011 §10).
+    if (at && (at.scheme === 'tcp' || at.scheme === 'tls' || at.scheme === 'sctp')) {
       if (protocol === 'auto') protocol = 'ipfix';
       else if (protocol !== 'ipfix') this.fail(m.get('protocol'), `${path}.protocol`, `${at.scheme}:// inputs carry IPFIX only; use protocol: ipfix (or leave it out)`);
     }
@@ -350,7 +354,7 @@ export function parseHostPortUrl(url: string): HostPort | undefined {
 
 export function parseListenUrl(url: string): HostPort | undefined {
   const hp = parseHostPortUrl(url);
-  return hp && (hp.scheme === 'udp' || hp.scheme === 'tcp' || hp.scheme === 'tls') ? hp : undefined;
+  return hp && (hp.scheme === 'udp' || hp.scheme === 'tcp' || hp.scheme === 'tls' || hp.scheme === 'sctp') ? hp : undefined;
 }
 
 function outputUrlProblem(url: string): string | undefined {
