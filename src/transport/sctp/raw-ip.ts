@@ -149,14 +149,20 @@ export function parseIPv4(s: string): number {
   return value * 256 + part;
 }
 
+/** RFC 5952 text of an IPv6 address (lower case, zeros compressed), so two spellings compare equal. */
+function canonicalIPv6(address: string): string {
+  const scope = address.indexOf('%');
+  return new URL(`http://[${scope < 0 ? address : address.slice(0, scope)}]/`).hostname;
+}
+
 /** The interface that holds `address`, or null when no interface of this host does. */
 function interfaceOf(address: string, family: 4 | 6): string | null {
   // Linux routes all of 127.0.0.0/8 to the loopback interface, though it lists only 127.0.0.1
   if (family === 4 && parseIPv4(address) >>> 24 === 127) return 'lo';
-  const want = family === 6 ? address.toLowerCase() : address;
+  const want = family === 6 ? canonicalIPv6(address) : address;
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
     for (const a of addrs ?? []) {
-      if ((a.family === 'IPv6') === (family === 6) && a.address.toLowerCase() === want) return name;
+      if ((a.family === 'IPv6') === (family === 6) && (family === 6 ? canonicalIPv6(a.address) : a.address) === want) return name;
     }
   }
   return null;

@@ -55,8 +55,9 @@ const net4 = `10.${200 + (id % 50)}.${id >> 8}`;
 const SUBNET_BASE = (id & 0xff) & ~3;
 const HOST4 = `${net4}.${SUBNET_BASE + 1}`;
 const PEER4 = `${net4}.${SUBNET_BASE + 2}`;
-const HOST6 = `fd00:5c7a:${tag}::1`;
-const PEER6 = `fd00:5c7a:${tag}::2`;
+// RFC 5952 text (no leading zeros), as recvfrom reports the peer
+const HOST6 = `fd00:5c7a:${id.toString(16)}::1`;
+const PEER6 = `fd00:5c7a:${id.toString(16)}::2`;
 
 async function ip(...args: string[]): Promise<void> {
   await runOk(toolPath('ip')!, args, { timeoutMs: 10_000 });
@@ -178,7 +179,8 @@ describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network nam
   }, 30_000);
 
   it('IPv6: a hand-driven association through the veth pair', async () => {
-    const layer = await openRawIp({ address: HOST6 });
+    // spelt in capitals, zero-padded, on purpose: the bound address is compared as an address, not as text
+    const layer = await openRawIp({ address: `FD00:5C7A:${tag.toUpperCase()}:0::1` });
     try {
       expect(layer.device).toBe(HOST_IF);
       await associate(layer, PEER6, 30001 + (id % 20000));
