@@ -187,13 +187,15 @@ export class OutputQueue implements Transport {
     const len = it.buf.length;
     if (this.memoryBytes + len > this.settings.memoryBytes) {
       if (this.spool) this.spill();
-      else if (this.settings.policy === 'drop-newest') {
-        this.dropKeepingTemplates(it, DropReason.queueFull, (kept) => this.pushMemory(kept));
-        return;
-      } else {
+      if (this.memoryBytes + len > this.settings.memoryBytes) {
+        // The last tier is full: the policy decides which records go.
+        const reason = this.spool ? DropReason.spoolFull : DropReason.queueFull;
+        if (this.settings.policy === 'drop-newest') {
+          this.dropKeepingTemplates(it, reason, (kept) => this.pushMemory(kept));
+          return;
+        }
         while (this.memoryBytes + len > this.settings.memoryBytes && this.memoryHead < this.memory.length) {
-          const old = this.shiftMemory();
-          this.dropKeepingTemplates(old, DropReason.queueFull, (kept) => this.front.push(kept));
+          this.dropKeepingTemplates(this.shiftMemory(), reason, (kept) => this.front.push(kept));
         }
       }
     }
@@ -216,21 +218,22 @@ export class OutputQueue implements Transport {
     return it;
   }
 
-  /** Memory full: everything in memory moves to the end of the spool, in order. */
+  /**
+   * Memory full: what is in memory moves to the end of the spool, in order, while it fits; drop-oldest
+   * makes room by dropping the oldest spool file, drop-newest leaves the rest in memory.
+   */
   private spill(): void {
     const spool = this.spool!;
     const max = this.settings.spool!.maxBytes;
     while (this.memoryHead < this.memory.length) {
-      const it = this.shiftMemory();
-      if (spool.bytes + it.buf.length > max) {
-        if (this.settings.policy === 'drop-newest') {
-          this.dropKeepingTemplates(it, DropReason.spoolFull, (kept) => spool.append(kept.buf, 0));
-          continue;
-        }
-        while (spool.bytes + it.buf.length > max && !spool.empty) {
+      const len = this.memory[this.memoryHead]!.buf.length;
+      if (spool.bytes + len > max) {
+        if (this.settings.policy === 'drop-newest') return;
+        while (spool.bytes + len > max && !spool.empty) {
           for (const old of spool.takeOldestFile()) this.dropKeepingTemplates(old, DropReason.spoolFull, (kept) => this.front.push(kept));
         }
       }
+      const it = this.shiftMemory();
       spool.append(it.buf, it.records);
       if (it.records) this.spooled.inc(it.records);
     }
