@@ -33,6 +33,8 @@ const MAX_RECEIVE = 65536;
 /** Packets are received into arenas this big, each packet after the last, so none is ever overwritten. */
 const ARENA_SIZE = 1 << 20;
 const IPV4_HEADER_LENGTH = 20;
+/** Packets read per readable event at most. */
+const MAX_RECEIVES_PER_EVENT = 256;
 /** Distinct peer addresses whose Remote object is kept for reuse (a bound on the cache, not on peers). */
 const REMOTE_CACHE_LIMIT = 4096;
 
@@ -289,18 +291,27 @@ export class RawIpLowerLayer implements LowerLayer {
     return new RawIpLowerLayer(socket, family, localAddress, device);
   }
 
-  /** One packet per readable event, received into the arena (a fresh arena when the room left could not hold any packet). */
+  /**
+   * Drain the socket: uv_poll says readable once per event-loop turn, so one packet per event would
+   * cap reception at the loop's turn rate. Read until the socket is empty (the addon throws EAGAIN,
+   * one exception per event) or a bound is reached (so a flood cannot starve timers and sends).
+   */
   private readonly onReadable = (): void => {
-    if (this.closed) return;
-    if (this.arena.length - this.arenaUsed < MAX_RECEIVE) {
-      this.arena = Buffer.allocUnsafeSlow(ARENA_SIZE);
-      this.arenaUsed = 0;
-    }
-    try {
-      this.native.recv(this.arena.subarray(this.arenaUsed, this.arenaUsed + MAX_RECEIVE), this.onDatagram);
-    } catch (e) {
-      this.stats.receiveErrors++;
-      this.errorHandler?.(e as Error);
+    for (let i = 0; i < MAX_RECEIVES_PER_EVENT && !this.closed; i++) {
+      if (this.arena.length - this.arenaUsed < MAX_RECEIVE) {
+        // a fresh arena when the room left could not hold any packet; the old one lives while views into it do
+        this.arena = Buffer.allocUnsafeSlow(ARENA_SIZE);
+        this.arenaUsed = 0;
+      }
+      try {
+        this.native.recv(this.arena.subarray(this.arenaUsed, this.arenaUsed + MAX_RECEIVE), this.onDatagram);
+      } catch (e) {
+        if (!/temporarily unavailable|would block/i.test((e as Error).message)) {
+          this.stats.receiveErrors++;
+          this.errorHandler?.(e as Error);
+        }
+        return;
+      }
     }
   };
 
