@@ -11,6 +11,7 @@ import { loadRegistry } from '../model/registry.js';
 import { log } from '../observe/log.js';
 import { startHttp } from '../observe/http.js';
 import { parseArgs } from './args.js';
+import { reloadTlsOutputs } from '../transport/tls.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -25,14 +26,21 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log.level = config.logLevel;
-  const unavailable = config.outputs.filter((o) => /^(tls|sctp):/.test(o.url));
+  const unavailable = config.outputs.filter((o) => /^sctp:/.test(o.url));
   if (unavailable.length) {
     for (const o of unavailable) process.stderr.write(`${config.source}: outputs "${o.name}": ${o.url.split(':')[0]}:// output is not available in this release yet\n`);
     return 1;
   }
 
   const registry = loadRegistry(config.mapping.dir);
-  const outputs: ExportingProcess[] = config.outputs.map((o) => createExportingProcess(o));
+  let outputs: ExportingProcess[];
+  try {
+    outputs = config.outputs.map((o) => createExportingProcess(o));
+  } catch (e) {
+    // e.g. TLS certificate files that cannot be read
+    process.stderr.write(`${config.source}: ${(e as Error).message}\n`);
+    return 1;
+  }
   for (const o of outputs) await o.start();
   const sink = new FanOut(outputs);
   const inputs = config.inputs.map((i) => new CollectingProcess(i, sink, { registry, mapping: config.mapping }));
@@ -47,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   if (config.metrics) {
     try {
       await startHttp(config.metrics, () => ({
-        inputs: config.inputs.map((i) => ({ name: i.name, listen: i.listen, protocol: i.protocol })),
+        inputs: config.inputs.map((i, n) => ({ name: i.name, listen: i.listen, protocol: i.protocol, ...(/^(tcp|tls|sctp):/.test(i.listen) ? { connections: inputs[n]!.connections() } : {}) })),
         outputs: config.outputs.map((o) => ({ name: o.name, url: o.url })),
       }));
     } catch (e) {
@@ -75,6 +83,12 @@ export async function run(argv: string[]): Promise<number> {
       // The HTTP server and any stray handle must not keep the process alive past shutdown.
       setImmediate(() => process.exit(0));
     };
+    // SIGHUP: TLS certificates read again; live connections keep theirs, new ones use the new files.
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading TLS certificates');
+      for (const i of inputs) i.reloadCertificates();
+      reloadTlsOutputs();
+    });
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });

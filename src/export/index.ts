@@ -5,6 +5,7 @@ import { parseHostPortUrl } from '../config/load.js';
 import { ExportingProcess } from './exporting-process.js';
 import { UdpTransport } from '../transport/udp.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { TlsTransport } from '../transport/tls.js';
 import { FileTransport } from '../transport/file.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -19,5 +20,6 @@ function transportFor(c: OutputConfig): Transport {
   const to = parseHostPortUrl(c.url);
   if (to?.scheme === 'udp') return new UdpTransport(c.name, to, c.mtu);
   if (to?.scheme === 'tcp') return new TcpTransport(c.name, to, c.reconnectMin, c.reconnectMax, c.queueLimit);
+  if (to?.scheme === 'tls') return new TlsTransport(c.name, to, c.reconnectMin, c.reconnectMax, c.queueLimit, { ca: c.ca ?? '', cert: c.cert ?? '', key: c.key ?? '' }, c.servername);
   throw new Error(`output ${c.name}: ${c.url.split(':')[0]}:// is not available in this release`);
 }
