@@ -8,6 +8,7 @@ import { TcpTransport } from '../transport/tcp.js';
 import { TlsTransport } from '../transport/tls.js';
 import { FileTransport } from '../transport/file.js';
 import type { Transport } from '../transport/transport.js';
+import { FailoverTransport } from './failover.js';
 
 export { ExportingProcess };
 
@@ -16,6 +17,8 @@ export function createExportingProcess(config: OutputConfig): ExportingProcess {
 }
 
 function transportFor(c: OutputConfig): Transport {
+  // A failover group: each member is built like an output of its own (the group's settings, its URL).
+  if (c.failover) return new FailoverTransport(c.name, c.failover.map((m) => ({ name: m.name, transport: transportFor({ ...c, name: m.name, url: m.url, failover: undefined }) })));
   if (c.url.startsWith('file:')) return new FileTransport(c.name, c.url, c.rotate);
   const to = parseHostPortUrl(c.url);
   if (to?.scheme === 'udp') return new UdpTransport(c.name, to, c.mtu);
