@@ -1,8 +1,7 @@
-// `collect --listen udp://HOST:PORT|tcp://HOST:PORT [--json]`: a small IPFIX collector for checking what
-// a gateway (or any exporter) sends. UDP uses the gateway's own Collecting Process; TCP frames the stream
-// by each message header's length and feeds the same decoder, one session per connection.
+// `collect --listen udp://HOST:PORT|tcp://HOST:PORT|tls://HOST:PORT [--ca F --cert F --key F] [--json]`: a small
+// IPFIX collector for checking what a gateway (or any exporter) sends, on the gateway's own Collecting Process
+// (over TCP and TLS one Transport Session per connection).
 
-import { createServer, type Socket } from 'node:net';
 import { CollectingProcess } from '../collect/collecting-process.js';
 import { DEFAULT_MAPPING, parseHostPortUrl } from '../config/load.js';
 import { loadRegistry } from '../model/registry.js';
@@ -10,63 +9,37 @@ import type { InputConfig } from '../config/types.js';
 import { log } from '../observe/log.js';
 import { parseArgs, UsageError } from './args.js';
 import { RenderSink } from './render-sink.js';
+import { resolve } from 'node:path';
 
 export function collectorInput(listen: string): InputConfig {
   return { name: 'collect', listen, protocol: 'ipfix', sessionTimeout: 3600, templateTimeout: 86400, pendingTimeout: 10, pendingLimit: 1024, receiveBuffer: 8 << 20 };
 }
 
 export async function collect(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, ['--listen'], ['--json']);
+  const a = parseArgs(argv, ['--listen', '--ca', '--cert', '--key'], ['--json']);
   const listen = a.values.get('--listen');
   const url = listen ? parseHostPortUrl(listen) : undefined;
-  if (!url || (url.scheme !== 'udp' && url.scheme !== 'tcp')) throw new UsageError('collect needs --listen udp://HOST:PORT or tcp://HOST:PORT');
+  if (!url || (url.scheme !== 'udp' && url.scheme !== 'tcp' && url.scheme !== 'tls')) throw new UsageError('collect needs --listen udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (with --ca, --cert, --key)');
   // Logs go to stderr here: stdout carries the records.
   log.level = 'warn';
   const registry = loadRegistry();
   const sink = new RenderSink(registry, a.flags.has('--json'));
   const options = { registry, mapping: DEFAULT_MAPPING };
   const udpListen = `udp://${url.family === 6 ? `[${url.host}]` : url.host}:${url.port}`;
-  const cp = new CollectingProcess(collectorInput(udpListen), sink, options);
+  // tcp:// and tls:// use the Collecting Process's own listener: one Transport Session per connection,
+  // withdrawals honoured; tls:// requires a client certificate issued by --ca (RFC 7011 §11).
+  const stream = url.scheme === 'tcp' || url.scheme === 'tls';
+  const files = { ca: a.values.get('--ca'), cert: a.values.get('--cert'), key: a.values.get('--key') };
+  if (url.scheme === 'tls' && !(files.ca && files.cert && files.key)) throw new UsageError('collect --listen tls:// needs --ca, --cert and --key (PEM files)');
+  const tlsFiles = url.scheme === 'tls' ? { ca: resolve(files.ca!), cert: resolve(files.cert!), key: resolve(files.key!) } : {};
+  const cp = new CollectingProcess(stream ? { ...collectorInput(listen!), ...tlsFiles } : collectorInput(udpListen), sink, options);
   let close: () => Promise<void>;
-  if (url.scheme === 'udp') {
+  if (url.scheme === 'udp' || stream) {
     await cp.start();
     close = () => cp.stop();
-    process.stderr.write(`collect: listening on udp ${url.host}:${cp.port}\n`);
-  } else {
-    const sockets = new Set<Socket>();
-    const server = createServer((sock) => {
-      sockets.add(sock);
-      let pending: Buffer = Buffer.alloc(0);
-      sock.on('data', (chunk: Buffer) => {
-        pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        let off = 0;
-        while (pending.length - off >= 4) {
-          const len = pending.readUInt16BE(off + 2);
-          if (pending.readUInt16BE(off) !== 10 || len < 16) {
-            process.stderr.write(`collect: ${sock.remoteAddress}:${sock.remotePort} sent a non-IPFIX stream; closing it\n`);
-            sock.destroy();
-            return;
-          }
-          if (pending.length - off < len) break;
-          cp.feed(pending.subarray(off, off + len), sock.remoteAddress ?? '0.0.0.0', sock.remotePort ?? 0);
-          off += len;
-        }
-        pending = pending.subarray(off);
-      });
-      sock.on('close', () => sockets.delete(sock));
-      sock.on('error', () => sockets.delete(sock));
-    });
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(url.port, url.host, () => res());
-    });
-    const addr = server.address();
-    process.stderr.write(`collect: listening on tcp ${url.host}:${typeof addr === 'object' && addr ? addr.port : url.port}\n`);
-    close = async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      await cp.stop();
-    };
+    // SIGHUP: certificates read again; established connections keep theirs.
+    process.on('SIGHUP', () => cp.reloadCertificates());
+    process.stderr.write(`collect: listening on ${url.scheme} ${url.host}:${cp.port}\n`);
   }
   return new Promise<number>((resolve) => {
     const stop = async () => {

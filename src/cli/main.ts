@@ -7,7 +7,8 @@ const USAGE = `usage: ipfix-mediator <command> [options]
   run [--config FILE]                 run the gateway (default: the embedded config/default.yaml)
   replay PCAP... --to udp://HOST:PORT [--rate PPS] [--map-exporters]
                                       send the UDP payloads of captures to a port
-  collect --listen URL [--json]       a small IPFIX collector (udp:// or tcp://), one line per record
+  collect --listen URL [--json] [--ca F --cert F --key F]
+                                      a small IPFIX collector (udp://, tcp://, tls://), one line per record
   inspect FILE [--json]               decode a pcap (any flow protocol) or an IPFIX file offline
   check-config FILE                   validate a configuration without starting anything
 
