@@ -135,6 +135,11 @@ export class OutputQueue implements Transport {
     return !this.closed;
   }
 
+  /** The transport below (a failover group, tests). */
+  get below(): Transport {
+    return this.inner;
+  }
+
   /** Is the transport below up (for failover groups and health)? */
   transportUp(): boolean {
     return this.inner.isUp();
