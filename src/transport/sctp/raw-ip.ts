@@ -157,6 +157,20 @@ function canonicalIPv6(address: string): string {
   return new URL(`http://[${scope < 0 ? address : address.slice(0, scope)}]/`).hostname;
 }
 
+/**
+ * Where the SCTP packet starts in an IPv4 datagram as a raw socket delivers it (header included), or
+ * -1 when the header does not hold together: version 4, IHL at least 5 words and within what was
+ * received, Total Length equal to what was received (the kernel hands up whole, reassembled
+ * datagrams), protocol 132.
+ */
+export function sctpOffsetInIPv4(d: Uint8Array, received: number): number {
+  if (received < IPV4_HEADER_LENGTH || received > d.length || d[0]! >> 4 !== 4) return -1;
+  const ihl = (d[0]! & 0x0f) * 4;
+  if (ihl < IPV4_HEADER_LENGTH || ihl > received) return -1;
+  if (((d[2]! << 8) | d[3]!) !== received || d[9] !== IPPROTO_SCTP) return -1;
+  return ihl;
+}
+
 /** The interface that holds `address`, or null when no interface of this host does. */
 function interfaceOf(address: string, family: 4 | 6): string | null {
   // Linux routes all of 127.0.0.0/8 to the loopback interface, though it lists only 127.0.0.1
@@ -319,13 +333,8 @@ export class RawIpLowerLayer implements LowerLayer {
   private readonly onDatagram = (buf: Uint8Array, n: number, source: string): void => {
     let start = 0;
     if (this.family === 4) {
-      // RFC 791 header: version, IHL (32-bit words), total length (header included), protocol
-      if (n < IPV4_HEADER_LENGTH || buf[0]! >> 4 !== 4) {
-        this.stats.droppedBadIpHeader++;
-        return;
-      }
-      const ihl = (buf[0]! & 0x0f) * 4;
-      if (ihl < IPV4_HEADER_LENGTH || ihl > n || ((buf[2]! << 8) | buf[3]!) !== n || buf[9] !== IPPROTO_SCTP) {
+      start = sctpOffsetInIPv4(buf, n);
+      if (start < 0) {
         this.stats.droppedBadIpHeader++;
         return;
       }
@@ -333,7 +342,6 @@ export class RawIpLowerLayer implements LowerLayer {
         this.stats.droppedOtherAddress++;
         return;
       }
-      start = ihl;
     }
     // the octets stay the receiver's: the next packet goes after them (8-aligned, so CRC32c reads aligned words)
     this.arenaUsed += (n + 7) & ~7;

@@ -13,7 +13,7 @@ import { type Chunk, ChunkType } from '../../../src/transport/sctp/chunk.js';
 import { kernelSctpEvidence } from '../../../src/transport/sctp/kernel-sctp.js';
 import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
 import { decodePacket, encodePacket, packetLength } from '../../../src/transport/sctp/packet.js';
-import { RawIpError, type RawIpLowerLayer, loadRawSocket, openRawIp, parseIPv4 } from '../../../src/transport/sctp/raw-ip.js';
+import { RawIpError, type RawIpLowerLayer, loadRawSocket, openRawIp, parseIPv4, sctpOffsetInIPv4 } from '../../../src/transport/sctp/raw-ip.js';
 import { interopRequired, requireOrSkip, runOk, tempDir, toolPath } from '../../helpers/tools.js';
 import * as S from './samples.js';
 
@@ -177,6 +177,45 @@ describe('raw IP setup errors', () => {
   });
 });
 
+describe('IPv4 header as a raw socket delivers it', () => {
+  /** An IPv4 header (IHL from the options' length) with `options`, followed by `payload`. */
+  const datagram = (payload: Uint8Array, options: number[] = [], edit: (b: Buffer) => void = () => {}) => {
+    const ihl = 20 + options.length;
+    const b = Buffer.alloc(ihl + payload.length);
+    b[0] = 0x40 | (ihl / 4);
+    b.writeUInt16BE(b.length, 2);
+    b[8] = 64;
+    b[9] = 132;
+    b.set([127, 0, 0, 1], 12);
+    b.set([127, 0, 0, 2], 16);
+    b.set(options, 20);
+    b.set(payload, ihl);
+    edit(b);
+    return b;
+  };
+  const sctp = packet(5000, 5001, 7, [S.heartbeat]);
+
+  it('finds the SCTP packet after the header, options included (IHL counts 32-bit words)', () => {
+    expect(sctpOffsetInIPv4(datagram(sctp), 20 + sctp.length)).toBe(20);
+    // NOP, NOP, NOP, End of Option List: IHL 6
+    expect(sctpOffsetInIPv4(datagram(sctp, [1, 1, 1, 0]), 24 + sctp.length)).toBe(24);
+    // 40 octets of options: IHL 15, the largest
+    expect(sctpOffsetInIPv4(datagram(sctp, new Array(40).fill(1)), 60 + sctp.length)).toBe(60);
+  });
+
+  it('refuses what does not hold together', () => {
+    const n = 20 + sctp.length;
+    expect(sctpOffsetInIPv4(datagram(sctp, [], (b) => (b[0] = 0x65)), n), 'version 6').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp, [], (b) => (b[0] = 0x44)), n), 'IHL 4').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(new Uint8Array(0), [], (b) => (b[0] = 0x4f)), 20), 'IHL past the datagram').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp, [], (b) => b.writeUInt16BE(n + 4, 2)), n), 'Total Length beyond what arrived').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp, [], (b) => b.writeUInt16BE(n - 4, 2)), n), 'Total Length short of what arrived').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp, [], (b) => (b[9] = 6)), n), 'protocol TCP').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp), 19), 'shorter than a header').toBe(-1);
+    expect(sctpOffsetInIPv4(datagram(sctp), n + 1), 'more received than the buffer holds').toBe(-1);
+  });
+});
+
 describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   it('IPv4: packets arrive byte for byte, from the bound source address, and only at the bound destination', async () => {
     const a = await openRawIp({ address: '127.0.0.1' });
@@ -248,6 +287,31 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
     expect(atB[0]!.bytes).toEqual(bad);
     const d = decodePacket(atB[0]!.bytes);
     expect(d.ok ? 'ok' : d.error.code).toBe('bad-checksum');
+  });
+
+  it('IPv4 with header options: the receiver strips the header by its IHL', async () => {
+    const b = await openRawIp({ address: '127.0.0.2' });
+    closers.push(() => b.close());
+    const [pa, pb] = ports();
+    const atB = collect(b, pa, pb);
+    // a datagram built here with our own header (IP_HDRINCL): IHL 6, options NOP NOP NOP EOL
+    const addon = loadRawSocket();
+    const raw = addon.createSocket({ protocol: 132, addressFamily: addon.AddressFamily.IPv4 });
+    closers.push(() => raw.close());
+    raw.setOption(addon.SocketLevel.IPPROTO_IP!, addon.SocketOption.IP_HDRINCL!, 1);
+    const sctp = packet(pa, pb, 0x01020304, [dataChunk(5, 'after 24 octets of IPv4 header')]);
+    const d = Buffer.alloc(24 + sctp.length);
+    d[0] = 0x46;
+    d[8] = 64;
+    d[9] = 132;
+    d.set([127, 0, 0, 1], 12);
+    d.set([127, 0, 0, 2], 16);
+    d.set([1, 1, 1, 0], 20);
+    d.set(sctp, 24); // total length, identification and checksum: the kernel fills them in
+    raw.wrap.send(d, 0, d.length, '127.0.0.2', () => {});
+    await waitFor('the packet at B', () => (atB.length >= 1 ? true : undefined));
+    expect(atB[0]!.bytes).toEqual(sctp);
+    expect(atB[0]!.remote.address).toBe('127.0.0.1');
   });
 
   it('send copies before returning, and received packets stay valid across many later ones', async () => {
