@@ -10,3 +10,17 @@ export * from './packet.js';
 export * from './lower-layer.js';
 export * from './udp-encap.js';
 export * from './lossy-link.js';
+// the protocol machine (RFC 9260 §4-§9, RFC 3758) and its parts
+export * from './serial.js';
+export * from './rto.js';
+export * from './congestion.js';
+export * from './send-tracker.js';
+export * from './receive-tracker.js';
+export * from './reassembly.js';
+export * from './timer.js';
+export * from './virtual-clock.js';
+export * from './cookie.js';
+export * from './handshake.js';
+export * from './sctp-error.js';
+export * from './association.js';
+export * from './endpoint.js';
