@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
 import { parseSctpUrl } from '../transport/sctp-options.js';
+import { SELECT_KEYS, parseRule } from './select-rules.js';
 import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, RateLimitConfig, SflowMappingConfig } from './types.js';
 import { parseCidr } from '../collect/allow-list.js';
 
@@ -30,7 +31,7 @@ export class ConfigError extends Error {
 const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
 const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
 const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
-const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername'];
+const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername', 'queue', 'spool', 'drainTimeout', 'failover', 'select'];
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 const RATE_KEYS = ['datagrams', 'records', 'burst'];
 const ROTATE_KEYS = ['maxBytes', 'interval', 'keep'];
@@ -301,8 +302,10 @@ class Validator {
   private output(node: Node, path: string): OutputConfig | undefined {
     const m = this.entries(node, path, OUTPUT_KEYS);
     const name = this.str(m, 'name', path, node, true);
-    const url = this.str(m, 'url', path, node, true);
-    if (url !== undefined) {
+    // A failover group names its members' URLs instead of one (docs/config.md "Failover groups").
+    const delivery = this.delivery(m, path, node, name);
+    const url = delivery.failover ? `failover:${delivery.failover.map((x) => x.url).join(',')}` : this.str(m, 'url', path, node, true);
+    if (url !== undefined && !delivery.failover) {
       const problem = outputUrlProblem(url);
       if (problem) this.fail(m.get('url'), `${path}.url`, problem);
     }
@@ -316,7 +319,7 @@ class Validator {
     const reconnectMin = this.num(m, 'reconnectMin', path, 1, 0.01, 3600, false);
     const reconnectMax = this.num(m, 'reconnectMax', path, 30, 0.01, 3600, false);
     if (reconnectMax < reconnectMin) this.fail(m.get('reconnectMax') ?? node, `${path}.reconnectMax`, `must not be below reconnectMin (${reconnectMin})`);
-    const tlsFiles = this.tlsFiles(m, path, node, url?.startsWith('tls:') ?? false, 'url');
+    const tlsFiles = this.tlsFiles(m, path, node, (url?.startsWith('tls:') || delivery.failover?.some((x) => x.url.startsWith('tls:'))) ?? false, 'url');
     const servername = this.str(m, 'servername', path, node, false);
     if (name === undefined || url === undefined) return undefined;
     return {
@@ -331,7 +334,63 @@ class Validator {
       reconnectMax,
       queueLimit: this.num(m, 'queueLimit', path, 64 << 20, 0, 2 ** 40),
       rotate,
+      ...delivery,
     };
+  }
+
+  /** Queue, spool, drain time, failover members and select rules of an output (docs/config.md). */
+  private delivery(m: Map<string, Node | null>, path: string, node: Node, name: string | undefined): Pick<OutputConfig, 'queue' | 'spool' | 'drainTimeout' | 'failover' | 'select'> {
+    const out: Pick<OutputConfig, 'queue' | 'spool' | 'drainTimeout' | 'failover' | 'select'> = {};
+    const fNode = m.get('failover');
+    if (fNode !== undefined) {
+      if (m.has('url')) this.fail(m.get('url'), `${path}.url`, 'an output has either url or failover (a list of members with their url), not both');
+      if (!isSeq(fNode) || fNode.items.length === 0) this.fail(fNode, `${path}.failover`, 'must be a list of members, each with a url (tcp://, tls:// or sctp://)');
+      else {
+        out.failover = [];
+        fNode.items.forEach((item, i) => {
+          const mp = `${path}.failover[${i}]`;
+          const mm = this.entries(item as Node, mp, ['name', 'url']);
+          const u = this.str(mm, 'url', mp, item as Node, true);
+          const problem = u === undefined ? undefined : (outputUrlProblem(u) ?? (/^(tcp|tls|sctp):/.test(u) ? undefined : `"${u}": failover members must be reliable (tcp://, tls:// or sctp://): a group moves on when a member's connection dies`));
+          if (problem) this.fail(mm.get('url'), `${mp}.url`, problem);
+          if (u !== undefined) out.failover!.push({ name: this.str(mm, 'name', mp, item as Node, false) ?? `${name}/${i + 1}`, url: u });
+        });
+      }
+    }
+    const url = m.get('url');
+    const reliable = out.failover !== undefined || (isScalar(url) && typeof url.value === 'string' && /^(tcp|tls|sctp):/.test(url.value));
+    for (const k of ['queue', 'spool', 'drainTimeout']) {
+      if (m.has(k) && !reliable) this.fail(m.get(k), `${path}.${k}`, 'applies to reliable outputs only (tcp://, tls://, sctp://, failover groups); UDP and file outputs never wait for a collector');
+    }
+    const qNode = m.get('queue');
+    if (qNode) {
+      const qm = this.entries(qNode, `${path}.queue`, ['maxBytes', 'policy']);
+      const policy = this.str(qm, 'policy', `${path}.queue`, qNode, false) ?? 'drop-newest';
+      if (policy !== 'drop-newest' && policy !== 'drop-oldest') this.fail(qm.get('policy'), `${path}.queue.policy`, 'must be drop-newest or drop-oldest');
+      out.queue = { maxBytes: this.num(qm, 'maxBytes', `${path}.queue`, 16 << 20, 1 << 14, 2 ** 40), policy: policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest' };
+    }
+    const sNode = m.get('spool');
+    if (sNode) {
+      const sm = this.entries(sNode, `${path}.spool`, ['dir', 'maxBytes']);
+      const dir = this.str(sm, 'dir', `${path}.spool`, sNode, true);
+      if (dir) out.spool = { dir: resolve(this.source, '..', dir), maxBytes: this.num(sm, 'maxBytes', `${path}.spool`, 1 << 30, 1 << 20, 2 ** 50) };
+    }
+    if (m.has('drainTimeout')) out.drainTimeout = this.num(m, 'drainTimeout', path, 2, 0, 3600, false);
+    const selNode = m.get('select');
+    if (selNode !== undefined) {
+      if (!isSeq(selNode) || selNode.items.length === 0) this.fail(selNode, `${path}.select`, `must be a list of rules, each a mapping of ${SELECT_KEYS.join(', ')}`);
+      else {
+        out.select = selNode.items.map((item, i) => {
+          const rp = `${path}.select[${i}]`;
+          const rm = this.entries(item as Node, rp, [...SELECT_KEYS]);
+          if (rm.size === 0 && isMap(item)) this.fail(item as Node, rp, 'a rule needs at least one condition');
+          const values: Record<string, unknown> = {};
+          for (const [k, v] of rm) values[k] = v === null ? undefined : (v as { toJSON(): unknown }).toJSON();
+          return parseRule(values, (k, msg) => this.fail(rm.get(k), `${rp}.${k}`, msg));
+        });
+      }
+    }
+    return out;
   }
 }
 

@@ -77,8 +77,6 @@ export interface OutputConfig {
   drainTimeout?: number;
   /** A failover group: ordered members (reliable URLs); `url` is then "failover:" and the members' URLs. */
   failover?: FailoverMember[];
-  /** Failover: seconds an earlier member must have been up before data moves back to it. Default 10. */
-  failbackDelay?: number;
   /** Data-based collector selection (RFC 6183 §6.1): records go here when any rule matches; absent: all. */
   select?: SelectRule[];
 }
