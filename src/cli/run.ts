@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import { CollectingProcess } from '../collect/collecting-process.js';
 import { createExportingProcess, type ExportingProcess } from '../export/index.js';
 import { FanOut } from '../mediate/sink.js';
+import { Selector } from '../mediate/select.js';
 import { loadRegistry } from '../model/registry.js';
 import { log } from '../observe/log.js';
 import { startHttp } from '../observe/http.js';
@@ -42,7 +43,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   for (const o of outputs) await o.start();
-  const sink = new FanOut(outputs);
+  // Outputs with select rules see only the records those match (RFC 6183 §6.1); the others see all.
+  const sink = new FanOut(outputs.map((o) => (o.config.select ? new Selector(o.name, o.config.select, o) : o)));
   const inputs = config.inputs.map((i) => new CollectingProcess(i, sink, { registry, mapping: config.mapping }));
   try {
     for (const i of inputs) await i.start();
@@ -70,10 +72,12 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down: stopping inputs, flushing outputs');
+      // Output queues may take their drainTimeout (default 2 s, within the limit) to send what waits.
+      const limit = SHUTDOWN_LIMIT_MS + Math.max(0, ...config.outputs.map((o) => (o.drainTimeout ?? 2) - 2)) * 1000;
       const force = setTimeout(() => {
-        log.error('shutdown took longer than 5 s; exiting anyway');
+        log.error(`shutdown took longer than ${limit / 1000} s; exiting anyway`);
         process.exit(1);
-      }, SHUTDOWN_LIMIT_MS);
+      }, limit);
       force.unref();
       await Promise.allSettled(inputs.map((i) => i.stop()));
       await Promise.allSettled(outputs.map((o) => o.close()));
