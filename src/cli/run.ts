@@ -27,12 +27,6 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log.level = config.logLevel;
-  const unavailable = config.outputs.filter((o) => /^sctp:/.test(o.url));
-  if (unavailable.length) {
-    for (const o of unavailable) process.stderr.write(`${config.source}: outputs "${o.name}": ${o.url.split(':')[0]}:// output is not available in this release yet\n`);
-    return 1;
-  }
-
   const registry = loadRegistry(config.mapping.dir);
   let outputs: ExportingProcess[];
   try {
@@ -42,7 +36,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`${config.source}: ${(e as Error).message}\n`);
     return 1;
   }
-  for (const o of outputs) await o.start();
+  for (const o of outputs) {
+    try {
+      await o.start();
+    } catch (e) {
+      process.stderr.write(`${config.source}: outputs "${o.name}": cannot start: ${(e as Error).message}\n`);
+      await Promise.allSettled(outputs.map((x) => x.close()));
+      return 1;
+    }
+  }
   // Outputs with select rules see only the records those match (RFC 6183 §6.1); the others see all.
   const sink = new FanOut(outputs.map((o) => (o.config.select ? new Selector(o.name, o.config.select, o) : o)));
   const inputs = config.inputs.map((i) => new CollectingProcess(i, sink, { registry, mapping: config.mapping }));

@@ -13,6 +13,8 @@ import { dispatch } from './dispatch.js';
 import { DECODERS } from './protocols.js';
 import { listenUdp } from './listener.js';
 import { StreamListener, type RefusedReason } from './stream-listener.js';
+import { SctpInput } from './sctp-input.js';
+import { parseSctpUrl } from '../transport/sctp-options.js';
 import { TransportSession, type TransportPeer, type TransportSessionHost } from './transport-session.js';
 import { AllowList } from './allow-list.js';
 import { ExporterRateLimit } from './rate-limit.js';
@@ -45,6 +47,7 @@ export class CollectingProcess {
   private timer?: NodeJS.Timeout;
   /** tcp:// and tls:// inputs: the listener and its open Transport Sessions (RFC 7011 §10). */
   private listener?: StreamListener;
+  private sctp?: SctpInput;
   private readonly transportSessions = new Set<TransportSession>();
   private readonly host: TransportSessionHost;
   private readonly allow?: AllowList;
@@ -115,6 +118,7 @@ export class CollectingProcess {
   /** Bound port (after start). */
   get port(): number {
     if (this.listener) return this.listener.port;
+    if (this.sctp) return this.sctp.port;
     return this.socket ? this.socket.address().port : 0;
   }
 
@@ -165,6 +169,17 @@ export class CollectingProcess {
         open: (peer) => this.openTransportSession(peer),
         refused: (reason, address, detail) => this.refused(reason, address, detail),
       });
+    } else if (at.scheme === 'sctp') {
+      const url = parseSctpUrl(this.config.listen, 'listen');
+      if (typeof url === 'string') throw new Error(`input ${this.config.name}: ${url}`);
+      this.sctp = await SctpInput.listen({
+        input: this.config.name,
+        at,
+        options: url.options,
+        admits: (address) => this.admits(address),
+        open: (peer) => this.openTransportSession(peer),
+        refused: (reason, address, detail) => this.refused(reason, address, detail),
+      });
     } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
     this.timer = setInterval(() => {
       // A downstream bug surfacing in a withdrawal or session end must not kill the process from a timer.
@@ -188,6 +203,9 @@ export class CollectingProcess {
     const l = this.listener;
     this.listener = undefined;
     if (l) await l.close();
+    const sctp = this.sctp;
+    this.sctp = undefined;
+    if (sctp) await sctp.close();
     this.flushCounts();
     this.unhookScrape();
   }

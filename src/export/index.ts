@@ -7,6 +7,8 @@ import { UdpTransport } from '../transport/udp.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { TlsTransport } from '../transport/tls.js';
 import { FileTransport } from '../transport/file.js';
+import { SctpTransport } from '../transport/sctp-transport.js';
+import { parseSctpUrl } from '../transport/sctp-options.js';
 import type { Transport } from '../transport/transport.js';
 import { FailoverTransport } from './failover.js';
 
@@ -24,5 +26,10 @@ function transportFor(c: OutputConfig): Transport {
   if (to?.scheme === 'udp') return new UdpTransport(c.name, to, c.mtu);
   if (to?.scheme === 'tcp') return new TcpTransport(c.name, to, c.reconnectMin, c.reconnectMax, c.queueLimit);
   if (to?.scheme === 'tls') return new TlsTransport(c.name, to, c.reconnectMin, c.reconnectMax, c.queueLimit, { ca: c.ca ?? '', cert: c.cert ?? '', key: c.key ?? '' }, c.servername);
+  if (to?.scheme === 'sctp') {
+    const u = parseSctpUrl(c.url, 'output');
+    if (typeof u === 'string') throw new Error(`output ${c.name}: ${u}`);
+    return new SctpTransport(c.name, u.at, u.options, c.reconnectMin, c.reconnectMax, c.queueLimit);
+  }
   throw new Error(`output ${c.name}: ${c.url.split(':')[0]}:// is not available in this release`);
 }

@@ -5,6 +5,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { HostPort } from '../config/load.js';
 import { openUdpEncapsulation, type LowerLayer } from './sctp/index.js';
+import { openRawIp } from './sctp/raw-ip.js';
 import type { SctpUrlOptions } from './sctp-options.js';
 
 /** An IP address for the URL's host (names resolved in the URL's family: IPv6 only in brackets). */
@@ -30,5 +31,8 @@ export async function openLowerLayer(o: SctpUrlOptions, family: 4 | 6, bindAddre
     const lower = await openUdpEncapsulation({ port: udpPort, address: bindAddress, type: family === 6 ? 'udp6' : 'udp4', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     return { lower, udpPort: lower.local.udpPort };
   }
-  throw new Error('SCTP over raw IP is not available in this build yet: use ?encapsulation=udp (RFC 6951 SCTP over UDP, collector UDP port 9899 unless udpPort=N)');
+  // Raw IP: needs CAP_NET_RAW and no kernel SCTP; the stack's RawIpError says which remedy applies.
+  const wildcard = bindAddress === undefined || bindAddress === '0.0.0.0' || bindAddress === '::';
+  const lower = await openRawIp({ family, address: wildcard ? undefined : bindAddress, receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+  return { lower };
 }

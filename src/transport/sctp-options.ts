@@ -23,7 +23,7 @@ export interface SctpUrlOptions {
   udpPort: number;
   /** Output: the local UDP port (default 0, ephemeral). */
   localUdpPort: number;
-  /** Output: outbound streams requested (the peer may grant fewer). Listen: inbound streams accepted. */
+  /** Output: outbound streams requested (the peer may grant fewer; default 16). Listen: inbound streams accepted (default 65535). */
   streams: number;
   /** Output: PR-SCTP lifetime in ms for messages that carry only Data Sets (RFC 3758); 0: fully reliable. */
   ttl: number;
@@ -92,7 +92,7 @@ export function parseSctpUrl(url: string, role: SctpRole): SctpUrl | string {
     encapsulation: enc,
     udpPort: SCTP_UDP_PORT,
     localUdpPort: 0,
-    streams: DEFAULT_STREAMS,
+    streams: role === 'output' ? DEFAULT_STREAMS : 65535,
     ttl: 0,
   };
   for (const [k, v] of given) {
