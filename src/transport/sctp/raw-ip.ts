@@ -238,8 +238,11 @@ export class RawIpLowerLayer implements LowerLayer {
     this.native.removeAllListeners('recvReady');
     this.native.on('recvReady', this.onReadable);
     socket.on('error', (e) => {
-      // the wrapper closes the socket after a poll error: nothing more will arrive
+      // the wrapper closes the socket after a poll error: the layer is closed from here on (the
+      // native socket would otherwise reopen itself, unpolled, on the next send)
       this.stats.receiveErrors++;
+      this.closed = true;
+      this.handler = null;
       this.errorHandler?.(e);
     });
   }
@@ -311,6 +314,7 @@ export class RawIpLowerLayer implements LowerLayer {
    * one exception per event) or a bound is reached (so a flood cannot starve timers and sends).
    */
   private readonly onReadable = (): void => {
+    // (never recv once closed: the addon's recv and send reopen a closed socket)
     for (let i = 0; i < MAX_RECEIVES_PER_EVENT && !this.closed; i++) {
       if (this.arena.length - this.arenaUsed < MAX_RECEIVE) {
         // a fresh arena when the room left could not hold any packet; the old one lives while views into it do
