@@ -1,0 +1,87 @@
+// Fault handling of the sctp:// output, with real processes on loopback (RFC 6951 UDP encapsulation):
+// the collector (`ipfix-mediator collect --listen sctp://`) is absent when the gateway starts, appears,
+// is killed (SIGKILL: no ABORT, no SHUTDOWN — the gateway must find out through retransmission
+// limits), and is started again. The output's stack limits are set in its URL so the bounds are
+// seconds: RTO 100–200 ms, Association.Max.Retrans 2, heartbeats every 200 ms, INIT retransmitted
+// once. Each phase is checked through the gateway's own metrics and log, and through what the
+// collector decodes: records after a restart decode only if the templates were sent again.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { corpusDir, freeUdpPort, tempDir } from '../helpers/tools.js';
+import { gatewayBuilt, replay, startGateway, type Gateway } from '../helpers/gateway.js';
+import { inspectRecords, recordKey, startCollector, until, type Collector } from '../helpers/sctp.js';
+
+const PCAP = join(corpusDir, 'nf9/pmacct__111-NFv9-CISCO-v4.pcap');
+const LIMITS = 'rtoInitial=100&rtoMin=100&rtoMax=200&associationMaxRetrans=2&pathMaxRetrans=2&heartbeatInterval=200&maxInitRetransmits=1';
+
+const tmp = tempDir('interop-sctp-faults-');
+afterAll(() => tmp.cleanup());
+
+const ready = gatewayBuilt() && existsSync(PCAP);
+if (!ready) console.warn('\n*** interop sctp faults: dist/ not built or corpus missing; skipped ***\n');
+
+const flows = (c: Collector) => c.records().filter((x) => !('originalObservationDomainId' in x));
+
+describe.skipIf(!ready)('sctp:// output faults', () => {
+  it('collector unreachable at start → retries with backoff; appears → connects; killed → COMM_LOST; restarted → new association, templates again, data flows', async () => {
+    const work = join(tmp.dir, 'faults');
+    mkdirSync(work, { recursive: true });
+    const collectUdp = await freeUdpPort();
+    const inPort = await freeUdpPort();
+    const expected = (await inspectRecords(PCAP)).map(recordKey).sort();
+    expect(expected.length).toBe(11); // corpus README: 11 records
+
+    let gw: Gateway | undefined;
+    let collector: Collector | undefined;
+    try {
+      gw = await startGateway(
+        work,
+        [{ name: 'in', listen: `udp://127.0.0.1:${inPort}` }],
+        [{ name: 'sctp', url: `sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${collectUdp}&${LIMITS}`, reconnectMin: 0.2, reconnectMax: 0.8 }],
+      );
+      const metric = (name: string) => gw!.metric(`ipfix_mediator_${name}`);
+
+      // 1. Nobody there: INIT is not answered, the attempt fails, and the next one follows with backoff.
+      await until(async () => (await metric('reconnects_total')) >= 3, 15_000, 'three association attempts');
+      expect(await metric('transport_up')).toBe(0);
+      expect(gw.stdout()).toMatch(/SCTP association could not be established; retrying/);
+      expect(gw.stdout()).toMatch(/"retryInSeconds":0\.4/); // 0.2 s, then doubled
+
+      // 2. The collector appears: the next attempt succeeds, records flow.
+      collector = await startCollector(`sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${collectUdp}`);
+      await until(async () => (await metric('transport_up')) === 1, 15_000, 'the association to the collector');
+      let rr = await replay([PCAP], `udp://127.0.0.1:${inPort}`, []);
+      expect(rr.code, rr.stderr).toBe(0);
+      await until(() => flows(collector!).length >= expected.length, 15_000, 'the records at the collector');
+      expect(flows(collector).map(recordKey).sort()).toEqual(expected);
+
+      // 3. Killed outright: no ABORT reaches the gateway; retransmission limits declare the peer dead.
+      const reconnectsBefore = await metric('reconnects_total');
+      await collector.stop('SIGKILL');
+      // keep data outstanding so T3-rtx runs (heartbeats alone would find it too)
+      rr = await replay([PCAP], `udp://127.0.0.1:${inPort}`, []);
+      expect(rr.code, rr.stderr).toBe(0);
+      // bound: 3 × RTO.Max (200 ms) + a heartbeat interval ≈ 1 s; allow for a loaded 2-core machine
+      await until(async () => (await metric('transport_up')) === 0, 5_000, 'the gateway to declare the collector dead');
+      expect(gw.stdout()).toMatch(/SCTP association down: collector unreachable \(COMM_LOST\); reconnecting/);
+      expect(gw.stdout()).toMatch(/"reason":"comm-lost"/);
+      await until(async () => (await metric('reconnects_total')) > reconnectsBefore, 10_000, 'reconnect attempts after COMM_LOST');
+
+      // 4. Started again on the same UDP port: a new association, a new Transport Session.
+      collector = await startCollector(`sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${collectUdp}`);
+      await until(async () => (await metric('transport_up')) === 1, 15_000, 'the association to the restarted collector');
+      expect(gw.stdout().match(/SCTP association up/g)?.length).toBe(2);
+      rr = await replay([PCAP], `udp://127.0.0.1:${inPort}`, []);
+      expect(rr.code, rr.stderr).toBe(0);
+      // a fresh collector knows no template: records decode only because they were announced again
+      await until(() => flows(collector!).length >= expected.length, 15_000, 'records at the restarted collector');
+      expect(flows(collector).map(recordKey).sort()).toEqual(expected);
+      expect(collector.stderr()).not.toMatch(/no_template/);
+    } finally {
+      await gw?.stop();
+      await collector?.stop();
+    }
+  }, 120_000);
+});
