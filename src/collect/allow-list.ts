@@ -1,7 +1,8 @@
 // Exporter control (RFC 6183 §9): an input's `allow` list of address prefixes. Prefixes are parsed once into
 // 32-bit words and masks; a source address (the text dgram/net hand over) is read into preallocated words
 // and compared as numbers, so checking a datagram allocates nothing. IPv4-mapped IPv6 sources
-// (::ffff:a.b.c.d, what a dual-stack socket reports) match IPv4 prefixes.
+// (::ffff:a.b.c.d, what a dual-stack socket reports) match IPv4 prefixes, and IPv4 sources match IPv6
+// prefixes that cover their mapped form (as net.BlockList does).
 
 interface Prefix4 {
   network: number;
@@ -19,8 +20,15 @@ export function parseCidr(text: string): { v4: Prefix4 } | { v6: Prefix6 } | str
   const addr = slash < 0 ? text : text.slice(0, slash);
   const lenText = slash < 0 ? undefined : text.slice(slash + 1);
   const words = new Uint32Array(4);
-  const family = readAddress(addr, words);
-  if (family === 0) return `"${text}" is not an IPv4 or IPv6 address prefix (e.g. 192.0.2.0/24, 2001:db8::/32)`;
+  const read = readAddress(addr, words);
+  if (read === 0) return `"${text}" is not an IPv4 or IPv6 address prefix (e.g. 192.0.2.0/24, 2001:db8::/32)`;
+  // Written with a colon it is an IPv6 prefix (::ffff:192.0.2.0/120 included), whatever it reads as.
+  const family = addr.includes(':') ? 6 : 4;
+  if (family === 6 && read === 4) {
+    words[0] = 0;
+    words[1] = 0;
+    words[2] = 0xffff;
+  }
   const max = family === 4 ? 32 : 128;
   const len = lenText === undefined ? max : /^\d{1,3}$/.test(lenText) ? Number(lenText) : -1;
   if (len < 0 || len > max) return `"${text}": prefix length must be 0 to ${max}`;
@@ -57,25 +65,27 @@ export class AllowList {
   admits(address: string): boolean {
     const w = this.words;
     const family = readAddress(address, w);
+    if (family === 0) return false;
     if (family === 4) {
       const a = w[3]!;
       for (let i = 0; i < this.v4.length; i++) {
         const p = this.v4[i]!;
         if (((a & p.mask) >>> 0) === p.network) return true;
       }
-      return false;
+      // An IPv4 source also matches IPv6 prefixes that cover its mapped form ::ffff:a.b.c.d.
+      w[0] = 0;
+      w[1] = 0;
+      w[2] = 0xffff;
     }
-    if (family === 6) {
-      for (let i = 0; i < this.v6.length; i++) {
-        const p = this.v6[i]!;
-        if (
-          ((w[0]! & p.mask[0]!) >>> 0) === p.network[0] &&
-          ((w[1]! & p.mask[1]!) >>> 0) === p.network[1] &&
-          ((w[2]! & p.mask[2]!) >>> 0) === p.network[2] &&
-          ((w[3]! & p.mask[3]!) >>> 0) === p.network[3]
-        )
-          return true;
-      }
+    for (let i = 0; i < this.v6.length; i++) {
+      const p = this.v6[i]!;
+      if (
+        ((w[0]! & p.mask[0]!) >>> 0) === p.network[0] &&
+        ((w[1]! & p.mask[1]!) >>> 0) === p.network[1] &&
+        ((w[2]! & p.mask[2]!) >>> 0) === p.network[2] &&
+        ((w[3]! & p.mask[3]!) >>> 0) === p.network[3]
+      )
+        return true;
     }
     return false;
   }
