@@ -854,10 +854,10 @@ export class SctpAssociation extends EventEmitter {
     const now = this.clock.now();
     this.abandonExpired(now);
     if (tx.outstanding === 0) return;
-    this.rto.backoff(); // E2
-    if (this.countError('T3-rtx expired')) return;
     tx.onT3Expired(); // E3
     this.cc.onT3Expired(); // E1
+    this.rto.backoff(); // E2
+    if (this.countError('T3-rtx expired')) return;
     if (this.peerForwardTsn && tx.forwardTsnNeeded) this.forwardTsnOwed = true;
     this.forceOne = true;
     this.transmit();

@@ -3,76 +3,8 @@
 // delivered exactly once, in order per stream for ordered ones, byte for byte.
 
 import { describe, expect, it } from 'vitest';
-import type { SctpAssociation } from '../../../src/transport/sctp/association.js';
 import { ChunkType } from '../../../src/transport/sctp/chunk.js';
-import { prng } from '../../mapping/harness.js';
-import { type Pair, connected, pair } from './association-helpers.js';
-
-interface Msg {
-  id: number;
-  stream: number;
-  ordered: boolean;
-  ttl: number;
-  data: Uint8Array;
-}
-
-export function makeMessages(seed: number, count: number, streams: number, opts: { unorderedRate?: number; ttlRate?: number; ttl?: number; bigRate?: number } = {}): Msg[] {
-  const rnd = prng(seed);
-  const out: Msg[] = [];
-  for (let id = 0; id < count; id++) {
-    const big = rnd() < (opts.bigRate ?? 0.1);
-    const size = big ? 1400 + Math.floor(rnd() * 2600) : 8 + Math.floor(rnd() * 1100);
-    const data = new Uint8Array(size);
-    for (let i = 4; i < size; i++) data[i] = (id * 7 + i * 13) & 0xff;
-    new DataView(data.buffer).setUint32(0, id);
-    const ttl = rnd() < (opts.ttlRate ?? 0) ? (opts.ttl ?? 100) : 0;
-    out.push({ id, stream: Math.floor(rnd() * streams), ordered: rnd() >= (opts.unorderedRate ?? 0), ttl, data });
-  }
-  return out;
-}
-
-/** Records what the receiver gets and checks it against what was sent. */
-export class Receiver {
-  readonly times = new Map<number, number>();
-  orderViolations = 0;
-  contentErrors = 0;
-  private readonly last: number[];
-  constructor(
-    a: SctpAssociation,
-    private readonly byId: Map<number, Msg>,
-    streams: number,
-  ) {
-    this.last = new Array<number>(streams).fill(-1);
-    a.on('message', (data, info) => {
-      const id = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-      this.times.set(id, (this.times.get(id) ?? 0) + 1);
-      const m = this.byId.get(id);
-      if (!m || m.stream !== info.stream || m.ordered !== info.ordered || !Buffer.from(m.data).equals(Buffer.from(data))) this.contentErrors++;
-      if (info.ordered) {
-        if (id <= this.last[info.stream]!) this.orderViolations++; // ids grow in send order per stream
-        this.last[info.stream] = id;
-      }
-    });
-  }
-  get exactlyOnce(): boolean {
-    for (const n of this.times.values()) if (n !== 1) return false;
-    return true;
-  }
-}
-
-/** Send all messages, as fast as backpressure allows, and run until the receiver has them or time is up. */
-export function pump(p: Pair, sender: SctpAssociation, messages: Msg[], until: () => boolean, limitMs = 600_000): void {
-  let next = 0;
-  const fill = () => {
-    while (next < messages.length) {
-      const m = messages[next++]!;
-      if (!sender.send(m.data, { stream: m.stream, ordered: m.ordered, ttl: m.ttl })) return;
-    }
-  };
-  sender.on('drain', fill);
-  fill();
-  p.clock.runUntil(() => next >= messages.length && until(), limitMs);
-}
+import { Receiver, connected, makeMessages, pair, pump } from './association-helpers.js';
 
 describe('SCTP data transfer', () => {
   it('moves 2,000 messages over a clean link with no retransmission, bundling small messages', async () => {
