@@ -111,11 +111,21 @@ export class TestCollector {
     return this.port;
   }
 
-  /** Close the listener and reset every connection (a collector that dies). */
-  async stop(): Promise<void> {
+  /**
+   * Stop: close the listener, then either reset every connection (a collector that dies: what its socket
+   * buffers held is gone) or, `graceful`, close them the way a collector that shuts down does — FIN, and
+   * keep reading until the exporter has closed its side too.
+   */
+  async stop(graceful = false): Promise<void> {
+    const closing = this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve();
+    if (graceful) {
+      const closed = [...this.sockets].map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r()))));
+      for (const s of this.sockets) s.end();
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 5000))]);
+    }
     for (const s of this.sockets) s.resetAndDestroy();
     this.sockets.clear();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closing;
     this.server = undefined;
   }
 
