@@ -2,7 +2,7 @@
 // project's own SCTP stack (dist/transport/sctp), UDP encapsulation (RFC 6951) by default.
 //
 //   npm run build && node bench/sctp.mjs [--loss 0.02] [--seconds 10] [--streams 1] [--mtu 1500]
-//                                        [--lower udp|raw] [--seed 1] [--json]
+//                                        [--lower udp|raw] [--seed 1] [--rto-min MS]
 //
 // This process is the sender: it connects to the receiver (bench/lib/sctp-receiver.mjs, forked), sends
 // a Template Set message per stream and then data messages as fast as the association takes them
@@ -38,6 +38,8 @@ const streams = Number(opt('--streams', '1'));
 const mtu = Number(opt('--mtu', '1500'));
 const lowerKind = opt('--lower', 'udp');
 const seed = Number(opt('--seed', '1'));
+/** RTO.Min for both ends (ms); default the stack's (RFC 9260 §16: 1,000 ms). */
+const rtoMin = opt('--rto-min', '');
 const STALL_MS = 15_000;
 const DRAIN_LIMIT_MS = 120_000;
 const log = (...a) => console.error(...a);
@@ -48,7 +50,7 @@ if (lowerKind === 'raw' && typeof sctp.openRawIp !== 'function') {
 }
 
 // ---- the receiver process
-const receiver = fork(resolve(import.meta.dirname, 'lib/sctp-receiver.mjs'), ['--loss', String(loss), '--seed', String(seed), '--mtu', String(mtu), '--lower', lowerKind], {
+const receiver = fork(resolve(import.meta.dirname, 'lib/sctp-receiver.mjs'), ['--loss', String(loss), '--seed', String(seed), '--mtu', String(mtu), '--lower', lowerKind, ...(rtoMin ? ['--rto-min', rtoMin] : [])], {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 let progress = 0;
@@ -86,14 +88,17 @@ let inner;
 if (lowerKind === 'raw') inner = await sctp.openRawIp({ address: '127.0.0.2' });
 else inner = await sctp.openUdpEncapsulation({ port: 0, address: '127.0.0.1', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 const lower = loss > 0 ? new DroppingLowerLayer(inner, { dropRate: loss, seed: seed * 2 }) : inner;
-const endpoint = new sctp.SctpEndpoint({ lower, mtu });
+const endpoint = new sctp.SctpEndpoint({ lower, mtu, ...(rtoMin ? { rtoMin: Number(rtoMin), rtoInitial: Math.max(Number(rtoMin), 1000) } : {}) });
 const association = await endpoint.connect({
   remote: { address: peer.address, udpPort: peer.udpPort },
   remotePort: peer.sctpPort,
   outboundStreams: streams,
 });
-let downReason = null;
-association.on('down', (reason, detail) => (downReason = { reason, detail }));
+let downReason = null; // an association lost before we shut it down ourselves
+let shuttingDown = false;
+association.on('down', (reason, detail) => {
+  if (!shuttingDown) downReason = { reason, detail };
+});
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 
@@ -101,7 +106,7 @@ const t0 = performance.now();
 const samples = [];
 const sample = () => {
   const s = association.stats();
-  samples.push({ t: Math.round(performance.now() - t0), cwnd: s.cwnd, ssthresh: s.ssthresh, flight: s.flightSize, rto: s.rto, srtt: s.srtt, retrans: s.retransmissions, buffered: s.bufferedAmount });
+  samples.push({ t: Math.round(performance.now() - t0), cwnd: s.cwnd, ssthresh: s.ssthresh, flight: s.flightSize, rto: s.rto, srtt: s.srtt, retrans: s.retransmissions, buffered: s.bufferedAmount, peerRwnd: s.peerRwnd });
 };
 sample();
 const sampler = setInterval(sample, 20);
@@ -159,6 +164,7 @@ sample();
 const senderStats = association.stats();
 let shutdownOk = false;
 if (!downReason && !stalled) {
+  shuttingDown = true;
   shutdownOk = await Promise.race([association.shutdown().then(() => true, () => false), sleep(10_000).then(() => false)]);
 }
 receiver.send({ finish: true });
@@ -179,6 +185,7 @@ const result = {
   seed,
   streams,
   mtu,
+  rtoMin: rtoMin ? Number(rtoMin) : 'default',
   messageOctets: MESSAGE_LENGTH,
   seconds,
   sent,
@@ -231,9 +238,12 @@ function trajectory(ss) {
     }
     if (slowStartEnd === null && b.cwnd >= b.ssthresh) slowStartEnd = b.t;
   }
-  const step = Math.max(1, Math.floor(ss.length / 24));
-  const points = ss.filter((_, i) => i % step === 0 || i === ss.length - 1).map((s) => [s.t, s.cwnd, s.ssthresh, s.flight]);
-  return { initial: first?.cwnd, initialSsthresh: first?.ssthresh, peak, final: ss.at(-1)?.cwnd, reductions, firstReductionAtMs: firstReductionAt, cwndReachedSsthreshAtMs: slowStartEnd, points: { columns: ['ms', 'cwnd', 'ssthresh', 'flight'], rows: points } };
+  // every sample where cwnd or ssthresh changed (the first 40), then ~16 evenly spaced ones
+  const changes = ss.filter((s, i) => i === 0 || s.cwnd !== ss[i - 1].cwnd || s.ssthresh !== ss[i - 1].ssthresh).slice(0, 40);
+  const step = Math.max(1, Math.floor(ss.length / 16));
+  const picked = new Set([...changes, ...ss.filter((_, i) => i % step === 0 || i === ss.length - 1)]);
+  const points = ss.filter((s) => picked.has(s)).map((s) => [s.t, s.cwnd, s.ssthresh, s.flight, s.buffered, s.peerRwnd, s.retrans, s.rto]);
+  return { initial: first?.cwnd, initialSsthresh: first?.ssthresh, peak, final: ss.at(-1)?.cwnd, reductions, firstReductionAtMs: firstReductionAt, cwndReachedSsthreshAtMs: slowStartEnd, points: { columns: ["ms", "cwnd", "ssthresh", "flight", "buffered", "peerRwnd", "retransmissions", "rto"], rows: points } };
 }
 
 function summary(x) {

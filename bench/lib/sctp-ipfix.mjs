@@ -46,8 +46,8 @@ function recordBlocks() {
     let o = writeSetHeader(buf, 16, TEMPLATE_ID, MESSAGE_LENGTH - 16);
     for (let r = 0; r < RECORDS_PER_MESSAGE; r++) {
       const n = b * RECORDS_PER_MESSAGE + r;
-      buf.writeUInt32BE((10 << 24) | n, o);
-      buf.writeUInt32BE((192 << 24) | (168 << 16) | (n & 0xffff), o + 4);
+      buf.writeUInt32BE(((10 << 24) | n) >>> 0, o);
+      buf.writeUInt32BE(((192 << 24) | (168 << 16) | (n & 0xffff)) >>> 0, o + 4);
       buf.writeUInt16BE(1024 + (n % 60000), o + 8);
       buf.writeUInt16BE([53, 80, 443, 4739][n & 3], o + 10);
       buf[o + 12] = [6, 17][n & 1];

@@ -3,7 +3,7 @@
 // checking every IPFIX message it is handed (bench/lib/sctp-ipfix.mjs: framing, and each ODID's
 // sequence numbers exactly in order) and reporting progress every 200 ms and a final account on request.
 //
-//   argv: --loss R --seed N --mtu M --lower udp|raw --rcvbuf OCTETS
+//   argv: --loss R --seed N --mtu M --lower udp|raw --rcvbuf OCTETS --rto-min MS
 
 import { resolve } from 'node:path';
 import { DroppingLowerLayer } from './sctp-lossy.mjs';
@@ -21,6 +21,7 @@ const seed = Number(opt('--seed', '1'));
 const mtu = Number(opt('--mtu', '1500'));
 const lowerKind = opt('--lower', 'udp');
 const rcvbuf = Number(opt('--rcvbuf', String(4 << 20)));
+const rtoMin = opt('--rto-min', '');
 const IPFIX_PORT = 4739;
 
 let inner;
@@ -32,7 +33,7 @@ if (lowerKind === 'raw') {
   udpPort = inner.local.udpPort;
 }
 const lower = loss > 0 ? new DroppingLowerLayer(inner, { dropRate: loss, seed: seed * 2 + 1 }) : inner;
-const endpoint = new sctp.SctpEndpoint({ lower, mtu });
+const endpoint = new sctp.SctpEndpoint({ lower, mtu, ...(rtoMin ? { rtoMin: Number(rtoMin), rtoInitial: Math.max(Number(rtoMin), 1000) } : {}) });
 
 const checker = new MessageChecker();
 let association = null;
