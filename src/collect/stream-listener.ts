@@ -9,8 +9,7 @@ import type { HostPort } from '../config/load.js';
 import { MessageFramer } from './message-framer.js';
 import type { TransportPeer, TransportSession } from './transport-session.js';
 import { TlsCredentials, peerIdentity } from '../transport/tls-credentials.js';
-import { log } from '../observe/log.js';
-import { RateLimitedLog } from '../observe/log.js';
+import { RateLimitedLog, log } from '../observe/log.js';
 
 /** Idle connections are probed so a vanished exporter's sessions end instead of living forever. */
 const KEEPALIVE_MS = 60_000;

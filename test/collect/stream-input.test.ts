@@ -184,6 +184,42 @@ describe('reliable input over TCP', () => {
     }
   });
 
+  it('IPv6: listens on [::1], names the exporter ::1; the allow list refuses 127.0.0.2 before anything is read', async () => {
+    const { sink, events } = recorder();
+    const v6 = input({ listen: 'tcp://[::1]:0', allow: ['::1/128'] });
+    const cp6 = new CollectingProcess(v6, sink, options);
+    const v4 = input({ allow: ['127.0.0.1/32'] });
+    const cp4 = new CollectingProcess(v4, sink, options);
+    await cp6.start();
+    await cp4.start();
+    try {
+      const c = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: '::1', port: cp6.port }, () => resolve(s));
+        s.once('error', reject);
+      });
+      c.write(ipfix(9, template256, data256(4, 8080)));
+      await until(() => events.some((e) => e[0] === 'records'));
+      expect(events.slice(0, 3)).toEqual([
+        ['started', 9, '::1'],
+        ['defined', 9, 256],
+        ['records', 9, 256, 1, 'c00002041f90'],
+      ]);
+      c.destroy();
+      await until(() => events.some((e) => e[0] === 'ended'));
+
+      const refused = net.connect({ host: '127.0.0.1', port: cp4.port, localAddress: '127.0.0.2' });
+      refused.on('error', () => {});
+      refused.write(ipfix(9, template256));
+      await new Promise<void>((r) => refused.once('close', () => r()));
+      await until(async () => (await counter('ipfix_mediator_input_connections_refused_total', { input: v4.name, reason: 'not_allowed' })) === 1);
+      expect(await counter('ipfix_mediator_input_connections_accepted_total', { input: v4.name })).toBe(0);
+      expect(events.filter((e) => e[0] === 'started')).toEqual([['started', 9, '::1']]);
+    } finally {
+      await cp6.stop();
+      await cp4.stop();
+    }
+  });
+
   it('an SCTP-style association plugs in: whole messages with a stream number, a malformed one refused, close ends its sessions', async () => {
     const { sink, events } = recorder();
     const cfg = input({ listen: 'udp://127.0.0.1:0' });
