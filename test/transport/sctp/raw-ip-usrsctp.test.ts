@@ -14,6 +14,7 @@ import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
 import { type Packet, decodePacket, encodePacket, finishPacket, writeCommonHeader } from '../../../src/transport/sctp/packet.js';
 import { ParameterType } from '../../../src/transport/sctp/parameter.js';
 import { type RawIpLowerLayer, loadRawSocket, openRawIp } from '../../../src/transport/sctp/raw-ip.js';
+import { SctpEndpoint } from '../../../src/transport/sctp/endpoint.js';
 import { interopRequired, run, runOk, toolPath } from '../../helpers/tools.js';
 
 const DISCARD_SERVER = '/usr/lib/usrsctp/discard_server';
@@ -188,7 +189,47 @@ describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network nam
       layer.close();
     }
   }, 30_000);
+
+  for (const family of [4, 6] as const) {
+    it(`IPv${family}: a real association through SctpEndpoint over raw IP, messages acknowledged and printed by usrsctp, then SHUTDOWN`, async () => {
+      const layer = await openRawIp({ address: family === 4 ? HOST4 : HOST6 });
+      const endpoint = new SctpEndpoint({ lower: layer, rtoInitial: 500, rtoMin: 200 });
+      try {
+        const before = serverOut.length;
+        const a = await endpoint.connect({ remote: { address: family === 4 ? PEER4 : PEER6, udpPort: 0 }, remotePort: DISCARD_PORT, outboundStreams: 2 });
+        expect(a.state).toBe('ESTABLISHED');
+        const messages = [1, 100, 1000, 3000, 20].map((n, i) => new Uint8Array(n).fill(0x41 + i));
+        messages.forEach((m, i) => a.send(m, { stream: i % 2 }));
+        // discard_server prints each message it reads; 3,000 octets went in fragments (mtu 1232)
+        const printed = () => [...serverOut.slice(before).matchAll(/Msg of length (\d+) received/g)].map((x) => Number(x[1]));
+        await waitFor('usrsctp to print every message', () => (printed().length >= messages.length ? true : undefined), 10_000);
+        expect(printed().sort((x, y) => x - y)).toEqual(messages.map((m) => m.length).sort((x, y) => x - y));
+        const st = a.stats();
+        expect(st.messagesSent).toBe(messages.length);
+        expect(st.bytesSent).toBe(messages.reduce((n, m) => n + m.length, 0));
+        await waitFor('every chunk acknowledged', () => (a.stats().flightSize === 0 ? true : undefined), 10_000);
+        await a.shutdown();
+        expect(a.state).toBe('CLOSED');
+        expect(layer.stats.sendErrors + layer.stats.sendTooBig + layer.stats.droppedBadIpHeader).toBe(0);
+      } finally {
+        endpoint.close();
+      }
+    }, 30_000);
+  }
 });
+
+function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const tick = () => {
+      const v = f();
+      if (v !== undefined) return resolve(v);
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
 
 async function waitForText(get: () => string, text: string, ms = 5000): Promise<void> {
   const t0 = Date.now();
