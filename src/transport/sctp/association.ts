@@ -151,6 +151,7 @@ class PendingMessage {
 }
 
 const EMPTY_GAPS: never[] = [];
+const EMPTY_PAYLOAD = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -941,13 +942,20 @@ export class SctpAssociation extends EventEmitter {
     if (tx && this.peerForwardTsn) {
       const ids = tx.abandonExpired(now, this.abandonedIds);
       n += ids.length;
-      // a message abandoned while half sent: its other fragments never go
+      this.timedMessages = Math.max(0, this.timedMessages - ids.length);
+      // A message abandoned while half sent: its other fragments never go. They still take one TSN,
+      // abandoned at once and never sent, so the Advanced.Peer.Ack.Point passes it and a FORWARD TSN
+      // follows even when the fragments already sent get acknowledged: otherwise the receiver would
+      // hold the message's first fragments and its SSN for ever.
       const head = this.queue[this.qHead];
       if (head && head.offset > 0 && ids.includes(head.id)) {
         this.buffered -= head.data.length - head.offset;
         this.qHead++;
+        tx.send(head.stream, head.unordered ? 0 : head.ssn, head.ppid, DataFlags.ENDING | (head.unordered ? DataFlags.UNORDERED : 0), EMPTY_PAYLOAD, head.id, -Infinity, now);
+        tx.stats.sent--; // never sent
+        tx.abandonExpired(now, this.abandonedIds);
+        tx.stats.abandonedMessages--; // the same message, counted already
       }
-      if (ids.length > 0) this.timedMessages -= ids.length;
     }
     if (n > 0) {
       if (tx!.forwardTsnNeeded) this.forwardTsnOwed = true;
@@ -993,6 +1001,7 @@ export class SctpAssociation extends EventEmitter {
           if (o + paddedChunkLength(this.ftsnChunk) <= mtu) {
             o = writeChunk(b, o, this.ftsnChunk);
             this.forwardTsnOwed = false;
+            this.t3.ensure(this.rto.rto); // resent on T3-rtx if lost (RFC 3758 §3.5 C4)
           }
         }
         let budget = this.forceOne ? Infinity : this.cc.window(tx.flightSize);
