@@ -1,6 +1,7 @@
 // The TCP or TLS listener of an input (RFC 7011 §10.4, §11): every accepted connection is one Transport
 // Session, its bytes framed into IPFIX Messages. Sources outside the input's allow list are refused before
-// any handshake. Over TLS the exporter must present a certificate issued by the configured CA (mutual
+// any handshake: a plain TCP server accepts, and only admitted connections are handed to the TLS server
+// (which never listens itself), so a refused source never shows up as a failed handshake. Over TLS the exporter must present a certificate issued by the configured CA (mutual
 // authentication, TLS 1.2 or later); its subject is the exporter's identity in logs and /health.
 
 import net from 'node:net';
@@ -28,27 +29,32 @@ export interface StreamListenerOptions {
 }
 
 export class StreamListener {
+  /** Every connection not closed yet (TLS: from before its handshake), closed by close(). */
   private readonly sockets = new Set<net.Socket>();
   private readonly warn = new RateLimitedLog();
 
   private constructor(
     private readonly options: StreamListenerOptions,
+    /** Accepts TCP connections; the allow list is applied here. */
     private readonly server: net.Server,
+    /** tls:// only: never listens itself, it is handed the admitted connections for their handshake. */
+    private readonly tlsServer?: tls.Server,
   ) {}
 
   static async listen(options: StreamListenerOptions): Promise<StreamListener> {
     const { at, credentials } = options;
-    let server: net.Server;
+    let tlsServer: tls.Server | undefined;
     if (at.scheme === 'tls') {
       if (!credentials) throw new Error(`input ${options.input}: tls:// needs ca, cert and key`);
-      server = tls.createServer({
+      tlsServer = tls.createServer({
         ...credentials.serverOptions(),
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
       });
-    } else server = net.createServer();
-    const l = new StreamListener(options, server);
+    }
+    const server = net.createServer();
+    const l = new StreamListener(options, server, tlsServer);
     // Before any TLS handshake: the allow list refuses by source address.
     server.on('connection', (sock: net.Socket) => {
       const address = sock.remoteAddress ?? '';
@@ -57,14 +63,15 @@ export class StreamListener {
         sock.destroy();
         return;
       }
-      if (at.scheme === 'tcp') l.accept(sock, undefined);
+      l.sockets.add(sock);
+      sock.once('close', () => l.sockets.delete(sock));
+      if (tlsServer) tlsServer.emit('connection', sock);
+      else l.accept(sock, undefined);
     });
-    if (at.scheme === 'tls') {
-      server.on('secureConnection', (sock: tls.TLSSocket) => l.accept(sock, peerIdentity(sock)));
-      server.on('tlsClientError', (err: Error, sock: tls.TLSSocket) => {
-        const address = sock.remoteAddress ?? '';
-        if (address && !options.admits(address)) return; // refused above already
-        options.refused('tls_handshake', address, `${address}:${sock.remotePort}: TLS handshake refused: ${err.message}`);
+    if (tlsServer) {
+      tlsServer.on('secureConnection', (sock: tls.TLSSocket) => l.accept(sock, peerIdentity(sock)));
+      tlsServer.on('tlsClientError', (err: Error, sock: tls.TLSSocket) => {
+        options.refused('tls_handshake', sock.remoteAddress ?? '', `${sock.remoteAddress}:${sock.remotePort}: TLS handshake refused: ${err.message}`);
       });
     }
     server.on('error', (err) => log.error({ input: options.input, err }, 'listener error'));
@@ -86,9 +93,9 @@ export class StreamListener {
   /** TLS: certificates read again (SIGHUP); established connections keep theirs. False: the old ones stay. */
   reloadCertificates(): boolean {
     const c = this.options.credentials;
-    if (!c || !(this.server instanceof tls.Server)) return true;
+    if (!c || !this.tlsServer) return true;
     if (!c.reload()) return false;
-    this.server.setSecureContext(c.serverOptions());
+    this.tlsServer.setSecureContext(c.serverOptions());
     return true;
   }
 

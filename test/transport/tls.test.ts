@@ -166,6 +166,27 @@ describe.skipIf(!requireOrSkip('openssl'))('TLS transport (mutual authentication
     }
   });
 
+  it('refuses a source outside the allow list before the handshake, counted once as not_allowed', async () => {
+    const cfg = tlsInput({ allow: ['127.0.0.1/32'] });
+    const cp = new CollectingProcess(cfg, recorder().sink, options);
+    await cp.start();
+    try {
+      const s = tls.connect({ host: '127.0.0.1', port: cp.port, localAddress: '127.0.0.2', ca: readFile(ca.cert), cert: readFile(client.cert), key: readFile(client.key), servername: 'collector.test' });
+      await new Promise<void>((resolve) => {
+        s.once('error', () => resolve());
+        s.once('close', () => resolve());
+      });
+      s.destroy();
+      await until(async () => (await counter('ipfix_mediator_input_connections_refused_total', { input: cfg.name, reason: 'not_allowed' })) === 1);
+      // give a late handshake error the chance to be (wrongly) counted before looking
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await counter('ipfix_mediator_input_connections_refused_total', { input: cfg.name, reason: 'tls_handshake' })).toBe(0);
+      expect(cp.connections()).toEqual([]);
+    } finally {
+      await cp.stop();
+    }
+  });
+
   it('the TLS output does not send to a collector whose certificate does not carry the expected name', async () => {
     const cfg = tlsInput();
     const cp = new CollectingProcess(cfg, recorder().sink, options);
