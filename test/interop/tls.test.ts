@@ -293,6 +293,7 @@ describe.skipIf(!ready || !requireOrSkip('openssl'))('gateway tls:// input: iden
       await until('two refused handshakes counted', async () => (await sample(d, 'ipfix_mediator_input_connections_refused_total', { reason: 'tls_handshake' })) === refusedBefore + 2);
       await expect(handshake(port, client, '127.0.0.2')).rejects.toThrow();
       await until('a refused source counted', async () => (await sample(d, 'ipfix_mediator_input_connections_refused_total', { reason: 'not_allowed' })) === 1);
+      expect(await sample(d, 'ipfix_mediator_input_connections_refused_total', { reason: 'tls_handshake' })).toBe(refusedBefore + 2);
 
       // The exporter vanishes without withdrawing anything: its two sessions end with the connection and the
       // gateway withdraws every template it had announced for them on its reliable output.
