@@ -7,10 +7,11 @@
 // collector decodes: records after a restart decode only if the templates were sent again.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { corpusDir, freeUdpPort, tempDir } from '../helpers/tools.js';
-import { gatewayBuilt, replay, startGateway, type Gateway } from '../helpers/gateway.js';
+import { corpusDir, freeUdpPort, run, tempDir } from '../helpers/tools.js';
+import { gatewayBin, gatewayBuilt, replay, startGateway, type Gateway } from '../helpers/gateway.js';
 import { inspectRecords, recordKey, startCollector, until, type Collector } from '../helpers/sctp.js';
 
 const PCAP = join(corpusDir, 'nf9/pmacct__111-NFv9-CISCO-v4.pcap');
@@ -84,4 +85,29 @@ describe.skipIf(!ready)('sctp:// output faults', () => {
       await collector?.stop();
     }
   }, 120_000);
+
+  it('an output that cannot open its lower layer stops run with a clear error; check-config names a bad option', async () => {
+    const work = join(tmp.dir, 'start');
+    mkdirSync(work, { recursive: true });
+    // the local UDP port the output wants is taken
+    const taken = createSocket('udp4');
+    await new Promise<void>((r) => taken.bind(0, '0.0.0.0', () => r()));
+    const port = taken.address().port;
+    try {
+      const config = join(work, 'gw.yaml');
+      const inPort = await freeUdpPort();
+      writeFileSync(config, `inputs:\n  - name: in\n    listen: udp://127.0.0.1:${inPort}\noutputs:\n  - name: sctp\n    url: sctp://127.0.0.1:4739?encapsulation=udp&localUdpPort=${port}\nmetrics: false\n`);
+      const r = await run(process.execPath, [gatewayBin, 'run', '--config', config], { timeoutMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${config}: outputs "sctp": cannot start: SCTP over UDP: cannot bind 0.0.0.0 port ${port}:`);
+    } finally {
+      taken.close();
+    }
+    const bad = join(work, 'bad.yaml');
+    writeFileSync(bad, 'inputs:\n  - name: in\n    listen: sctp://0.0.0.0:4739?encapsulation=udp&ttl=5\noutputs:\n  - name: o\n    url: sctp://192.0.2.1:4739?encapsulation=udp&streams=0\n');
+    const c = await run(process.execPath, [gatewayBin, 'check-config', bad], { timeoutMs: 20_000 });
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain(`${bad}:3: inputs[0].listen: sctp:// option "ttl" applies to outputs only`);
+    expect(c.stderr).toContain(`${bad}:6: outputs[0].url: sctp:// option streams (number of streams) must be an integer from 1 to 65535, not "0"`);
+  }, 60_000);
 });
