@@ -13,12 +13,12 @@ import { SctpEndpoint, type DownReason, type SctpAssociation } from './sctp/inde
 import { openLowerLayer, resolveHost } from './sctp-lower.js';
 import { stackTimers, type SctpUrlOptions } from './sctp-options.js';
 import { RateLimitedLog, log } from '../observe/log.js';
-import { queueDepth, reconnects, sctpAbandoned, transportUp } from '../observe/metrics.js';
+import { queueDepth, reconnects, sctpAbandoned, sctpCwnd, sctpRetransmissions, sctpRto, transportUp } from '../observe/metrics.js';
 
 const MESSAGE_HEADER = 16;
 const TEMPLATE_SET = 2;
 const OPTIONS_TEMPLATE_SET = 3;
-/** How often the queue gauge is refreshed from the association (stats() builds an object). */
+/** How often the queue and association gauges are refreshed (stats() builds an object). */
 const QUEUE_SAMPLE_MS = 1000;
 
 /** True when the message holds Data Sets only: no Template, Options Template or withdrawal set. */
@@ -55,6 +55,8 @@ export class SctpTransport implements Transport {
   /** Octets handed to the association since it last said it was above its high-water mark. */
   private blockedBytes = 0;
   private blocked = false;
+  /** stats().retransmissions of the current association already added to the metric. */
+  private retransmissionsSeen = 0;
   private streams = 1;
   private onSession: () => void = () => {};
   private readonly collector: string;
@@ -125,6 +127,7 @@ export class SctpTransport implements Transport {
     this.blocked = false;
     this.blockedBytes = 0;
     this.streams = a.outboundStreams;
+    this.retransmissionsSeen = 0;
     this.backoff = this.reconnectMin;
     transportUp.set(this.labels, 1);
     queueDepth.set(this.labels, 0);
@@ -154,6 +157,7 @@ export class SctpTransport implements Transport {
 
   private lost(a: SctpAssociation, reason: DownReason, detail?: string): void {
     if (a !== this.association) return;
+    this.sampleQueue(); // the last retransmissions of this association
     this.association = undefined;
     this.up = false;
     this.lastDown = { reason, detail };
@@ -174,7 +178,14 @@ export class SctpTransport implements Transport {
 
   private sampleQueue(): void {
     const a = this.association;
-    if (a && this.up) queueDepth.set(this.labels, a.stats().bufferedAmount);
+    if (!a || !this.up) return;
+    const s = a.stats();
+    queueDepth.set(this.labels, s.bufferedAmount);
+    sctpRto.set(this.labels, s.rto);
+    sctpCwnd.set(this.labels, s.cwnd);
+    // the association counts from its start; the metric counts for the life of the output
+    if (s.retransmissions > this.retransmissionsSeen) sctpRetransmissions.inc(this.labels, s.retransmissions - this.retransmissionsSeen);
+    this.retransmissionsSeen = s.retransmissions;
   }
 
   isUp(): boolean {

@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SctpTransport, onlyDataSets, streamOf } from '../../src/transport/sctp-transport.js';
 import { SctpListener } from '../../src/transport/sctp-listener.js';
 import { parseSctpUrl, type SctpUrl } from '../../src/transport/sctp-options.js';
-import { reconnects, sctpAbandoned } from '../../src/observe/metrics.js';
+import { reconnects, sctpAbandoned, sctpRetransmissions } from '../../src/observe/metrics.js';
 import { lossyRelay, until, type LossyRelay } from '../helpers/sctp.js';
 
 function message(odid: number, sequence: number, sets: Buffer[]): Buffer {
@@ -47,7 +47,7 @@ interface Received {
   from: string;
 }
 
-async function metricValue(m: typeof sctpAbandoned | typeof reconnects, output: string): Promise<number> {
+async function metricValue(m: typeof sctpAbandoned, output: string): Promise<number> {
   return (await m.get()).values.find((v) => v.labels.output === output)?.value ?? 0;
 }
 
@@ -185,6 +185,8 @@ describe('sctp:// output over UDP encapsulation on loopback', () => {
     // bound: (2 + 1) retransmissions × 200 ms + a heartbeat interval, with room for a loaded machine
     await until(() => !transport.isUp(), 5_000, 'COMM_LOST');
     expect(transport.lastDown?.reason).toBe('comm-lost');
+    // the T3-rtx retransmissions that ran into the limit are counted
+    expect(await metricValue(sctpRetransmissions, 'sctp-commlost')).toBeGreaterThanOrEqual(2);
     // retries while the path is cut fail (INIT unanswered), with the attempts counted
     await until(async () => (await metricValue(reconnects, 'sctp-commlost')) >= before + 2, 10_000, 'reconnect attempts');
     expect(transport.isUp()).toBe(false);
