@@ -106,6 +106,42 @@ describe('MessageFramer', () => {
     expect(f.buffered).toBe(70 - 68);
   });
 
+  it('random streams, random segmentation: exactly the messages, in order; garbage stops it at the right message', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let round = 0; round < 300; round++) {
+      const messages: Buffer[] = [];
+      for (let i = 0, n = 1 + Math.floor(rnd() * 12); i < n; i++) {
+        const m = Buffer.alloc(16 + Math.floor(rnd() * (rnd() < 0.1 ? 65520 : 1500)));
+        for (let k = 0; k < m.length; k++) m[k] = (rnd() * 256) | 0;
+        m.writeUInt16BE(10, 0);
+        m.writeUInt16BE(m.length, 2);
+        messages.push(m);
+      }
+      const broken = rnd() < 0.3 ? Math.floor(rnd() * messages.length) : -1;
+      if (broken >= 0) {
+        const m = messages[broken]!;
+        if (rnd() < 0.5) m.writeUInt16BE(9, 0); // a NetFlow v9 header where an IPFIX one belongs
+        else m.writeUInt16BE(Math.floor(rnd() * 16), 2); // a Length below the 16-octet header
+      }
+      const stream = Buffer.concat(messages);
+      const got: Buffer[] = [];
+      const f = new MessageFramer((m) => got.push(Buffer.from(m)));
+      let error: unknown;
+      for (let o = 0; o < stream.length && !error; ) {
+        const n = 1 + Math.floor(rnd() * (rnd() < 0.5 ? 64 : 9000));
+        error = f.push(stream.subarray(o, o + n));
+        o += n;
+      }
+      const whole = broken >= 0 ? messages.slice(0, broken) : messages;
+      expect(got.length).toBe(whole.length);
+      for (let i = 0; i < whole.length; i++) expect(got[i]!.equals(whole[i]!)).toBe(true);
+      if (broken >= 0) expect(error).toMatchObject({ reason: expect.stringMatching(/^(unknown_version|bad_length)$/) });
+      else expect([error, f.buffered]).toEqual([undefined, 0]);
+      expect(f.buffered).toBeLessThanOrEqual(65535);
+    }
+  });
+
   it('reports a stream that is not IPFIX (version, length below the header) with the offset', () => {
     const v9 = Buffer.from('0009000100000000000000000000000000', 'hex');
     const f = new MessageFramer(() => {});
