@@ -102,7 +102,9 @@ export class SendTracker {
   private head = 0;
   private readonly ftsnStreams = new Map<number, number>();
   /** TSNs beyond the Cumulative TSN Ack that the latest SACK accepted with this cumulative ack reported. */
-  private gapAcked = 0;
+  private lastGapReport = 0;
+  /** Outstanding chunks now acknowledged by a Gap Ack Block (the gap walk stops once past them all). */
+  private gapAckedChunks = 0;
 
   constructor(opts: SendTrackerOptions) {
     this.nextTsn = opts.initialTsn >>> 0;
@@ -171,12 +173,12 @@ export class SendTracker {
     // ack moves (the missing TSN below it is retransmitted by T3-rtx or fast retransmit).
     let gapAcked = 0;
     for (const g of gapAckBlocks) gapAcked += g.end - g.start + 1;
-    if (cumulativeTsnAck === this.cumulativeTsnAck && gapAcked < this.gapAcked) {
+    if (cumulativeTsnAck === this.cumulativeTsnAck && gapAcked < this.lastGapReport) {
       o.stale = true;
       this.stats.staleSacks++;
       return o;
     }
-    this.gapAcked = gapAcked;
+    this.lastGapReport = gapAcked;
     let htna = cumulativeTsnAck; // Highest TSN Newly Acknowledged
     let htnaSet = false;
     // cumulative ack: every chunk up to it leaves the queue
@@ -196,17 +198,22 @@ export class SendTracker {
     }
     this.compact();
     // gap blocks: one walk over what is left, blocks in order; acked chunks outside every block reneged (D iii)
+    // (the walk ends once past the last block and every chunk acked before: a SACK without gaps costs nothing per chunk)
     let b = 0;
     let highestReported = cumulativeTsnAck; // highest TSN a gap block covers
+    let ackedLeft = this.gapAckedChunks;
     for (let i = this.head; i < this.queue.length; i++) {
       const c = this.queue[i]!;
       const off = tsnDiff(cumulativeTsnAck, c.tsn);
       while (b < gapAckBlocks.length && gapAckBlocks[b]!.end < off) b++;
+      if (b >= gapAckBlocks.length && ackedLeft === 0) break;
+      if (c.acked) ackedLeft--;
       const inBlock = b < gapAckBlocks.length && gapAckBlocks[b]!.start <= off;
       if (inBlock) {
         highestReported = c.tsn;
         if (!c.acked) {
           c.acked = true;
+          this.gapAckedChunks++;
           if (!c.abandoned) {
             o.ackedBytes += c.size;
             if (c.transmissions === 1) o.rttSample = now - c.sentAt;
@@ -224,6 +231,7 @@ export class SendTracker {
         }
       } else if (c.acked) {
         c.acked = false;
+        this.gapAckedChunks--;
         o.reneged++;
         if (!c.abandoned) c.missIndications++; // one miss indication towards fast retransmit
       }
@@ -387,6 +395,7 @@ export class SendTracker {
   }
 
   private leave(c: OutstandingChunk): void {
+    if (c.acked) this.gapAckedChunks--;
     if (c.inFlight) {
       c.inFlight = false;
       this.flightSize -= c.size;
