@@ -1,12 +1,19 @@
 // Interop over raw IP with an independent stack: usrsctp's discard_server, which without UDP ports
-// runs over raw IP itself. On one host both stacks would see every SCTP packet and answer the other's
-// with ABORTs, so usrsctp runs in a network namespace this test creates, reached through a veth pair
-// (10.x.y.0/30 and an fd00::/8 ULA /64 chosen at random, torn down afterwards). Our side drives the
-// association by hand from a RawIpLowerLayer, over IPv4 and over IPv6: INIT → INIT ACK → COOKIE ECHO
-// → COOKIE ACK → DATA → SACK → ABORT, every packet from usrsctp decoded by our codec.
+// runs over raw IP itself. A raw-mode stack sees every SCTP packet that reaches its host and may
+// answer any it does not know (usrsctp does: even a usrsctp over UDP in another test answers packets
+// out of the blue on raw IP), so neither side runs in the host's network: this file creates two
+// network namespaces joined by a veth pair (10.x.y.0/30 and an fd00::/8 ULA /64 chosen at random,
+// deleted afterwards), starts discard_server in one, and runs itself again in a child vitest inside
+// the other (a process cannot change its own namespace), where the tests below run. Over IPv4 and
+// IPv6: first our side drives an association by hand from a RawIpLowerLayer (INIT → INIT ACK →
+// COOKIE ECHO → COOKIE ACK → DATA → SACK → ABORT, every packet from usrsctp decoded by our codec);
+// then a real one runs through SctpEndpoint over the raw layer, captured on our end of the veth pair
+// by dumpcap and judged by tshark (CRC32c good on every packet, no expert info, the whole life of
+// the association on the wire).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Chunk, ChunkType, DataFlags, writeDataChunk } from '../../../src/transport/sctp/chunk.js';
 import { CauseCode } from '../../../src/transport/sctp/error-cause.js';
@@ -15,7 +22,7 @@ import { type Packet, decodePacket, encodePacket, finishPacket, writeCommonHeade
 import { ParameterType } from '../../../src/transport/sctp/parameter.js';
 import { type RawIpLowerLayer, loadRawSocket, openRawIp } from '../../../src/transport/sctp/raw-ip.js';
 import { SctpEndpoint } from '../../../src/transport/sctp/endpoint.js';
-import { interopRequired, run, runOk, toolPath } from '../../helpers/tools.js';
+import { interopRequired, repoRoot, requireOrSkip, run, runOk, tempDir, toolPath } from '../../helpers/tools.js';
 
 const DISCARD_SERVER = '/usr/lib/usrsctp/discard_server';
 const DISCARD_PORT = 9;
@@ -23,6 +30,7 @@ const DISCARD_PORT = 9;
 /** Root (for namespaces and raw sockets), `ip`, discard_server and the raw-socket addon: why not, or null. */
 function missing(): string | null {
   if (process.getuid?.() !== 0) return 'not root (network namespaces and raw sockets need it)';
+  if (!requireOrSkip('dumpcap', 'tshark')) return 'missing dumpcap/tshark';
   if (!toolPath('ip')) return 'missing ip (Debian: apt-get install iproute2)';
   try {
     accessSync(DISCARD_SERVER, constants.X_OK);
@@ -46,52 +54,106 @@ function usable(): boolean {
   return false;
 }
 
-// Names and addresses unique to this run (interface names are at most 15 characters).
-const id = Math.floor(Math.random() * 0x10000);
-const tag = id.toString(16).padStart(4, '0');
-const NS = `sctpraw-${tag}`;
-const HOST_IF = `sr${tag}h`;
-const NS_IF = `sr${tag}n`;
-const net4 = `10.${200 + (id % 50)}.${id >> 8}`;
-const SUBNET_BASE = (id & 0xff) & ~3;
-const HOST4 = `${net4}.${SUBNET_BASE + 1}`;
-const PEER4 = `${net4}.${SUBNET_BASE + 2}`;
-// RFC 5952 text (no leading zeros), as recvfrom reports the peer
-const HOST6 = `fd00:5c7a:${id.toString(16)}::1`;
-const PEER6 = `fd00:5c7a:${id.toString(16)}::2`;
+interface Net {
+  /** Our namespace (the child vitest runs in it) and usrsctp's. */
+  ours: string;
+  peers: string;
+  /** Our end of the veth pair (in `ours`) and usrsctp's (in `peers`). */
+  ourIf: string;
+  peerIf: string;
+  ours4: string;
+  peer4: string;
+  ours6: string;
+  peer6: string;
+}
+
+/** Set in the child vitest: the network the parent made, which this process now stands in. */
+const CHILD_ENV = 'RAW_IP_USRSCTP_NET';
+const inside: Net | null = process.env[CHILD_ENV] ? (JSON.parse(process.env[CHILD_ENV]!) as Net) : null;
+
+/** Names and addresses unique to a run (interface names are at most 15 characters). */
+function newNet(): Net {
+  const id = Math.floor(Math.random() * 0x10000);
+  const tag = id.toString(16).padStart(4, '0');
+  const net4 = `10.${200 + (id % 50)}.${id >> 8}`;
+  const base = (id & 0xff) & ~3;
+  return {
+    ours: `sctpraw-${tag}-a`,
+    peers: `sctpraw-${tag}-b`,
+    ourIf: `sr${tag}a`,
+    peerIf: `sr${tag}b`,
+    ours4: `${net4}.${base + 1}`,
+    peer4: `${net4}.${base + 2}`,
+    // RFC 5952 text (no leading zeros), as recvfrom reports the peer
+    ours6: `fd00:5c7a:${id.toString(16)}::1`,
+    peer6: `fd00:5c7a:${id.toString(16)}::2`,
+  };
+}
 
 async function ip(...args: string[]): Promise<void> {
   await runOk(toolPath('ip')!, args, { timeoutMs: 10_000 });
 }
 
-describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network namespace', () => {
-  let server: ChildProcess | undefined;
-  let serverOut = '';
+describe.skipIf(inside !== null || !usable())('usrsctp discard_server over raw IP, each stack in a network namespace of its own', () => {
+  const net = newNet();
 
   beforeAll(async () => {
-    await ip('netns', 'add', NS);
-    await ip('link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
-    await ip('link', 'set', NS_IF, 'netns', NS);
-    await ip('addr', 'add', `${HOST4}/30`, 'dev', HOST_IF);
-    await ip('-6', 'addr', 'add', `${HOST6}/64`, 'dev', HOST_IF, 'nodad');
-    await ip('link', 'set', HOST_IF, 'up');
-    await ip('-n', NS, 'addr', 'add', `${PEER4}/30`, 'dev', NS_IF);
-    await ip('-n', NS, '-6', 'addr', 'add', `${PEER6}/64`, 'dev', NS_IF, 'nodad');
-    await ip('-n', NS, 'link', 'set', NS_IF, 'up');
-    await ip('-n', NS, 'link', 'set', 'lo', 'up');
-    // no UDP ports: usrsctp over raw IP (it listens on the discard port, IPv4 and IPv6)
-    // stdbuf: its stdout is a pipe here, which stdio would buffer in 4 KB blocks
-    server = spawn(toolPath('ip')!, ['netns', 'exec', NS, 'stdbuf', '-oL', '-eL', DISCARD_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (b: Buffer) => (serverOut += b.toString()));
-    server.stderr!.on('data', (b: Buffer) => (serverOut += b.toString()));
+    await ip('netns', 'add', net.ours);
+    await ip('netns', 'add', net.peers);
+    await ip('link', 'add', net.ourIf, 'netns', net.ours, 'type', 'veth', 'peer', 'name', net.peerIf, 'netns', net.peers);
+    for (const [ns, ifc, a4, a6] of [
+      [net.ours, net.ourIf, net.ours4, net.ours6],
+      [net.peers, net.peerIf, net.peer4, net.peer6],
+    ] as const) {
+      await ip('-n', ns, 'addr', 'add', `${a4}/30`, 'dev', ifc);
+      await ip('-n', ns, '-6', 'addr', 'add', `${a6}/64`, 'dev', ifc, 'nodad');
+      await ip('-n', ns, 'link', 'set', ifc, 'up');
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+    }
   }, 30_000);
 
   afterAll(async () => {
-    if (server?.pid && server.exitCode === null) server.kill('SIGKILL');
-    // deleting the namespace deletes its end of the veth pair, and with it ours
-    await run(toolPath('ip')!, ['netns', 'del', NS], { timeoutMs: 10_000 });
-    await run(toolPath('ip')!, ['link', 'del', HOST_IF], { timeoutMs: 10_000 });
+    // deleting a namespace deletes its end of the veth pair, and with it the other end
+    await run(toolPath('ip')!, ['netns', 'del', net.ours], { timeoutMs: 10_000 });
+    await run(toolPath('ip')!, ['netns', 'del', net.peers], { timeoutMs: 10_000 });
   }, 30_000);
+
+  it('runs the interop tests in a child vitest inside our namespace: all pass', async () => {
+    const vitest = join(repoRoot, 'node_modules/vitest/vitest.mjs');
+    const r = await run(toolPath('ip')!, ['netns', 'exec', net.ours, process.execPath, vitest, 'run', 'test/transport/sctp/raw-ip-usrsctp.test.ts'], {
+      cwd: repoRoot,
+      env: { ...process.env, [CHILD_ENV]: JSON.stringify(net), IPFIX_MEDIATOR_INTEROP: 'required', NO_COLOR: '1', FORCE_COLOR: '0' },
+      timeoutMs: 120_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`.slice(-8000);
+    expect(r.timedOut, out).toBe(false);
+    expect(r.code, out).toBe(0);
+    // the four tests of the inside describe ran and passed (this outside one is skipped there)
+    expect(out).toMatch(/Tests\s+4 passed \| 1 skipped \(5\)/);
+  }, 150_000);
+});
+
+describe.skipIf(inside === null)('usrsctp discard_server over raw IP, from inside our namespace', () => {
+  const net = inside!;
+  const HOST_IF = net?.ourIf;
+  const HOST4 = net?.ours4;
+  const PEER4 = net?.peer4;
+  const HOST6 = net?.ours6;
+  const PEER6 = net?.peer6;
+  let server: ChildProcess | undefined;
+  let serverOut = '';
+
+  beforeAll(() => {
+    // no UDP ports: usrsctp over raw IP (it listens on the discard port, IPv4 and IPv6)
+    // stdbuf: its stdout is a pipe here, which stdio would buffer in 4 KB blocks
+    server = spawn(toolPath('ip')!, ['netns', 'exec', net.peers, 'stdbuf', '-oL', '-eL', DISCARD_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (b: Buffer) => (serverOut += b.toString()));
+    server.stderr!.on('data', (b: Buffer) => (serverOut += b.toString()));
+  });
+
+  afterAll(() => {
+    if (server?.pid && server.exitCode === null) server.kill('SIGKILL');
+  });
 
   /** The association, by hand; returns what usrsctp sent, decoded. */
   async function associate(layer: RawIpLowerLayer, peerAddress: string, localPort: number): Promise<void> {
@@ -173,7 +235,7 @@ describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network nam
   it('IPv4: a hand-driven association through the veth pair', async () => {
     const layer = await openRawIp({ address: HOST4 });
     try {
-      await associate(layer, PEER4, 30000 + (id % 20000));
+      await associate(layer, PEER4!, 30000);
     } finally {
       layer.close();
     }
@@ -181,22 +243,29 @@ describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network nam
 
   it('IPv6: a hand-driven association through the veth pair', async () => {
     // spelt in capitals, zero-padded, on purpose: the bound address is compared as an address, not as text
-    const layer = await openRawIp({ address: `FD00:5C7A:${tag.toUpperCase()}:0::1` });
+    const layer = await openRawIp({ address: HOST6!.toUpperCase().replace('::', ':0::') });
     try {
       expect(layer.device).toBe(HOST_IF);
-      await associate(layer, PEER6, 30001 + (id % 20000));
+      await associate(layer, PEER6!, 30001);
     } finally {
       layer.close();
     }
   }, 30_000);
 
   for (const family of [4, 6] as const) {
-    it(`IPv${family}: a real association through SctpEndpoint over raw IP, messages acknowledged and printed by usrsctp, then SHUTDOWN`, async () => {
+    it(`IPv${family}: a real association through SctpEndpoint over raw IP, messages acknowledged and printed by usrsctp, then SHUTDOWN; tshark judges the capture`, async () => {
       const layer = await openRawIp({ address: family === 4 ? HOST4 : HOST6 });
-      const endpoint = new SctpEndpoint({ lower: layer, rtoInitial: 500, rtoMin: 200 });
+      const endpoint = new SctpEndpoint({ lower: layer });
+      const peer: Remote = { address: family === 4 ? PEER4 : PEER6, udpPort: 0 };
+      // probes nobody answers (an out-of-the-blue COOKIE ACK is discarded, RFC 9260 §8.4)
+      const probe = new Uint8Array(16);
+      const capture = await startCapture(HOST_IF, (marker) => {
+        const n = encodePacket(probe, 0, { srcPort: 7, dstPort: 7, verificationTag: marker }, [{ type: ChunkType.COOKIE_ACK }]);
+        layer.send(probe, n, peer);
+      });
       try {
         const before = serverOut.length;
-        const a = await endpoint.connect({ remote: { address: family === 4 ? PEER4 : PEER6, udpPort: 0 }, remotePort: DISCARD_PORT, outboundStreams: 2 });
+        const a = await endpoint.connect({ remote: peer, remotePort: DISCARD_PORT, outboundStreams: 2 });
         expect(a.state).toBe('ESTABLISHED');
         const messages = [1, 100, 1000, 3000, 20].map((n, i) => new Uint8Array(n).fill(0x41 + i));
         messages.forEach((m, i) => a.send(m, { stream: i % 2 }));
@@ -211,12 +280,100 @@ describe.skipIf(!usable())('usrsctp discard_server over raw IP, in a network nam
         await a.shutdown();
         expect(a.state).toBe('CLOSED');
         expect(layer.stats.sendErrors + layer.stats.sendTooBig + layer.stats.droppedBadIpHeader).toBe(0);
+
+        const pcap = await capture.stop();
+        const addr = family === 4 ? 'ip' : 'ipv6';
+        const fields = [`${addr}.src`, 'sctp.checksum.status', 'sctp.chunk_type', 'sctp.chunk_length', 'sctp.data_tsn_raw'];
+        const rows = await tsharkRows(pcap, `sctp.port == ${DISCARD_PORT}`, fields);
+        const ours = family === 4 ? HOST4 : HOST6;
+        expect(rows.length).toBeGreaterThanOrEqual(9);
+        for (const r of rows) expect(r['sctp.checksum.status'], JSON.stringify(r)).toBe('1');
+        const types = (from: string) => new Set(rows.filter((r) => (r[`${addr}.src`] === ours) === (from === 'us')).flatMap((r) => r['sctp.chunk_type']!.split('|').map(Number)));
+        // our side: INIT, COOKIE ECHO, DATA, SHUTDOWN, SHUTDOWN COMPLETE (discard_server sends no DATA for us to acknowledge)
+        for (const t of [ChunkType.INIT, ChunkType.COOKIE_ECHO, ChunkType.DATA, ChunkType.SHUTDOWN, ChunkType.SHUTDOWN_COMPLETE]) expect(types('us').has(t), `we sent chunk type ${t}`).toBe(true);
+        for (const t of [ChunkType.INIT_ACK, ChunkType.COOKIE_ACK, ChunkType.SACK, ChunkType.SHUTDOWN_ACK]) expect(types('them').has(t), `usrsctp sent chunk type ${t}`).toBe(true);
+        expect(types('them').has(ChunkType.ABORT) || types('us').has(ChunkType.ABORT), 'an ABORT on the wire').toBe(false);
+        // the user data in our DATA chunks (Chunk Length less the 16-octet DATA header) adds up to the
+        // messages, and no TSN went twice (a clean link: no retransmission)
+        let userOctets = 0;
+        const tsns: string[] = [];
+        for (const r of rows.filter((x) => x[`${addr}.src`] === ours)) {
+          const t = r['sctp.chunk_type']!.split('|').map(Number);
+          const len = r['sctp.chunk_length']!.split('|').map(Number);
+          t.forEach((type, i) => (userOctets += type === ChunkType.DATA ? len[i]! - 16 : 0));
+          if (r['sctp.data_tsn_raw']) tsns.push(...r['sctp.data_tsn_raw'].split('|'));
+        }
+        console.log("ROWS", JSON.stringify(rows, null, 0));
+        expect(userOctets).toBe(messages.reduce((n, m) => n + m.length, 0));
+        expect(new Set(tsns).size).toBe(tsns.length);
+        expect(tsns.length).toBeGreaterThanOrEqual(messages.length + 2); // 3,000 octets take 3 fragments at mtu 1232
+        expect(await tsharkRows(pcap, `sctp.port == ${DISCARD_PORT} && (_ws.expert || _ws.malformed)`, ['_ws.expert.message'])).toEqual([]);
       } finally {
+        await capture.stop();
         endpoint.close();
       }
-    }, 30_000);
+    }, 40_000);
   }
 });
+
+const tmp = tempDir('sctp-raw-netns-');
+afterAll(() => tmp.cleanup());
+
+/**
+ * dumpcap on `iface` into a classic pcap. dumpcap writes packets out in blocks, on a timer, and may
+ * lose the last block when stopped: so capture starts once a probe (marker tag) is in the file, and
+ * stop() sends another probe and waits until that one is in the file before ending dumpcap.
+ */
+async function startCapture(iface: string, probe: (marker: number) => void): Promise<{ stop: () => Promise<string> }> {
+  const pcap = join(tmp.dir, `${iface}-${Date.now()}.pcap`);
+  let err = '';
+  const p = spawn(toolPath('dumpcap')!, ['-i', iface, '-f', 'ip proto 132 or ip6 proto 132', '-P', '-w', pcap, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  p.stderr!.on('data', (x: Buffer) => (err += x.toString()));
+  /** Is a packet with this verification tag (and ports 7 → 7) in the file yet? */
+  const holds = (marker: number) => {
+    const m = Buffer.alloc(8);
+    m.writeUInt16BE(7, 0);
+    m.writeUInt16BE(7, 2);
+    m.writeUInt32BE(marker, 4);
+    try {
+      return readFileSync(pcap).includes(m);
+    } catch {
+      return false;
+    }
+  };
+  const until = (marker: number) => waitFor(`dumpcap to capture probe ${marker.toString(16)}`, () => (holds(marker) ? true : (probe(marker), undefined)), 15_000);
+  let stopped: Promise<string> | null = null;
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (p.exitCode === null) await until(0xe0d0e0d0).catch(() => {});
+      return new Promise<string>((resolve) => {
+        if (p.exitCode !== null) return resolve(pcap);
+        const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+        p.once('exit', () => {
+          clearTimeout(t);
+          resolve(pcap);
+        });
+        p.kill('SIGINT');
+      });
+    })());
+  try {
+    await until(0x57a27001);
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}: ${err}`);
+  }
+  return { stop };
+}
+
+async function tsharkRows(pcap: string, filter: string, fields: string[]): Promise<Array<Record<string, string>>> {
+  const args = ['-r', pcap, '-o', 'sctp.checksum:crc-32c', '-Y', filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', '-E', 'separator=\t'];
+  for (const f of fields) args.push('-e', f);
+  const r = await runOk(toolPath('tshark')!, args, { timeoutMs: 60_000, env: { ...process.env, LC_ALL: 'C' } });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => Object.fromEntries(l.split('\t').map((v, i) => [fields[i]!, v])));
+}
 
 function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
