@@ -1,0 +1,64 @@
+// Flow control and odd openings: backpressure ('drain'), a receive window smaller than one message
+// (zero-window probing, §6.1 A; reassembly always takes the next TSN in sequence), and an INIT
+// collision (§5.2.1, §5.2.4 D) where both ends open the association at once.
+
+import { describe, expect, it } from 'vitest';
+import { ChunkType } from '../../../src/transport/sctp/chunk.js';
+import { A, B, connected, pair, settle } from './association-helpers.js';
+
+describe('SCTP flow control and INIT collision', () => {
+  it('send() returns false above the high-water mark (the message is still queued) and "drain" follows', async () => {
+    const p = pair({ delayMs: 5 }, { sendHighWaterMark: 10_000 });
+    const { client, server } = await connected(p);
+    let got = 0;
+    server.on('message', () => got++);
+    let drains = 0;
+    client.on('drain', () => drains++);
+    const results: boolean[] = [];
+    for (let i = 0; i < 12; i++) results.push(client.send(new Uint8Array(1000), { stream: 0 }));
+    // 10,000 octets fit, the 11th message takes the queue above the mark
+    expect(results).toEqual([true, true, true, true, true, true, true, true, true, true, false, false]);
+    expect(client.bufferedAmount).toBe(12_000);
+    p.clock.runUntil(() => got === 12, 5000);
+    expect(got).toBe(12);
+    expect(drains).toBe(1);
+    expect(client.bufferedAmount).toBe(0);
+  });
+
+  it('moves messages larger than the receive window: zero window probed one chunk at a time', async () => {
+    const p = pair({ delayMs: 5 }, { receiveWindow: 4096 });
+    const { client, server } = await connected(p);
+    const sizes = [20_000, 9_000, 50_000, 4_097];
+    const got: Uint8Array[] = [];
+    server.on('message', (d) => got.push(d));
+    for (const [k, n] of sizes.entries()) client.send(new Uint8Array(n).fill(k + 1), { stream: 0 });
+    p.clock.runUntil(() => got.length === sizes.length, 60_000);
+    expect(got.map((d) => d.length)).toEqual(sizes);
+    got.forEach((d, k) => expect(d.every((x) => x === k + 1)).toBe(true));
+    // the receiver advertised a window of 4096 at most, and the sender kept going through zero windows
+    const sacks = p.seen.flatMap((s) => s.chunks).filter((c) => c.type === ChunkType.SACK);
+    expect(Math.max(...sacks.map((c) => (c.type === ChunkType.SACK ? c.aRwnd : 0)))).toBe(4096);
+    expect(sacks.some((c) => c.type === ChunkType.SACK && c.aRwnd === 0)).toBe(true);
+  });
+
+  it('INIT collision: both ends connect to each other at once and end up with one association each, same tags', async () => {
+    const p = pair({ delayMs: 10 });
+    const ca = p.a.connect({ remote: B, remotePort: 5000, localPort: 6000 });
+    const cb = p.b.connect({ remote: A, remotePort: 6000, localPort: 5000 });
+    const a = await settle(p.clock, ca);
+    const b = await settle(p.clock, cb);
+    expect(a.state).toBe('ESTABLISHED');
+    expect(b.state).toBe('ESTABLISHED');
+    expect(a.localTag).toBe(b.peerTag);
+    expect(b.localTag).toBe(a.peerTag);
+    expect(p.a.associations).toHaveLength(1);
+    expect(p.b.associations).toHaveLength(1);
+    const got: string[] = [];
+    b.on('message', (d) => got.push(Buffer.from(d).toString()));
+    a.on('message', (d) => got.push(Buffer.from(d).toString()));
+    a.send(Buffer.from('from a'), { stream: 0 });
+    b.send(Buffer.from('from b'), { stream: 0 });
+    p.clock.runUntil(() => got.length === 2, 2000);
+    expect(got.sort()).toEqual(['from a', 'from b']);
+  });
+});
