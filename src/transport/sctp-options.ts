@@ -27,6 +27,8 @@ export interface SctpUrlOptions {
   streams: number;
   /** Output: PR-SCTP lifetime in ms for messages that carry only Data Sets (RFC 3758); 0: fully reliable. */
   ttl: number;
+  /** Output: largest IPFIX message in octets (default 65535); with ttl, smaller messages lose fewer records when one is abandoned. */
+  messageSize: number;
   /** Stack timers and limits (ms / counts); undefined keeps the stack's RFC 9260 defaults. */
   rtoInitial?: number;
   rtoMin?: number;
@@ -50,6 +52,7 @@ const NUMERIC: Record<string, Spec> = {
   localUdpPort: { min: 0, max: 65535, roles: ['output'], what: 'local UDP port' },
   streams: { min: 1, max: 65535, roles: ['output', 'listen'], what: 'number of streams' },
   ttl: { min: 0, max: 3_600_000, roles: ['output'], what: 'PR-SCTP lifetime in ms' },
+  messageSize: { min: 512, max: 65535, roles: ['output'], what: 'largest IPFIX message in octets' },
   rtoInitial: { min: 10, max: 600_000, roles: ['output', 'listen'], what: 'RTO.Initial in ms' },
   rtoMin: { min: 10, max: 600_000, roles: ['output', 'listen'], what: 'RTO.Min in ms' },
   rtoMax: { min: 10, max: 600_000, roles: ['output', 'listen'], what: 'RTO.Max in ms' },
@@ -94,6 +97,7 @@ export function parseSctpUrl(url: string, role: SctpRole): SctpUrl | string {
     localUdpPort: 0,
     streams: role === 'output' ? DEFAULT_STREAMS : 65535,
     ttl: 0,
+    messageSize: 65535,
   };
   for (const [k, v] of given) {
     if (k === 'encapsulation') continue;

@@ -44,7 +44,7 @@ export function streamOf(m: Uint8Array, streams: number): number {
 export class SctpTransport implements Transport {
   readonly reliable = true;
   readonly refreshesTemplates = false;
-  readonly maxMessage = 65535;
+  readonly maxMessage: number;
   private endpoint?: SctpEndpoint;
   private association?: SctpAssociation;
   private up = false;
@@ -76,6 +76,7 @@ export class SctpTransport implements Transport {
     private readonly queueLimit: number,
   ) {
     this.backoff = reconnectMin;
+    this.maxMessage = options.messageSize;
     this.labels = { output };
     const host = to.family === 6 ? `[${to.host}]` : to.host;
     this.collector = options.encapsulation === 'udp' ? `${host}:${to.port} (SCTP over UDP port ${options.udpPort})` : `${host}:${to.port}`;

@@ -20,19 +20,19 @@ describe('sctp:// URL options', () => {
     const r = parseSctpUrl('sctp://collector.example:4739', 'output');
     expect(r).toEqual({
       at: { scheme: 'sctp', host: 'collector.example', port: 4739, family: 4 },
-      options: { encapsulation: 'none', udpPort: 9899, localUdpPort: 0, streams: 16, ttl: 0 },
+      options: { encapsulation: 'none', udpPort: 9899, localUdpPort: 0, streams: 16, ttl: 0, messageSize: 65535 },
     });
     expect(stackTimers((r as Exclude<typeof r, string>).options)).toEqual({});
   });
 
   it('reads every option, IPv6 in brackets', () => {
     const r = parseSctpUrl(
-      'sctp://[::1]:4740?encapsulation=udp&udpPort=19899&localUdpPort=20000&streams=4&ttl=250&rtoInitial=300&rtoMin=100&rtoMax=400&maxInitRetransmits=2&associationMaxRetrans=3&pathMaxRetrans=3&heartbeatInterval=500',
+      'sctp://[::1]:4740?encapsulation=udp&udpPort=19899&localUdpPort=20000&streams=4&ttl=250&messageSize=1200&rtoInitial=300&rtoMin=100&rtoMax=400&maxInitRetransmits=2&associationMaxRetrans=3&pathMaxRetrans=3&heartbeatInterval=500',
       'output',
     );
     expect(r).toEqual({
       at: { scheme: 'sctp', host: '::1', port: 4740, family: 6 },
-      options: { encapsulation: 'udp', udpPort: 19899, localUdpPort: 20000, streams: 4, ttl: 250, rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500 },
+      options: { encapsulation: 'udp', udpPort: 19899, localUdpPort: 20000, streams: 4, ttl: 250, messageSize: 1200, rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500 },
     });
     expect(stackTimers((r as Exclude<typeof r, string>).options)).toEqual({ rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500 });
     // listening: udpPort is the local port, 0 asks for a free one
@@ -41,7 +41,7 @@ describe('sctp:// URL options', () => {
 
   it('refuses what it cannot honour, saying how to write it', () => {
     expect(parseSctpUrl('sctp://h:4739?encapsulaton=udp', 'output')).toBe(
-      'unknown sctp:// option "encapsulaton" — did you mean "encapsulation"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
+      'unknown sctp:// option "encapsulaton" — did you mean "encapsulation"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
     );
     expect(parseSctpUrl('sctp://h:4739?encapsulation=tcp', 'output')).toBe('sctp:// option encapsulation must be "udp" (RFC 6951 SCTP over UDP) or "none" (SCTP over IP), not "tcp"');
     expect(parseSctpUrl('sctp://h:4739?udpPort=9900', 'output')).toBe('sctp:// option udpPort needs encapsulation=udp');
@@ -57,7 +57,7 @@ describe('sctp:// URL options', () => {
   it('config validation reports a bad option at the url key and line', () => {
     expect(outputErrors('sctp://127.0.0.1:4739?encapsulation=udp&streams=8&ttl=500')).toEqual([]);
     expect(outputErrors('sctp://127.0.0.1:4739?encapsulation=udp&stream=8')).toEqual([
-      'gw.yaml:6: outputs[0].url: unknown sctp:// option "stream" — did you mean "streams"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
+      'gw.yaml:6: outputs[0].url: unknown sctp:// option "stream" — did you mean "streams"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
     ]);
   });
 });

@@ -25,6 +25,7 @@ import { parseSctpUrl, type SctpUrl } from '../../src/transport/sctp-options.js'
 
 const CAPTURES = [join(corpusDir, 'nf9/pmacct__101-NFv9-CISCO.pcap'), join(corpusDir, 'ipfix/pmacct__100-IPFIX-CISCO.pcap')];
 const STREAMS = 8;
+const MESSAGE_SIZE = 1200;
 
 const tmp = tempDir('interop-sctp-');
 afterAll(() => (process.env.KEEP_TEST_TMP ? console.warn(`kept ${tmp.dir}`) : tmp.cleanup()));
@@ -71,7 +72,8 @@ describe.skipIf(!ready || !requireOrSkip('tshark', 'dumpcap', 'ipfixDump'))('gat
         [{ name: 'in', listen: `udp://127.0.0.1:${inPort}` }],
         [
           { name: 'collect', url: `sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${collectUdp}&streams=${STREAMS}` },
-          { name: 'recorder', url: `sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${recorder.udpPort}&streams=${STREAMS}` },
+          // messages of at most one SCTP packet's payload to the recorder: the default 65535 to collect
+          { name: 'recorder', url: `sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${recorder.udpPort}&streams=${STREAMS}&messageSize=${MESSAGE_SIZE}` },
         ],
       );
       await until(async () => (await gw!.metric('ipfix_mediator_transport_up')) === 2, 15_000, 'both SCTP associations');
@@ -186,6 +188,8 @@ describe.skipIf(!ready || !requireOrSkip('tshark', 'dumpcap', 'ipfixDump'))('gat
     expect(odids.size).toBe(3);
     expect(new Set(r.recorded.map((m) => m.stream)).size).toBe(3);
     expect(dataSets).toBeGreaterThanOrEqual(4);
+    // the recorder's output was limited to messageSize octets per message
+    expect(Math.max(...r.recorded.map((m) => m.data.length))).toBeLessThanOrEqual(MESSAGE_SIZE);
   });
 
   it('tshark on the loopback capture: every SCTP packet has a good CRC32c, the IPFIX inside decodes, nothing malformed', () => {
