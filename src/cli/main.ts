@@ -8,7 +8,7 @@ const USAGE = `usage: ipfix-mediator <command> [options]
   replay PCAP... --to udp://HOST:PORT [--rate PPS] [--map-exporters]
                                       send the UDP payloads of captures to a port
   collect --listen URL [--json] [--ca F --cert F --key F]
-                                      a small IPFIX collector (udp://, tcp://, tls://), one line per record
+                                      a small IPFIX collector (udp://, tcp://, tls://, sctp://), one line per record
   inspect FILE [--json]               decode a pcap (any flow protocol) or an IPFIX file offline
   check-config FILE                   validate a configuration without starting anything
 
