@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { Transport } from '../transport/transport.js';
 import { TemplateState, templateSetsOnly } from './template-state.js';
 import { SpoolFiles } from './spool-files.js';
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { openSync, writeSync, closeSync, existsSync } from 'node:fs';
 import { log } from '../observe/log.js';
 import {
   DropReason,
@@ -50,6 +50,11 @@ export interface QueueSettings {
 interface Item {
   buf: Buffer;
   records: number;
+}
+
+/** An output name as part of a file name. */
+function fileTag(output: string): string {
+  return output.replace(/[^\w.-]+/g, '_');
 }
 
 /** Octets one pump turn hands to the transport before yielding to the event loop (inputs keep reading). */
@@ -106,10 +111,10 @@ export class OutputQueue implements Transport {
     this.gaugeMessages = queueMessages.labels(l);
     this.gaugeSpool = spoolBytes.labels(l);
     if (settings.spool) {
-      const left = SpoolFiles.leftovers(settings.spool.dir);
+      const left = SpoolFiles.leftovers(settings.spool.dir, fileTag(output));
       if (left.length) log.warn({ output, dir: settings.spool.dir, files: left.length }, 'spool directory holds files of an earlier run; they are not replayed');
       const fileBytes = Math.max(1 << 16, Math.min(8 << 20, Math.floor(settings.spool.maxBytes / 8)));
-      this.spool = new SpoolFiles(settings.spool.dir, fileBytes);
+      this.spool = new SpoolFiles(settings.spool.dir, fileBytes, fileTag(output));
     }
     this.gaugeSpool.set(0);
     this.gaugeMemory.set(0);
@@ -343,7 +348,9 @@ export class OutputQueue implements Transport {
 
   /** Everything waiting, Templates first, renumbered as one Transport Session, in one RFC 5655 file. */
   private writeUnsent(): string {
-    const path = join(this.settings.spool!.dir, `unsent-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.ipfix`);
+    const base = join(this.settings.spool!.dir, `unsent-${fileTag(this.output)}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`);
+    let path = `${base}.ipfix`;
+    for (let n = 1; existsSync(path); n++) path = `${base}-${n}.ipfix`;
     const fd = openSync(path, 'w');
     const seq = new Map<number, number>();
     const write = (it: Item) => {

@@ -39,15 +39,17 @@ export class SpoolFiles {
     readonly dir: string,
     /** Start a new file past this size, so read files can be deleted while the spool is still filled. */
     private readonly fileBytes: number,
+    /** Part of every file name (the output's name), so outputs may share a directory. */
+    private readonly tag: string,
   ) {
     mkdirSync(dir, { recursive: true });
     this.run = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
   }
 
-  /** Spool files in `dir` that this spool did not write (left by an earlier run). */
-  static leftovers(dir: string): string[] {
+  /** Files of output `tag` in `dir` before this run wrote any (left by an earlier run). */
+  static leftovers(dir: string, tag: string): string[] {
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).filter((f) => f.endsWith('.ipfix'));
+    return readdirSync(dir).filter((f) => f.endsWith('.ipfix') && (f.startsWith(`spool-${tag}-`) || f.startsWith(`unsent-${tag}-`)));
   }
 
   get empty(): boolean {
@@ -66,7 +68,7 @@ export class SpoolFiles {
   }
 
   private open(): SpoolFile {
-    const path = join(this.dir, `spool-${this.run}-${String(++this.serial).padStart(6, '0')}.ipfix`);
+    const path = join(this.dir, `spool-${this.tag}-${this.run}-${String(++this.serial).padStart(6, '0')}.ipfix`);
     const f: SpoolFile = { path, fd: openSync(path, 'w'), bytes: 0, records: [], readOffset: 0, readIndex: 0 };
     this.files.push(f);
     return f;
