@@ -6,7 +6,7 @@
 // time: each test keeps only packets between its own random ports.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Chunk, ChunkType } from '../../../src/transport/sctp/chunk.js';
@@ -86,12 +86,12 @@ function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T>
   });
 }
 
-const PCAP_HEADER_LENGTH = 24;
-function fileSize(path: string): number {
+/** Does the file hold these octets (yet)? */
+function fileHolds(path: string, octets: Uint8Array): boolean {
   try {
-    return statSync(path).size;
+    return readFileSync(path).includes(octets);
   } catch {
-    return 0;
+    return false;
   }
 }
 
@@ -399,21 +399,27 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
     const pcap = join(tmp.dir, 'raw.pcap');
     // (only packets from port pa are judged: answers to them from any other raw-mode stack go the other way)
     let err = '';
-    // -P: classic pcap, which dumpcap writes out packet by packet, so the file shows when capture runs
+    // -P: classic pcap, simple to search for the probes below
     const p = spawn(toolPath('dumpcap')!, ['-i', 'lo', '-f', 'ip proto 132 or ip6 proto 132', '-P', '-w', pcap, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
     dumpcap = p;
     p.stderr!.on('data', (x: Buffer) => (err += x.toString()));
-    // "Capturing on" comes before the filter is in place: send probes (other ports) until one is in the file
-    const probe = packet(pa + 2, pa + 3, 1, [S.cookieAck]);
-    await waitFor(
-      `dumpcap to capture a probe (${err})`,
-      () => {
-        if (fileSize(pcap) > PCAP_HEADER_LENGTH) return true;
-        a.send(probe, probe.length, { address: '127.0.0.2', udpPort: 0 });
-        return undefined;
-      },
-      15_000,
-    );
+    // "Capturing on" comes before the filter is in place, and dumpcap writes packets out in blocks on
+    // a timer (the last one may be lost when it is stopped): send probes from other ports, each with
+    // the marker as its tag, until one is in the file; at the start, and again after our packets
+    const untilCaptured = (marker: number) => {
+      const probe = packet(pa + 2, pa + 3, marker, [S.cookieAck]);
+      const header = probe.subarray(0, 8); // ports and tag
+      return waitFor(
+        `dumpcap to capture probe ${marker.toString(16)} (${err})`,
+        () => {
+          if (fileHolds(pcap, header)) return true;
+          a.send(probe, probe.length, { address: '127.0.0.2', udpPort: 0 });
+          return undefined;
+        },
+        15_000,
+      );
+    };
+    await untilCaptured(0x57a27001);
 
     const sent: Array<{ family: 4 | 6; chunks: Chunk[] }> = [
       { family: 4, chunks: [S.init] },
@@ -427,8 +433,7 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
       if (s.family === 4) a.send(pkt, pkt.length, { address: '127.0.0.2', udpPort: 0 });
       else a6.send(pkt, pkt.length, { address: '::1', udpPort: 0 });
     }
-    // dumpcap writes as packets come; give it a moment, then stop it (SIGINT flushes the file)
-    await new Promise((r) => setTimeout(r, 500));
+    await untilCaptured(0xe0d0e0d0);
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill('SIGINT');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
