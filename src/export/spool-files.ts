@@ -108,8 +108,9 @@ export class SpoolFiles {
     const out: SpooledMessage[] = [];
     const f = this.files[0];
     if (!f) return out;
-    for (let m = this.peek(); m && this.files[0] === f; m = this.peek()) {
-      out.push(m);
+    // Counted, so that the next file is not loaded (nor the one being written closed) by looking past the end.
+    for (let left = f.records.length - f.readIndex; left > 0; left--) {
+      out.push(this.peek()!);
       this.shift();
     }
     return out;
