@@ -27,6 +27,8 @@ import { MESSAGE_LENGTH, RECORDS_PER_MESSAGE, dataMessage, templateMessage } fro
 
 const root = resolve(import.meta.dirname, '..');
 const sctp = await import(resolve(root, 'dist/transport/sctp/index.js'));
+// the raw IP lower layer (an optional addon underneath) may not be in the index
+const openRawIp = sctp.openRawIp ?? (await import(resolve(root, 'dist/transport/sctp/raw-ip.js')).catch(() => ({}))).openRawIp;
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -44,7 +46,7 @@ const STALL_MS = 15_000;
 const DRAIN_LIMIT_MS = 120_000;
 const log = (...a) => console.error(...a);
 
-if (lowerKind === 'raw' && typeof sctp.openRawIp !== 'function') {
+if (lowerKind === 'raw' && typeof openRawIp !== 'function') {
   log('raw IP lower layer not present in dist/transport/sctp: skipping');
   process.exit(0);
 }
@@ -85,7 +87,7 @@ const peer = await ready;
 let inner;
 // raw IP: every raw socket for protocol 132 sees every SCTP packet, so the two ends use different
 // loopback addresses and each takes only the packets sent to its own
-if (lowerKind === 'raw') inner = await sctp.openRawIp({ address: '127.0.0.2' });
+if (lowerKind === 'raw') inner = await openRawIp({ address: '127.0.0.2', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 else inner = await sctp.openUdpEncapsulation({ port: 0, address: '127.0.0.1', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 const lower = loss > 0 ? new DroppingLowerLayer(inner, { dropRate: loss, seed: seed * 2 }) : inner;
 const endpoint = new sctp.SctpEndpoint({ lower, mtu, ...(rtoMin ? { rtoMin: Number(rtoMin), rtoInitial: Math.max(Number(rtoMin), 1000) } : {}) });

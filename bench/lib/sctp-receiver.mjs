@@ -11,6 +11,8 @@ import { MessageChecker } from './sctp-ipfix.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const sctp = await import(resolve(root, 'dist/transport/sctp/index.js'));
+// the raw IP lower layer (an optional addon underneath) may not be in the index
+const openRawIp = sctp.openRawIp ?? (await import(resolve(root, 'dist/transport/sctp/raw-ip.js')).catch(() => ({}))).openRawIp;
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -27,7 +29,7 @@ const IPFIX_PORT = 4739;
 let inner;
 let udpPort = 0;
 if (lowerKind === 'raw') {
-  inner = await sctp.openRawIp({ address: '127.0.0.1' });
+  inner = await openRawIp({ address: '127.0.0.1', receiveBufferSize: rcvbuf, sendBufferSize: rcvbuf });
 } else {
   inner = await sctp.openUdpEncapsulation({ port: 0, address: '127.0.0.1', receiveBufferSize: rcvbuf, sendBufferSize: rcvbuf });
   udpPort = inner.local.udpPort;
