@@ -187,6 +187,36 @@ describe('output queue and spool', () => {
     expect(numbers(p.records)).toEqual(range(lost, 60000));
   }, 30_000);
 
+  it('memory only, drop-oldest across a template redefinition: the kept Template Sets keep the replay decodable', async () => {
+    const port = await closedPort();
+    const cfg = output(`tcp://127.0.0.1:${port}`, { queue: { maxBytes: 1 << 14, policy: 'drop-oldest' } });
+    const ep = createExportingProcess(cfg);
+    await ep.start();
+    const s = makeExporterSession('in', 'ipfix', '192.0.2.11', 4739, 1);
+    const f = new Feeder(ep, s);
+    const a = flowA();
+    ep.sessionStarted(s);
+    ep.templateDefined(s, a);
+    f.feed(a, 50); // 1..5000: all dropped from the 16 KiB queue
+    ep.templateWithdrawn(s, a);
+    const b = flowB();
+    ep.templateDefined(s, b); // the same outgoing ID 300, a new layout, in a message that is dropped too
+    f.feed(b, 30); // 5001..8000: the newest ~16 KiB survive
+    const lost = await dropped(cfg.name, 'queue_full');
+    const col = new TestCollector(port);
+    await col.start();
+    const kept = 8000 - (lost - 1); // the origin record was dropped with the first message
+    expect(await until(() => col.parsed()[0] !== undefined && numbers(col.parsed()[0]!.records).length >= kept)).toBe(true);
+    await ep.close();
+    await col.stop();
+    const p = col.parsed()[0]!;
+    expect(p.errors).toEqual([]);
+    expect(numbers(p.records)).toEqual(range(8001 - kept, 8000));
+    expect(kept).toBeLessThan(3000);
+    expect(p.events.filter((e) => e.endsWith(':300'))).toEqual(['d1:300', 'w1:300', 'd1:300']);
+    expect(p.records.filter((r) => r.template.scopeCount === 0).every((r) => r.template.fields.length === 3)).toBe(true);
+  }, 30_000);
+
   it('memory only, collector never up: close() counts what is left; with a spool it is left as one self-contained file', async () => {
     const port = await closedPort();
     const spoolDir = tmp('spool-');
