@@ -297,6 +297,7 @@ export class SctpAssociation extends EventEmitter {
     this.sackTimer = new Timer(this.clock, () => this.onSackTimer());
     this.hbTimer = new Timer(this.clock, () => this.onHeartbeatTimer());
     this.flushTimer = new Timer(this.clock, () => this.transmit());
+    (this as EventEmitter).on('newListener', this.onNewListener);
   }
 
   // ------------------------------------------------------------------ public API
@@ -549,7 +550,22 @@ export class SctpAssociation extends EventEmitter {
   private readonly deliver = (message: Uint8Array, streamId: number, ppid: number, unordered: boolean): void => {
     this.counters.messagesReceived++;
     this.counters.bytesReceived += message.length;
-    this.emit('message', message, { stream: streamId, ppid, ordered: !unordered });
+    const info: MessageInfo = { stream: streamId, ppid, ordered: !unordered };
+    // DATA can come with COOKIE ACK, before connect()'s caller had a turn to listen: keep it until someone does
+    if (this.heldMessages !== null && this.listenerCount('message') === 0) this.heldMessages.push(message, info);
+    else this.emit('message', message, info);
+  };
+
+  /** Messages that arrived before the first 'message' listener: (data, info) pairs; null once one listened. */
+  private heldMessages: (Uint8Array | MessageInfo)[] | null = [];
+  private readonly onNewListener = (event: string | symbol): void => {
+    if (event !== 'message' || this.heldMessages === null) return;
+    const held = this.heldMessages;
+    this.heldMessages = null;
+    (this as EventEmitter).off('newListener', this.onNewListener);
+    if (held.length > 0) queueMicrotask(() => {
+      for (let i = 0; i < held.length; i += 2) this.emit('message', held[i] as Uint8Array, held[i + 1] as MessageInfo);
+    });
   };
 
   private onSack(s: SackChunk): void {

@@ -62,3 +62,17 @@ describe('SCTP flow control and INIT collision', () => {
     expect(got.sort()).toEqual(['from a', 'from b']);
   });
 });
+
+describe('SCTP DATA bundled with COOKIE ACK', () => {
+  it('a listener that sends at once rides on the COOKIE ACK; the client gets it although it listens only after connect() resolved', async () => {
+    const p = pair({ delayMs: 10 });
+    p.b.listen(5000, (s) => s.send(Buffer.from('hello'), { stream: 1, ppid: 7 }));
+    const client = await settle(p.clock, p.a.connect({ remote: B, remotePort: 5000 }));
+    const got: [string, number, number][] = [];
+    client.on('message', (d, info) => got.push([Buffer.from(d).toString(), info.stream, info.ppid]));
+    await Promise.resolve();
+    expect(got).toEqual([['hello', 1, 7]]);
+    const cookieAck = p.seen.find((s) => s.chunks[0]!.type === ChunkType.COOKIE_ACK)!;
+    expect(cookieAck.chunks.map((c) => c.type)).toEqual([ChunkType.COOKIE_ACK, ChunkType.DATA]);
+  });
+});
