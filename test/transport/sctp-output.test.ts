@@ -56,10 +56,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function collector(udpPort = 0, extra = ''): Promise<{ listener: SctpListener; got: Received[]; sessions: { opened: number; closed: string[] } }> {
+async function collector(udpPort = 0, extra = '', host = '127.0.0.1'): Promise<{ listener: SctpListener; got: Received[]; sessions: { opened: number; closed: string[] } }> {
   const got: Received[] = [];
   const sessions = { opened: 0, closed: [] as string[] };
-  const url = parseSctpUrl(`sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${udpPort}${extra}`, 'listen') as SctpUrl;
+  const url = parseSctpUrl(`sctp://${host}:4739?encapsulation=udp&udpPort=${udpPort}${extra}`, 'listen') as SctpUrl;
   const listener = await SctpListener.open(url.at, url.options, {
     opened: () => sessions.opened++,
     message: (peer, data, stream) => got.push({ stream, data, from: `${peer.address}:${peer.port}` }),
@@ -69,8 +69,8 @@ async function collector(udpPort = 0, extra = ''): Promise<{ listener: SctpListe
   return { listener, got, sessions };
 }
 
-function output(name: string, udpPort: number, query: string, reconnect = 0.05): { transport: SctpTransport; sessions: () => number } {
-  const url = parseSctpUrl(`sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${udpPort}${query}`, 'output') as SctpUrl;
+function output(name: string, udpPort: number, query: string, reconnect = 0.05, host = '127.0.0.1'): { transport: SctpTransport; sessions: () => number } {
+  const url = parseSctpUrl(`sctp://${host}:4739?encapsulation=udp&udpPort=${udpPort}${query}`, 'output') as SctpUrl;
   const transport = new SctpTransport(name, url.at, url.options, reconnect, 0.2, 1 << 20);
   let n = 0;
   void transport.start(() => n++);
@@ -133,6 +133,18 @@ describe('sctp:// output over UDP encapsulation on loopback', () => {
     expect(transport.send(message(2, 0, [TEMPLATE_SET, dataSet(1, 7)]))).toBe(true);
     await until(() => again.got.length === 1, 10_000, 'the message on the new association');
     expect(again.got[0]!.stream).toBe(2);
+  });
+
+  it('IPv6: over [::1], the collector sees the exporter at ::1', async () => {
+    const c = await collector(0, '', '[::1]');
+    const { transport } = output('sctp-ipv6', c.listener.udpPort!, '', 0.05, '[::1]');
+    await until(() => transport.isUp(), 10_000, 'the association over IPv6');
+    const m = message(5, 0, [TEMPLATE_SET, dataSet(2, 5)]);
+    expect(transport.send(Buffer.from(m))).toBe(true);
+    await until(() => c.got.length === 1, 10_000, 'the message');
+    expect(c.got[0]!.data.equals(m)).toBe(true);
+    expect(c.got[0]!.stream).toBe(5);
+    expect(c.got[0]!.from).toMatch(/^::1:\d+$/);
   });
 
   it('the collector grants fewer inbound streams than asked: ODIDs map onto the streams it granted', async () => {
