@@ -265,6 +265,29 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
     expect(Object.isFrozen(atB[0]!.remote)).toBe(true);
   });
 
+  it('IPv4 unbound: packets to any local address are taken, the kernel picks the source', async () => {
+    const any = await openRawIp();
+    closers.push(() => any.close());
+    expect([any.family, any.localAddress, any.device]).toEqual([4, '0.0.0.0', null]);
+    const a = await openRawIp({ address: '127.0.0.1' });
+    closers.push(() => a.close());
+    const [pa, pb] = ports();
+    const atAny = collect(any, pa, pb);
+    const atA = collect(a, pa, pb);
+    const to3 = packet(pa, pb, 1, [S.cookieEcho]);
+    a.send(to3, to3.length, { address: '127.0.0.3', udpPort: 0 });
+    await waitFor('the packet to 127.0.0.3', () => (atAny.length >= 1 ? true : undefined));
+    expect(atAny[0]!.bytes).toEqual(to3);
+    expect(atAny[0]!.remote.address).toBe('127.0.0.1');
+    const back = packet(pb, pa, 2, [S.cookieAck]);
+    any.send(back, back.length, { address: '127.0.0.1', udpPort: 0 });
+    await waitFor('the answer at A', () => (atA.length >= 1 ? true : undefined));
+    expect(atA[0]!.bytes).toEqual(back);
+    // for 127.0.0.1 the kernel's source is 127.0.0.1 (the route to lo)
+    expect(atA[0]!.remote.address).toBe('127.0.0.1');
+    expect(any.stats.droppedOtherAddress).toBe(0);
+  });
+
   it('IPv6 on ::1: the payload arrives without the IPv6 header, the source from recvfrom', async () => {
     const a = await openRawIp({ address: '::1' });
     closers.push(() => a.close());
@@ -390,7 +413,7 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
     tmp.cleanup();
   });
 
-  it('IPv4 and IPv6: SCTP with CRC32c good, IPv4 header checksum good, addresses and chunks as sent', async () => {
+  it('IPv4 and IPv6: SCTP with CRC32c good, IPv4 header checksum good, addresses and chunks as sent; no ICMP unreachable', async () => {
     const a = await openRawIp({ address: '127.0.0.1' });
     closers.push(() => a.close());
     const a6 = await openRawIp({ address: '::1' });
@@ -400,7 +423,7 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
     // (only packets from port pa are judged: answers to them from any other raw-mode stack go the other way)
     let err = '';
     // -P: classic pcap, simple to search for the probes below
-    const p = spawn(toolPath('dumpcap')!, ['-i', 'lo', '-f', 'ip proto 132 or ip6 proto 132', '-P', '-w', pcap, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(toolPath('dumpcap')!, ['-i', 'lo', '-f', 'ip proto 132 or ip6 proto 132 or icmp or icmp6', '-P', '-w', pcap, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
     dumpcap = p;
     p.stderr!.on('data', (x: Buffer) => (err += x.toString()));
     // "Capturing on" comes before the filter is in place, and dumpcap writes packets out in blocks on
@@ -462,5 +485,9 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
     );
     const expert = await runOk(toolPath('tshark')!, ['-r', pcap, '-o', 'sctp.checksum:crc-32c', '-o', 'ip.check_checksum:TRUE', '-Y', `sctp.srcport == ${pa} && (_ws.expert || _ws.malformed)`, '-T', 'fields', '-e', '_ws.expert.message'], { timeoutMs: 60_000 });
     expect(expert.stdout.trim()).toBe('');
+    // the kernel has no SCTP, but while a raw socket takes protocol 132 it does not answer SCTP
+    // packets with ICMP protocol (IPv4) / parameter problem "unrecognized Next Header" (IPv6) either
+    const icmp = await runOk(toolPath('tshark')!, ['-r', pcap, '-Y', '(icmp.type == 3 && icmp.code == 2) || (icmpv6.type == 4 && icmpv6.code == 1)', '-T', 'fields', '-e', 'frame.number'], { timeoutMs: 60_000 });
+    expect(icmp.stdout.trim()).toBe('');
   });
 });
