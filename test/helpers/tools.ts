@@ -26,6 +26,8 @@ const PACKAGE: Record<string, string> = {
   nfdump: 'nfdump',
   ipfixDump: 'libfixbuf-tools',
   tcpreplay: 'tcpreplay',
+  openssl: 'openssl',
+  ip: 'iproute2',
   unshare: 'util-linux',
   'python3-scapy': 'python3-scapy',
 };
