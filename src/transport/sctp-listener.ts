@@ -50,7 +50,7 @@ export class SctpListener {
   private accept(association: SctpAssociation, handlers: SctpListenerHandlers): void {
     const peer: SctpPeer = { address: association.remote.address, port: association.remotePort, association };
     this.peers.add(peer);
-    handlers.opened?.(peer);
+    // Handlers first: opened() may abort the association (allow list), and its 'down' must be heard.
     association.on('message', (data, info) => handlers.message(peer, Buffer.from(data.buffer, data.byteOffset, data.byteLength), info.stream));
     association.on('restart', () => {
       if (this.peers.has(peer)) handlers.restarted?.(peer);
@@ -59,6 +59,7 @@ export class SctpListener {
       if (!this.peers.delete(peer)) return;
       handlers.closed?.(peer, reason, detail);
     });
+    handlers.opened?.(peer);
   }
 
   /** Associations up now. */

@@ -109,9 +109,10 @@ export class SctpTransport implements Transport {
       .then(
         (a) => this.established(a),
         (err: Error & { code?: string }) => {
+          // SctpError codes: init-failed (nobody answered INIT), aborted (the collector refused), closed
           if (this.closing) return;
           this.lastDown = { reason: 'init-failed', detail: err.message };
-          log.warn({ output: this.output, collector: this.collector, err: err.message, retryInSeconds: this.backoff }, 'SCTP association could not be established; retrying');
+          log.warn({ output: this.output, collector: this.collector, code: err.code, err: err.message, retryInSeconds: this.backoff }, 'SCTP association could not be established; retrying');
           this.retry();
         },
       );
