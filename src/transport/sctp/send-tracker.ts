@@ -93,6 +93,8 @@ export class SendTracker {
   flightSize = 0;
   /** Chunks marked for retransmission and not yet resent. */
   retransmitPending = 0;
+  /** No outstanding chunk is due for abandonment before this time (ms): abandonExpired is free until then. */
+  earliestAbandonAt = Infinity;
   readonly stats = { sent: 0, retransmitted: 0, fastRetransmits: 0, t3Expiries: 0, abandonedChunks: 0, abandonedMessages: 0, staleSacks: 0, invalidSacks: 0 };
   readonly outcome: SackOutcome = { stale: false, invalid: false, cumulativeAdvanced: false, ackedBytes: 0, flightSizeBefore: 0, rttSample: -1, fastRetransmits: 0, reneged: 0 };
 
@@ -134,6 +136,7 @@ export class SendTracker {
   send(streamId: number, ssn: number, ppid: number, flags: number, payload: Uint8Array, messageId: number, abandonAt: number, now: number): OutstandingChunk {
     const c = new OutstandingChunk(this.nextTsn, streamId, ssn, ppid, flags & (DataFlags.BEGINNING | DataFlags.ENDING | DataFlags.UNORDERED), payload, messageId, abandonAt);
     c.sentAt = now;
+    if (abandonAt < this.earliestAbandonAt) this.earliestAbandonAt = abandonAt;
     this.nextTsn = tsnAdd(this.nextTsn, 1);
     this.queue.push(c);
     this.flightSize += c.size;
@@ -302,9 +305,15 @@ export class SendTracker {
    */
   abandonExpired(now: number, out: number[] = []): number[] {
     out.length = 0;
+    if (now < this.earliestAbandonAt) return out;
+    let earliest = Infinity;
     for (let i = this.head; i < this.queue.length; i++) {
       const c = this.queue[i]!;
-      if (c.abandoned || c.abandonAt > now) continue;
+      if (c.abandoned) continue;
+      if (c.abandonAt > now) {
+        if (c.abandonAt < earliest) earliest = c.abandonAt;
+        continue;
+      }
       // a whole message: its fragments are on consecutive TSNs, from B to E
       let first = i;
       while (first > this.head && !(this.queue[first]!.flags & DataFlags.BEGINNING) && this.queue[first - 1]!.messageId === c.messageId) first--;
@@ -315,6 +324,7 @@ export class SendTracker {
       this.stats.abandonedMessages++;
       i = last;
     }
+    this.earliestAbandonAt = earliest;
     if (out.length > 0) this.advancePeerAckPoint();
     return out;
   }

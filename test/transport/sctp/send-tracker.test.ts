@@ -228,3 +228,19 @@ describe('SendTracker: PR-SCTP (RFC 3758)', () => {
     expect(t.forwardTsn(SendTracker.newForwardTsn())).toEqual({ type: 192, newCumulativeTsn: 1, streams: [{ streamId: 3, ssn: 4 }] });
   });
 });
+
+describe('SendTracker: earliestAbandonAt (PR-SCTP scans only when something can expire)', () => {
+  it('tracks the earliest lifetime among outstanding chunks', () => {
+    const t = new SendTracker({ initialTsn: 1, peerRwnd: 1e6 });
+    expect(t.earliestAbandonAt).toBe(Infinity);
+    t.send(0, 0, 0, BE, new Uint8Array(10), 1, 500, 0);
+    t.send(0, 1, 0, BE, new Uint8Array(10), 2, 300, 0);
+    t.send(0, 2, 0, BE, new Uint8Array(10), 3, Infinity, 0);
+    expect(t.earliestAbandonAt).toBe(300);
+    expect(t.abandonExpired(299)).toEqual([]);
+    expect(t.abandonExpired(300)).toEqual([2]);
+    expect(t.earliestAbandonAt).toBe(500); // recomputed over what is left
+    expect(t.abandonExpired(600)).toEqual([1]);
+    expect(t.earliestAbandonAt).toBe(Infinity);
+  });
+});
