@@ -8,11 +8,20 @@ import { createSocket, type RemoteInfo } from 'node:dgram';
 import { gatewayBin } from './gateway.js';
 import { run, runOk, sleep, toolPath } from './tools.js';
 
-/** Poll `cond` every 25 ms; throws after `ms` (every wait in these tests is bounded). */
+/**
+ * Poll `cond` every 25 ms; throws after `ms` (every wait in these tests is bounded). A condition that
+ * throws (e.g. a metrics endpoint not listening yet) counts as not yet true; its last error is reported.
+ */
 export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await sleep(25);
   }
 }
