@@ -17,9 +17,10 @@
 
 import { join } from 'node:path';
 import type { Transport } from '../transport/transport.js';
-import { TemplateState, templateSetsOnly } from './template-state.js';
+import { TemplateState, templateSetsOnly, withdrawAllMessage } from './template-state.js';
 import { SpoolFiles } from './spool-files.js';
-import { openSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { openSync, writeSync, closeSync, existsSync, readSync, unlinkSync } from 'node:fs';
+import { MESSAGE_HEADER_LENGTH } from '../ipfix/constants.js';
 import { log } from '../observe/log.js';
 import {
   DropReason,
@@ -111,14 +112,64 @@ export class OutputQueue implements Transport {
     this.gaugeMessages = queueMessages.labels(l);
     this.gaugeSpool = spoolBytes.labels(l);
     if (settings.spool) {
-      const left = SpoolFiles.leftovers(settings.spool.dir, fileTag(output));
-      if (left.length) log.warn({ output, dir: settings.spool.dir, files: left.length }, 'spool directory holds files of an earlier run; they are not replayed');
+      const tag = fileTag(output);
+      const left = SpoolFiles.leftovers(settings.spool.dir, tag).sort();
       const fileBytes = Math.max(1 << 16, Math.min(8 << 20, Math.floor(settings.spool.maxBytes / 8)));
-      this.spool = new SpoolFiles(settings.spool.dir, fileBytes, fileTag(output));
+      this.spool = new SpoolFiles(settings.spool.dir, fileBytes, tag);
+      for (const f of left.filter((x) => x.startsWith(`unsent-${tag}-`))) this.adopt(join(settings.spool.dir, f));
+      const stale = left.filter((x) => !x.startsWith(`unsent-${tag}-`));
+      // Spool files of a run that did not stop cleanly lack the Templates sent before them: not replayable.
+      if (stale.length) log.warn({ output, dir: settings.spool.dir, files: stale.length }, 'spool files of an earlier run that did not stop cleanly are left alone (not self-contained, not replayed)');
     }
     this.gaugeSpool.set(0);
     this.gaugeMemory.set(0);
     this.gaugeMessages.set(0);
+  }
+
+  /**
+   * What an earlier run left unsent (its unsent file: Templates first, self-contained) goes out before
+   * anything of this run, followed by the withdrawal of all its Templates (RFC 7011 §8.1: Template IDs 2
+   * and 3), because this run allocates ODIDs and Template IDs afresh. The file is read message by message
+   * into the spool and deleted.
+   */
+  private adopt(path: string): void {
+    const state = new TemplateState();
+    let messages = 0;
+    let records = 0;
+    let fd = -1;
+    try {
+      fd = openSync(path, 'r');
+      const head = Buffer.alloc(MESSAGE_HEADER_LENGTH);
+      for (let pos = 0; ; ) {
+        const n = readSync(fd, head, 0, MESSAGE_HEADER_LENGTH, pos);
+        if (n === 0) break;
+        const len = head.readUInt16BE(2);
+        if (n < MESSAGE_HEADER_LENGTH || head.readUInt16BE(0) !== 10 || len < MESSAGE_HEADER_LENGTH) {
+          log.warn({ output: this.output, file: path, offset: pos }, 'unsent file of an earlier run ends in something that is not an IPFIX message; the rest is skipped');
+          break;
+        }
+        const m = Buffer.allocUnsafe(len);
+        if (readSync(fd, m, 0, len, pos) < len) {
+          log.warn({ output: this.output, file: path, offset: pos }, 'unsent file of an earlier run ends in a truncated message; it is skipped');
+          break;
+        }
+        const r = state.apply(m, true);
+        this.spool!.append(m, r);
+        messages++;
+        records += r;
+        pos += len;
+      }
+    } catch (e) {
+      log.error({ output: this.output, file: path, err: (e as Error).message }, 'cannot read the unsent file of an earlier run');
+      return;
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    for (const k of state.definedKinds()) this.spool!.append(withdrawAllMessage(k.odid, k.templates, k.options, now), 0);
+    unlinkSync(path);
+    if (records) this.queued.inc(records);
+    log.info({ output: this.output, file: path, messages, records }, 'records an earlier run left unsent go out first, then its templates are withdrawn');
   }
 
   /** The Exporting Process sees one Transport Session for the life of the queue. */

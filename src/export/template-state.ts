@@ -19,8 +19,9 @@ interface Defined {
   readonly setId: number;
   /** The Template Record as it was sent. */
   readonly record: Buffer;
-  /** For framing records (Options Templates only: their last Data Set is kept). */
-  readonly template?: Template;
+  /** For framing records. */
+  readonly template: Template;
+  readonly options: boolean;
   /** Options Templates: the body of the last Data Set of this Template and its record count. */
   lastData?: Buffer;
   lastCount: number;
@@ -37,8 +38,12 @@ const counts = new Int32Array(2);
 export class TemplateState {
   private readonly domains = new Map<number, Map<number, Defined>>();
 
-  /** Follow one message of the stream (a well-formed IPFIX message written by this process). */
-  apply(m: Buffer): void {
+  /**
+   * Follow one message of the stream (a well-formed IPFIX message written by this process). With `count`,
+   * returns its Data Records (framed by the Templates known at each Data Set), else 0.
+   */
+  apply(m: Buffer, count = false): number {
+    let records = 0;
     const end = Math.min(m.length, m.readUInt16BE(2));
     const odid = m.readUInt32BE(12);
     let d: Map<number, Defined> | undefined;
@@ -52,14 +57,18 @@ export class TemplateState {
         this.templateSet(d, m, p + SET_HEADER_LENGTH, p + len, setId);
       } else if (setId >= MIN_DATA_SET_ID) {
         const t = (d ?? this.domains.get(odid))?.get(setId);
-        if (t?.template) {
+        if (t && (t.options || count)) {
           dataSetRecords(t.template, m, p + SET_HEADER_LENGTH, p + len, counts);
-          t.lastData = Buffer.from(m.subarray(p + SET_HEADER_LENGTH, counts[1]!));
-          t.lastCount = counts[0]!;
+          if (count) records += counts[0]!;
+          if (t.options) {
+            t.lastData = Buffer.from(m.subarray(p + SET_HEADER_LENGTH, counts[1]!));
+            t.lastCount = counts[0]!;
+          }
         }
       }
       p += len;
     }
+    return records;
   }
 
   private domain(odid: number): Map<number, Defined> {
@@ -74,7 +83,7 @@ export class TemplateState {
         let n = scopeCount > 0 ? 6 : 4;
         for (const f of fields) n += f.enterprise !== 0 ? 8 : 4;
         const record = Buffer.from(m.subarray(offset, offset + n));
-        d.set(id, { setId, record, template: scopeCount > 0 ? makeTemplate(id, fields, scopeCount) : undefined, lastCount: 0 });
+        d.set(id, { setId, record, template: makeTemplate(id, fields, scopeCount), options: scopeCount > 0, lastCount: 0 });
       },
       withdrawal: (id) => {
         // Template ID 2 or 3 withdraws every Template of that kind in the domain (RFC 7011 §8.1).
@@ -84,6 +93,21 @@ export class TemplateState {
       },
       error: () => {},
     });
+  }
+
+  /** Observation Domains with Templates defined, and whether any of them are Options Templates. */
+  definedKinds(): { odid: number; templates: boolean; options: boolean }[] {
+    const out: { odid: number; templates: boolean; options: boolean }[] = [];
+    for (const [odid, d] of this.domains) {
+      let templates = false;
+      let options = false;
+      for (const v of d.values()) {
+        if (v.options) options = true;
+        else templates = true;
+      }
+      if (templates || options) out.push({ odid, templates, options });
+    }
+    return out;
   }
 
   /** Nothing defined (a new stream). */
@@ -175,4 +199,22 @@ export function templateSetsOnly(m: Buffer): Buffer | undefined {
   }
   out.writeUInt16BE(q, 2);
   return out;
+}
+
+/**
+ * A message withdrawing every Template (Template ID 2 in a Template Set) and/or every Options Template
+ * (ID 3 in an Options Template Set) of a domain (RFC 7011 §8.1).
+ */
+export function withdrawAllMessage(odid: number, templates: boolean, options: boolean, exportTime: number): Buffer {
+  const m = Buffer.alloc(MESSAGE_HEADER_LENGTH + (templates ? 8 : 0) + (options ? 8 : 0));
+  let p = MESSAGE_HEADER_LENGTH;
+  for (const [on, setId] of [[templates, TEMPLATE_SET_ID], [options, OPTIONS_TEMPLATE_SET_ID]] as const) {
+    if (!on) continue;
+    writeSetHeader(m, p, setId, 8);
+    m.writeUInt16BE(setId, p + 4);
+    m.writeUInt16BE(0, p + 6);
+    p += 8;
+  }
+  writeMessageHeader(m, 0, p, exportTime, 0, odid);
+  return m;
 }

@@ -187,6 +187,49 @@ describe('output queue and spool', () => {
     expect(numbers(p.records)).toEqual(range(lost, 60000));
   }, 30_000);
 
+  it('a restart sends what the earlier run left unsent first, then withdraws its templates before its own', async () => {
+    const port = await closedPort();
+    const spoolDir = tmp('spool-');
+    const name = `restart${Math.random().toString(36).slice(2, 7)}`;
+    const cfg = output(`tcp://127.0.0.1:${port}`, { name, queue: { maxBytes: 1 << 14, policy: 'drop-newest' }, spool: { dir: spoolDir, maxBytes: 1 << 22 }, drainTimeout: 0.1 });
+    // First run: the collector is down the whole time; 3000 records are left in the unsent file.
+    const ep1 = createExportingProcess(cfg);
+    await ep1.start();
+    const s1 = makeExporterSession('in', 'ipfix', '192.0.2.12', 4739, 1);
+    const f1 = new Feeder(ep1, s1);
+    const a = flowA();
+    ep1.sessionStarted(s1);
+    ep1.templateDefined(s1, a);
+    f1.feed(a, 30);
+    await ep1.close();
+    expect(readdirSync(spoolDir).filter((x) => x.startsWith(`unsent-${name}-`)).length).toBe(1);
+
+    // Second run: the same outgoing ODID (1) and Template ID (300) now mean another exporter and layout.
+    const ep2 = createExportingProcess(cfg);
+    await ep2.start();
+    expect(readdirSync(spoolDir).filter((x) => x.startsWith('unsent-'))).toEqual([]); // taken into the spool
+    const s2 = makeExporterSession('in', 'ipfix', '198.51.100.12', 4739, 9);
+    const f2 = new Feeder(ep2, s2);
+    f2.next = 100001;
+    const b = flowB();
+    ep2.sessionStarted(s2);
+    ep2.templateDefined(s2, b);
+    f2.feed(b, 10);
+    const col = new TestCollector(port);
+    await col.start();
+    expect(await until(() => col.parsed()[0] !== undefined && numbers(col.parsed()[0]!.records).length >= 4000)).toBe(true);
+    await ep2.close();
+    await col.stop();
+    const p = col.parsed()[0]!;
+    expect(p.errors).toEqual([]);
+    expect(numbers(p.records)).toEqual([...range(1, 3000), ...range(100001, 101000)]);
+    // The old layout and its withdrawal (the first run withdrew its templates when it closed, into the
+    // unsent file), then the new layout under the same ID.
+    expect(p.events.filter((e) => e.endsWith(':300'))).toEqual(['d1:300', 'w1:300', 'd1:300']);
+    const origins = p.records.filter((r) => r.template.scopeCount > 0).map((r) => [...r.bytes.subarray(4, 8)].join('.'));
+    expect(origins).toEqual(['192.0.2.12', '198.51.100.12']);
+  }, 30_000);
+
   it('memory only, drop-oldest across a template redefinition: the kept Template Sets keep the replay decodable', async () => {
     const port = await closedPort();
     const cfg = output(`tcp://127.0.0.1:${port}`, { queue: { maxBytes: 1 << 14, policy: 'drop-oldest' } });
