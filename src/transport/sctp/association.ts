@@ -40,6 +40,7 @@ import { SctpError, type SctpErrorCode } from './sctp-error.js';
 import { SendTracker } from './send-tracker.js';
 import { ssnAdd } from './serial.js';
 import { Timer } from './timer.js';
+import { u16, u32 } from './wire.js';
 
 /** RFC 9260 §4 state names. */
 export const State = {
@@ -229,6 +230,7 @@ export class SctpAssociation extends EventEmitter {
   /** A fast retransmission is due: one packet goes out whatever cwnd says (§7.2.4 3). */
   private forceOne = false;
   private readonly sackChunk: SackChunk = ReceiveTracker.newSack();
+  private readonly rxSack: SackChunk = ReceiveTracker.newSack();
   private readonly ftsnChunk: ForwardTsnChunk = SendTracker.newForwardTsn();
   private readonly abandonedIds: number[] = [];
   /** Messages with a lifetime still queued or outstanding: skip the PR-SCTP scan when 0. */
@@ -447,6 +449,15 @@ export class SctpAssociation extends EventEmitter {
     if (this.state === State.CLOSED) return false;
     const type = r.chunkType;
     if (type === ChunkType.DATA) return this.onData(r);
+    if (type === ChunkType.SACK) {
+      const sack = this.readSack(r);
+      if (sack === null) {
+        this.host.drop('bad-chunk-length');
+        return false;
+      }
+      this.onSack(sack);
+      return true;
+    }
     const d = r.decodeChunk();
     if (!d.ok) {
       this.host.drop(d.error.code);
@@ -505,6 +516,29 @@ export class SctpAssociation extends EventEmitter {
       default:
         return true;
     }
+  }
+
+  /** A received SACK into a reused object (one arrives every other packet: no allocation). Null when its counts and length disagree. */
+  private readSack(r: PacketReader): SackChunk | null {
+    const b = r.buf;
+    const o = r.chunkOffset;
+    const len = r.chunkLength;
+    if (len < 16) return null;
+    const gaps = u16(b, o + 12);
+    const dups = u16(b, o + 14);
+    if (len !== 16 + 4 * gaps + 4 * dups) return null;
+    const s = this.rxSack;
+    s.cumulativeTsnAck = u32(b, o + 4);
+    s.aRwnd = u32(b, o + 8);
+    const blocks = s.gapAckBlocks;
+    for (let i = 0, p = o + 16; i < gaps; i++, p += 4) {
+      const g = blocks[i] ?? (blocks[i] = { start: 0, end: 0 });
+      g.start = u16(b, p);
+      g.end = u16(b, p + 2);
+    }
+    blocks.length = gaps;
+    s.duplicateTsns.length = 0; // not used by the sender
+    return s;
   }
 
   private isDataState(): boolean {
