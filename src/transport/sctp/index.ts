@@ -10,6 +10,8 @@ export * from './packet.js';
 export * from './lower-layer.js';
 export * from './udp-encap.js';
 export * from './lossy-link.js';
+export * from './raw-ip.js';
+export * from './kernel-sctp.js';
 // the protocol machine (RFC 9260 §4-§9, RFC 3758) and its parts
 export * from './serial.js';
 export * from './rto.js';
