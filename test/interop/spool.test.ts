@@ -93,7 +93,7 @@ describe.skipIf(!existsSync(big) || !requireOrSkip('ipfixDump'))('gateway → TC
     expect(readdirSync(spoolDir).filter((f) => f.endsWith('.ipfix'))).toEqual([]); // all replayed
   }, 90_000);
 
-  it('SIGTERM with the collector down: what waits is counted and left as one file ipfixDump reads', async () => {
+  it('SIGTERM with the collector down: what waits is counted and left as one file ipfixDump reads; the next run sends it first', async () => {
     const work = join(tmp.dir, 'down');
     mkdirSync(work, { recursive: true });
     const spoolDir = join(work, 'spool');
@@ -129,5 +129,28 @@ describe.skipIf(!existsSync(big) || !requireOrSkip('ipfixDump'))('gateway → TC
     const dump = execFileSync('ipfixDump', ['--in', file, '--stats'], { encoding: 'utf8' });
     const m = /(\d+) Data Records/.exec(dump)!;
     expect(Number(m[1])).toBe(p.records.length);
+
+    // Restart with the collector up: the earlier run's records go out first, then this run's.
+    const col = new TestCollector(colPort);
+    await col.start();
+    const gw2 = await startGateway(
+      work,
+      [{ name: 'in', listen: `udp://127.0.0.1:${port}` }],
+      [{ name: 'relay', url: `tcp://127.0.0.1:${colPort}`, reconnectMin: 0.1, reconnectMax: 0.2, queue: { maxBytes: 65536 }, spool: { dir: spoolDir, maxBytes: 64 << 20 } }],
+    );
+    try {
+      expect((await replay([tail], `udp://127.0.0.1:${port}`)).code).toBe(0);
+      expect(await until(() => col.parsed().reduce((n, q) => n + flows(q), 0) >= 51 + 30 + 30)).toBe(true);
+    } finally {
+      const s = await gw2.stop();
+      expect(s.code, s.stderr.slice(-3000)).toBe(0);
+      expect(s.stdout).toMatch(/records an earlier run left unsent go out first/);
+      await col.stop(true);
+    }
+    const sessions = col.parsed();
+    expect(sessions.length).toBe(1);
+    expect(sessions[0]!.errors).toEqual([]);
+    expect(flows(sessions[0]!)).toBe(51 + 30 + 30);
+    expect(readdirSync(spoolDir).filter((f) => f.endsWith('.ipfix'))).toEqual([]);
   }, 60_000);
 });
