@@ -1032,7 +1032,14 @@ export class SctpAssociation extends EventEmitter {
       let o = writeCommonHeader(b, 0, this.localPort, this.remotePort, this.peerTag);
       const start = o;
       let dataSent = false;
-      while (this.ctl.length > 0 && o + paddedChunkLength(this.ctl[0]!) <= mtu) o = writeChunk(b, o, this.ctl.shift()!);
+      while (this.ctl.length > 0) {
+        const size = paddedChunkLength(this.ctl[0]!);
+        if (o + size <= mtu) o = writeChunk(b, o, this.ctl.shift()!);
+        else if (start + size > mtu) {
+          this.ctl.shift(); // can never fit (an echo of a huge HEARTBEAT or unknown chunk): not sent
+          this.host.drop('control-chunk-too-big');
+        } else break;
+      }
       // a SACK that is owed but could wait rides along with DATA now rather than alone later
       if (!this.sackNow && this.rx && this.rx.sackPending && tx && dataState && (tx.retransmitPending > 0 || (this.qHead < this.queue.length && this.cc.window(tx.flightSize) > 0)))
         this.sackNow = true;
