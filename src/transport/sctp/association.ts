@@ -119,6 +119,8 @@ export interface AssociationConfig {
   mtu: number;
   /** send() returns false while more than this many octets wait to be sent. */
   sendHighWaterMark: number;
+  /** Take part in PR-SCTP (RFC 3758): advertise Forward-TSN-Supported, accept FORWARD TSN. */
+  forwardTsn: boolean;
 }
 
 /** What an association needs from its endpoint. */
@@ -349,7 +351,7 @@ export class SctpAssociation extends EventEmitter {
   abort(reason = ''): void {
     if (this.state === State.CLOSED) return;
     if (this.peerTag !== 0) {
-      const causes: ErrorCause[] = [{ code: CauseCode.USER_INITIATED_ABORT, reason: textEncoder.encode(reason) }];
+      const causes: ErrorCause[] = [{ code: CauseCode.USER_INITIATED_ABORT, reason: textEncoder.encode(reason).subarray(0, 512) }];
       this.sendAlone({ type: ChunkType.ABORT, tBit: false, causes }, this.peerTag);
     }
     this.close('abort', reason ? `aborted locally: ${reason}` : 'aborted locally');
@@ -393,7 +395,7 @@ export class SctpAssociation extends EventEmitter {
     this.peerTieTag = this.host.random32();
     this.localInitialTsn = this.host.random32();
     this.state = State.COOKIE_WAIT;
-    this.initChunk = makeInit(this.localTag, this.cfg.receiveWindow, this.wantOutbound, this.wantInbound, this.localInitialTsn);
+    this.initChunk = makeInit(this.localTag, this.cfg.receiveWindow, this.wantOutbound, this.wantInbound, this.localInitialTsn, this.cfg.forwardTsn);
     const p = new Promise<SctpAssociation>((resolve, reject) => (this.connectSettle = { resolve, reject }));
     this.sendAlone(this.initChunk, 0);
     this.t1.start(this.rto.rto);
@@ -505,6 +507,11 @@ export class SctpAssociation extends EventEmitter {
         this.onError(c);
         return true;
       case ChunkType.FORWARD_TSN:
+        if (!this.cfg.forwardTsn) {
+          // not negotiated: an unknown chunk to us, whose type (11xxxxxx) says skip and report
+          if (this.peerTag !== 0) this.ctl.push({ type: ChunkType.ERROR, causes: [{ code: CauseCode.UNRECOGNIZED_CHUNK_TYPE, chunk: r.chunkBytes().slice() }] });
+          return true;
+        }
         if (this.rx && this.isDataState()) this.rx.forwardTsn(c.newCumulativeTsn, c.streams);
         return true;
       case 'unknown': {
@@ -675,7 +682,7 @@ export class SctpAssociation extends EventEmitter {
       c.aRwnd,
       Math.min(this.wantOutbound, c.inboundStreams),
       Math.min(c.outboundStreams, this.wantInbound),
-      peerSupportsForwardTsn(c),
+      this.cfg.forwardTsn && peerSupportsForwardTsn(c),
     );
     this.cookieEcho = { type: ChunkType.COOKIE_ECHO, cookie: cookie.slice() };
     this.state = State.COOKIE_ECHOED;
@@ -708,6 +715,7 @@ export class SctpAssociation extends EventEmitter {
       now: this.clock.now(),
       cookieLifetime: this.cfg.cookieLifetime,
       secret: this.cfg.secret,
+      forwardTsn: this.cfg.forwardTsn,
     });
     this.sendAlone(ack, c.initiateTag);
   }

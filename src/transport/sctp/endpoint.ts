@@ -47,6 +47,8 @@ export interface EndpointOptions {
   sendHighWaterMark?: number;
   /** Sees every out-of-the-blue packet and what was done about it (tests, metrics). */
   onOutOfTheBlue?: (info: OutOfTheBlue) => void;
+  /** Addition: take part in PR-SCTP (RFC 3758); default true. Off, `ttl` only drops messages not yet sent. */
+  forwardTsn?: boolean;
 }
 
 /** An out-of-the-blue packet (§8.4): no association matched it. */
@@ -131,6 +133,7 @@ export class SctpEndpoint implements AssociationHost {
       receiveWindow: opts.receiveWindow ?? 1 << 20,
       mtu,
       sendHighWaterMark: opts.sendHighWaterMark ?? 1 << 20,
+      forwardTsn: opts.forwardTsn ?? true,
     };
     this.packetBuffer = new Uint8Array(Math.max(mtu, 2048));
     this.onOutOfTheBlue = opts.onOutOfTheBlue ?? null;
@@ -354,6 +357,7 @@ export class SctpEndpoint implements AssociationHost {
       now: this.config.clock.now(),
       cookieLifetime: this.config.cookieLifetime,
       secret: this.config.secret,
+      forwardTsn: this.config.forwardTsn,
     });
     this.sendChunk(dstPort, srcPort, init.initiateTag, ack, remote);
   }

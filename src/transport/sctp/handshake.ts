@@ -7,13 +7,41 @@ import { type InitAckChunk, type InitChunk, ChunkType } from './chunk.js';
 import { type StateCookie, makeCookie } from './cookie.js';
 import { type Parameter, ParameterType } from './parameter.js';
 
-/** The parameters we put in INIT and INIT ACK besides the cookie: PR-SCTP (RFC 3758 §3.3). */
-function ourParameters(): Parameter[] {
-  return [{ type: ParameterType.FORWARD_TSN_SUPPORTED }, { type: ParameterType.SUPPORTED_EXTENSIONS, chunkTypes: [ChunkType.FORWARD_TSN] }];
+/** The parameters we put in INIT and INIT ACK besides the cookie: PR-SCTP (RFC 3758 §3.3), unless turned off. */
+function ourParameters(forwardTsn: boolean): Parameter[] {
+  return forwardTsn ? [{ type: ParameterType.FORWARD_TSN_SUPPORTED }, { type: ParameterType.SUPPORTED_EXTENSIONS, chunkTypes: [ChunkType.FORWARD_TSN] }] : [];
 }
 
-export function makeInit(initiateTag: number, aRwnd: number, outboundStreams: number, maxInboundStreams: number, initialTsn: number): InitChunk {
-  return { type: ChunkType.INIT, initiateTag, aRwnd, outboundStreams, inboundStreams: maxInboundStreams, initialTsn, params: ourParameters() };
+export function makeInit(initiateTag: number, aRwnd: number, outboundStreams: number, maxInboundStreams: number, initialTsn: number, forwardTsn = true): InitChunk {
+  return { type: ChunkType.INIT, initiateTag, aRwnd, outboundStreams, inboundStreams: maxInboundStreams, initialTsn, params: ourParameters(forwardTsn) };
+}
+
+/**
+ * The INIT's parameters of unknown type whose two high bits ask for a report (§3.2.1: 01 and 11), as
+ * the TLVs for an Unrecognized Parameters parameter of the INIT ACK; null when there are none. A
+ * parameter with 00 or 01 stops the processing of the ones after it.
+ */
+export function unrecognizedToReport(c: InitChunk): Uint8Array | null {
+  const report: { t: number; v: Uint8Array }[] = [];
+  for (const p of c.params) {
+    if (p.type !== 'unknown') continue;
+    if ((p.action === 'stop-and-report' || p.action === 'skip-and-report') && p.value.length <= 256 && report.length < 8) report.push({ t: p.parameterType, v: p.value }); // bounded: the INIT ACK must fit a packet
+    if (p.action === 'stop' || p.action === 'stop-and-report') break;
+  }
+  if (report.length === 0) return null;
+  let n = 0;
+  for (const r of report) n += (4 + r.v.length + 3) & ~3;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const r of report) {
+    out[o] = r.t >>> 8;
+    out[o + 1] = r.t & 0xff;
+    out[o + 2] = (4 + r.v.length) >>> 8;
+    out[o + 3] = (4 + r.v.length) & 0xff;
+    out.set(r.v, o + 4);
+    o += (4 + r.v.length + 3) & ~3;
+  }
+  return out;
 }
 
 /** Whether the peer's INIT or INIT ACK says it accepts FORWARD TSN. */
@@ -54,6 +82,8 @@ export interface InitAckSettings {
   now: number;
   cookieLifetime: number;
   secret: Uint8Array;
+  /** We take part in PR-SCTP (default true). */
+  forwardTsn?: boolean;
 }
 
 /** The INIT ACK answering `init`, its State Cookie holding the association to be (§5.1.3). */
@@ -72,8 +102,11 @@ export function makeInitAck(init: InitChunk, s: InitAckSettings): InitAckChunk {
     remotePort: s.remotePort,
     localTieTag: s.localTieTag,
     peerTieTag: s.peerTieTag,
-    peerForwardTsn: peerSupportsForwardTsn(init),
+    peerForwardTsn: (s.forwardTsn ?? true) && peerSupportsForwardTsn(init),
   };
+  const params: Parameter[] = [{ type: ParameterType.STATE_COOKIE, cookie: makeCookie(cookie, s.secret) }, ...ourParameters(s.forwardTsn ?? true)];
+  const unrecognized = unrecognizedToReport(init);
+  if (unrecognized) params.push({ type: ParameterType.UNRECOGNIZED_PARAMETERS, parameters: unrecognized });
   return {
     type: ChunkType.INIT_ACK,
     initiateTag: s.localTag,
@@ -81,6 +114,6 @@ export function makeInitAck(init: InitChunk, s: InitAckSettings): InitAckChunk {
     outboundStreams: s.outboundStreams,
     inboundStreams: s.maxInboundStreams,
     initialTsn: s.localInitialTsn,
-    params: [{ type: ParameterType.STATE_COOKIE, cookie: makeCookie(cookie, s.secret) }, ...ourParameters()],
+    params,
   };
 }

@@ -88,3 +88,34 @@ describe('SCTP PR-SCTP (RFC 3758)', () => {
     console.log(`PR-SCTP: ${timed.length} timed, ${delivered} delivered, ${s.abandonedMessages} abandoned, ${forwardTsns} FORWARD TSN chunks; ${s.retransmissions} retransmissions`);
   });
 });
+
+describe('SCTP without PR-SCTP on one side', () => {
+  it('a peer that does not advertise Forward-TSN-Supported gets timed messages reliably once sent (only unsent expired ones are dropped)', async () => {
+    const p = pair({ delayMs: 5 });
+    // B does not take part in PR-SCTP
+    p.b.close();
+    const { SctpEndpoint } = await import('../../../src/transport/sctp/endpoint.js');
+    p.lowerB = p.link.endpoint('10.0.0.2', 9899);
+    p.b = new SctpEndpoint({ lower: p.lowerB, ...p.base, forwardTsn: false });
+    const { client, server } = await connected(p);
+    expect(client.peerForwardTsn).toBe(false);
+    expect(server.peerForwardTsn).toBe(false);
+    const init = p.seen.filter((s) => s.chunks[0]!.type === ChunkType.INIT_ACK).at(-1)!.chunks[0]!;
+    if (init.type !== ChunkType.INIT_ACK) throw new Error('INIT ACK');
+    expect(init.params.map((x) => x.type)).toEqual([7]); // the State Cookie only
+    const got: string[] = [];
+    server.on('message', (d) => got.push(Buffer.from(d).toString()));
+    let lost = 0;
+    const send = p.link.transmit.bind(p.link);
+    p.link.transmit = (packet, length, from, to) => {
+      const d = decodePacket(packet, 0, length);
+      if (d.ok && d.value.chunks.some((c) => c.type === ChunkType.DATA && Buffer.from(c.userData).toString() === 't1') && lost++ === 0) return;
+      send(packet, length, from, to);
+    };
+    client.send(Buffer.from('t1'), { stream: 0, ttl: 20 });
+    p.clock.runUntil(() => got.length === 1, 10_000);
+    expect(got).toEqual(['t1']); // retransmitted past its lifetime: the peer could not be told to skip it
+    expect(client.stats().abandonedMessages).toBe(0);
+    expect(p.seen.some((s) => s.chunks.some((c) => c.type === ChunkType.FORWARD_TSN))).toBe(false);
+  });
+});

@@ -101,6 +101,21 @@ describe('SCTP endpoint: drops and out-of-the-blue packets (§8.4)', () => {
     expect(p.b.associations).toHaveLength(0); // the INIT ACK keeps no state (§5.1.3)
   });
 
+  it('reports INIT parameters of unknown type back in the INIT ACK when their high bits ask for it (§3.2.1)', () => {
+    const { p, send, answers } = setup();
+    p.b.listen(5000, () => {});
+    const unknown = (parameterType: number, value: number[]) => ({ type: 'unknown' as const, parameterType, value: new Uint8Array(value), action: 'skip' as const });
+    // 0x8123: skip; 0xC123: skip and report; 0x4123: stop and report (nothing after it is looked at); 0xC777 after it
+    const init: Chunk = { type: ChunkType.INIT, initiateTag: 77, aRwnd: 65536, outboundStreams: 1, inboundStreams: 1, initialTsn: 1, params: [unknown(0x8123, [1]), unknown(0xc123, [2, 3, 4, 5, 6]), unknown(0x4123, []), unknown(0xc777, [9])] };
+    send(5000, 0, [init]);
+    const ack = answers[0]!.chunks[0]!;
+    if (ack.type !== ChunkType.INIT_ACK) throw new Error('INIT ACK expected');
+    const u = ack.params.find((x) => x.type === 8);
+    if (!u || u.type !== 8) throw new Error('no Unrecognized Parameters');
+    // the two reported TLVs, each padded to 4: c1 23 00 09 02 03 04 05 06 00 00 00 | 41 23 00 04
+    expect([...u.parameters]).toEqual([0xc1, 0x23, 0x00, 0x09, 2, 3, 4, 5, 6, 0, 0, 0, 0x41, 0x23, 0x00, 0x04]);
+  });
+
   it('a packet with the wrong verification tag never reaches the association', async () => {
     const p = pair({ delayMs: 1 });
     const { client, server } = await connected(p);
