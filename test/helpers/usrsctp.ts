@@ -75,7 +75,8 @@ export async function killAllUsrsctp(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill('SIGKILL')));
 }
 
-function launch(program: UsrsctpProgram, args: string[], udpPort: number, sctpPort: number, input?: string): UsrsctpProcess {
+/** `input`: text for stdin, then end of file; null keeps stdin open (write with child.stdin); undefined: no stdin. */
+function launch(program: UsrsctpProgram, args: string[], udpPort: number, sctpPort: number, input?: string | null): UsrsctpProcess {
   const child = spawn('stdbuf', ['-oL', '-eL', usrsctpPath(program), ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -110,7 +111,7 @@ function launch(program: UsrsctpProgram, args: string[], udpPort: number, sctpPo
   };
   live.add(proc);
   void exited.then(() => live.delete(proc));
-  if (input !== undefined) child.stdin!.end(input);
+  if (typeof input === 'string') child.stdin!.end(input);
   return proc;
 }
 
@@ -195,8 +196,12 @@ export interface ClientOptions {
   localPort?: number;
   /** Its own UDP port; a free ephemeral one by default. */
   udpPort?: number;
-  /** Sent line by line, one message per line (fgets: each message ends in its newline). */
-  input: string;
+  /**
+   * Sent line by line, one message per line (fgets: each message ends in its newline); after the
+   * last line the client shuts the association down. null keeps stdin open: write lines to
+   * `child.stdin` and end it (or kill the client) when done.
+   */
+  input: string | null;
 }
 
 /** Start usrsctp's client: it connects, sends each input line as a message, then shuts down. */
