@@ -45,6 +45,11 @@ describe.skipIf(!ready || !requireOrSkip('tshark', 'ipfixDump'))('gateway A → 
       // B decodes what A sent: A's records plus its RFC 7119 options records
       await until(async () => (await b!.metric('ipfix_mediator_records_received_total')) >= recordsIn, 15_000, 'B to decode every record');
       expect(await b.metric('ipfix_mediator_input_connections_accepted_total')).toBe(1);
+      // /health lists the association as the input's Transport Session
+      const health = (await (await fetch(`http://127.0.0.1:${b.metricsPort}/health`, { signal: AbortSignal.timeout(5000) })).json()) as { inputs: { name: string; connections?: { transport: string; address: string; exporter: string }[] }[] };
+      const conns = health.inputs.find((i) => i.name === 'sctp-in')?.connections ?? [];
+      expect(conns.map((c) => [c.transport, c.address])).toEqual([['sctp', '127.0.0.1']]);
+      expect(conns[0]!.exporter).toMatch(/^127\.0\.0\.1:\d+$/);
 
       // A stops: SHUTDOWN of the association; B ends every exporter session it carried
       const sa = await a.stop();
