@@ -17,7 +17,7 @@ import { formatIPv4, formatIPv6 } from '../../util/address.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
-import { MAX_SHAPES, Shapes, type Shape } from './shapes.js';
+import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
 export const SFLOW_VERSION = 5;
@@ -52,9 +52,8 @@ const IF_LOCAL = 0x3fffffff;
 
 /** Template IDs of the decoder's shapes start here (flow and counter shapes share the range). */
 const FIRST_TEMPLATE_ID = 256;
-/** Records staged per datagram before they are handed on; octets of the output (and gather) buffer. */
-const MAX_STAGED = 4096;
-const OUT_LENGTH = 1 << 18;
+/** Octets of the buffer for a record larger than a staging area (a datagram holds at most 65,507 octets). */
+const BIG_LENGTH = 1 << 18;
 
 const MAX_VLAN = 4095;
 const MAX_PRIORITY = 7;
@@ -119,12 +118,28 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   const keepOuter = sflow.keepOuterFlow;
   const scale = sflow.scaleCounts;
 
-  // Output: records staged per datagram (below), handed on per template.
-  const out = Buffer.allocUnsafe(OUT_LENGTH);
-  const flowShapes = new Shapes(t.flow, view.b, out, 0, takeId);
-  const counterShapes = new Shapes(t.counters, cview, out, t.counterScope, takeId);
+  // Output: each shape stages the records of the datagram being decoded in its own area (shapes.ts), so a
+  // datagram's records are handed on template by template when it ends: one sink call and one Data Set
+  // downstream per shape per datagram. Records of different templates carry no order in IPFIX; those of
+  // one template keep theirs.
+  const arena = new StageArena();
+  const flowShapes = new Shapes(t.flow, view.b, arena, 0, takeId);
+  const counterShapes = new Shapes(t.counters, cview, arena, t.counterScope, takeId);
+  /** A record too large for a staging area is written here and handed on by itself. */
+  const big = Buffer.allocUnsafe(BIG_LENGTH);
+  const bigView = new DataView(big.buffer, big.byteOffset, big.byteLength);
+  /** Per shape (by template ID - FIRST_TEMPLATE_ID): octets and records staged, and the session's entry. */
+  const stagedLength = new Int32Array(2 * MAX_SHAPES + 1);
+  const stagedCount = new Int32Array(2 * MAX_SHAPES + 1);
+  const stagedEntry: (Entry | undefined)[] = new Array<Entry | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
+  const shapeOf: (Shape | undefined)[] = new Array<Shape | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
+  /** Shapes with records staged, in order of their first record in the datagram. */
+  const touched = new Int32Array(2 * MAX_SHAPES + 1);
+  let touchedCount = 0;
   /** The agent's uptime (ms) of the datagram being decoded. */
   const clock = new Float64Array(1);
+  /** Where the record being written goes (a staging area, or `big`) and the position in it. */
+  let out: Buffer = big;
   let pos = 0;
   let ctx!: DecodeContext;
   let session!: SessionState<Entry>;
@@ -174,79 +189,60 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     return s;
   };
 
-  // A datagram's records are staged in `out` as they are decoded and handed on per template when the
-  // datagram ends (or the buffer fills): one sink call, one Data Set downstream, per shape per datagram,
-  // instead of one per change of shape (consecutive samples often differ in shape). Records of different
-  // templates carry no order in IPFIX; those of one template keep theirs.
-  const stagedTemplate = new Int32Array(MAX_STAGED);
-  const stagedStart = new Int32Array(MAX_STAGED);
-  const stagedEnd = new Int32Array(MAX_STAGED);
-  const stagedNext = new Int32Array(MAX_STAGED);
-  const stagedEntry: (Entry | undefined)[] = new Array<Entry | undefined>(MAX_STAGED).fill(undefined);
-  const firstOf = new Int32Array(2 * MAX_SHAPES + 1).fill(-1);
-  const lastOf = new Int32Array(2 * MAX_SHAPES + 1);
-  const contiguous = new Uint8Array(2 * MAX_SHAPES + 1);
-  const order = new Int32Array(2 * MAX_SHAPES + 1);
-  const gather = Buffer.allocUnsafe(OUT_LENGTH);
-  let staged = 0;
-
-  function flush(): void {
-    let templates = 0;
-    for (let i = 0; i < staged; i++) {
-      const k = stagedTemplate[i]! - FIRST_TEMPLATE_ID;
-      stagedNext[i] = -1;
-      if (firstOf[k]! < 0) {
-        firstOf[k] = i;
-        contiguous[k] = 1;
-        order[templates++] = k;
-      } else {
-        const last = lastOf[k]!;
-        stagedNext[last] = i;
-        if (stagedEnd[last] !== stagedStart[i]) contiguous[k] = 0;
-      }
-      lastOf[k] = i;
-    }
-    for (let t = 0; t < templates; t++) {
-      const k = order[t]!;
-      const first = firstOf[k]!;
-      firstOf[k] = -1;
-      const template = stagedEntry[first]!.template;
-      if (contiguous[k]) {
-        let count = 0;
-        for (let j = first; j >= 0; j = stagedNext[j]!) count++;
-        ctx.sink.records(session.session, template, out, stagedStart[first]!, stagedEnd[lastOf[k]!]!, count, now[1]!);
-        converted += count;
-        continue;
-      }
-      let g = 0;
-      let count = 0;
-      for (let j = first; j >= 0; j = stagedNext[j]!) {
-        const l = stagedEnd[j]! - stagedStart[j]!;
-        copyBytes(out, stagedStart[j]!, gather, g, l);
-        g += l;
-        count++;
-      }
-      ctx.sink.records(session.session, template, gather, 0, g, count, now[1]!);
-      converted += count;
-    }
-    for (let i = 0; i < staged; i++) stagedEntry[i] = undefined;
-    staged = 0;
-    pos = 0;
+  /** Hands on the records staged for shape k. */
+  function handOn(k: number): void {
+    const count = stagedCount[k]!;
+    if (count === 0) return;
+    ctx.sink.records(session.session, stagedEntry[k]!.template, shapeOf[k]!.stage, 0, stagedLength[k]!, count, now[1]!);
+    converted += count;
+    stagedLength[k] = 0;
+    stagedCount[k] = 0;
   }
 
-  /** Makes room for a record of `shape` needing `need` octets and starts staging it at `pos`. */
-  function room(shape: Shape, need: number): void {
-    const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
-    if (staged === MAX_STAGED || out.length - pos < need) flush();
-    stagedEntry[staged] = entry;
-    stagedTemplate[staged] = shape.templateId;
-    stagedStart[staged] = pos;
+  /** Hands on every staged record, shape by shape, and forgets the datagram's entries. */
+  function flush(): void {
+    for (let i = 0; i < touchedCount; i++) {
+      const k = touched[i]!;
+      handOn(k);
+      stagedEntry[k] = undefined;
+    }
+    touchedCount = 0;
+  }
+
+  /**
+   * Starts a record of `shape` needing at most `need` octets: sets `out` and `pos` to where it goes, and
+   * returns the DataView the copy plan writes through.
+   */
+  function room(shape: Shape, need: number): DataView {
+    const k = shape.templateId - FIRST_TEMPLATE_ID;
+    if (stagedEntry[k] === undefined) {
+      stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
+      shapeOf[k] = shape;
+      touched[touchedCount++] = k;
+    }
+    if (stagedLength[k]! + need > STAGE_LENGTH) {
+      handOn(k);
+      if (need > STAGE_LENGTH) {
+        out = big;
+        pos = 0;
+        return bigView;
+      }
+    }
+    out = shape.stage;
+    pos = stagedLength[k]!;
+    return shape.stageView;
   }
 
   /** The record started by room() ends at `pos`. */
-  function stage(): void {
-    stagedEnd[staged] = pos;
-    staged++;
+  function stage(shape: Shape): void {
+    const k = shape.templateId - FIRST_TEMPLATE_ID;
+    if (out === big) {
+      ctx.sink.records(session.session, stagedEntry[k]!.template, big, 0, pos, 1, now[1]!);
+      converted++;
+      return;
+    }
+    stagedLength[k] = pos;
+    stagedCount[k]!++;
   }
 
   function varlenPrefix(length: number): void {
@@ -265,8 +261,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const facts = shape.variableFacts;
     let need = shape.fixedLength;
     for (let i = 0; i < facts.length; i++) need += 3 + variableLength(facts[i]!);
-    room(shape, need);
-    pos = shape.copy(pos);
+    pos = shape.copy(room(shape, need), pos);
     for (let i = 0; i < facts.length; i++) {
       const fact = facts[i]!;
       const l = variableLength(fact);
@@ -292,7 +287,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       }
       pos += l;
     }
-    stage();
+    stage(shape);
     return true;
   }
 
@@ -642,16 +637,20 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       return;
     }
     const shape = counterShapes.get(mask)!;
-    room(shape, shape.fixedLength);
-    pos = shape.copy(pos);
-    stage();
+    pos = shape.copy(room(shape, shape.fixedLength), pos);
+    stage(shape);
   }
 
   return function decodeSflow(context, dg, address, port) {
     ctx = context;
     input = context.input;
     // A decoder bug thrown out of the last datagram must not leave staged records behind.
-    pos = staged = 0;
+    for (let i = 0; i < touchedCount; i++) {
+      const k = touched[i]!;
+      stagedLength[k] = stagedCount[k] = 0;
+      stagedEntry[k] = undefined;
+    }
+    touchedCount = 0;
     const n = dg.length;
     if (n < MIN_DATAGRAM) {
       ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${n} octets is shorter than the ${MIN_DATAGRAM}-octet header` });

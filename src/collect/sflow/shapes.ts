@@ -3,18 +3,23 @@
 // its own Template for it.
 //
 // A shape's plan copies the fixed-length facts from the view (a scratch record the decoder reuses for every
-// sample) into the output buffer (also the decoder's, also reused). Both buffers are fixed for the life of
-// the decoder, so the plan is generated with every source offset a constant and the copies done in 4-, 2-
-// and 1-octet DataView moves (measured here: a 112-octet record in ~70 ns, against 170-340 ns byte by byte
-// through the general plan compiler, src/mapping/compile.ts). The generated text holds numbers only.
+// sample) into an output buffer. The view is fixed for the life of the decoder, so the plan is generated
+// with every source offset a constant and the copies done in 4-, 2- and 1-octet DataView moves (measured
+// here: a 112-octet record in ~70 ns, against 170-340 ns byte by byte through the general plan compiler,
+// src/mapping/compile.ts). The generated text holds numbers only.
+//
+// Each shape also has its own staging area: the records of one datagram are written straight into the
+// area of their shape, so they are already grouped by template when the datagram ends (one sink call per
+// shape, no gathering). The areas are cut from shared chunks, so downstream copies see few distinct
+// ArrayBuffers (the Exporting Process caches a DataView over the last one).
 
 import { VARLEN } from '../../ipfix/constants.js';
 import type { FieldSpecifier } from '../../ipfix/template.js';
 import type { SflowColumn } from '../../mapping/sflow-table.js';
 import { VARIABLE } from './view.js';
 
-/** Writes the fixed part of one record at out[d] and returns where it ends. */
-export type CopyPlan = (d: number) => number;
+/** Writes the fixed part of one record at d in `dv` and returns where it ends. */
+export type CopyPlan = (dv: DataView, d: number) => number;
 
 export interface Shape {
   readonly mask: number;
@@ -26,6 +31,9 @@ export interface Shape {
   readonly copy: CopyPlan;
   /** Octets the plan writes per record. */
   readonly fixedLength: number;
+  /** Where this shape's records of the datagram being decoded are staged, and a DataView over it. */
+  readonly stage: Buffer;
+  readonly stageView: DataView;
   /** Variable-length columns, appended after the fixed part in this order ... */
   readonly variable: readonly SflowColumn[];
   /** ... as indexes into view.ts VARIABLE (VariableFact), so the hot path switches on numbers. */
@@ -35,6 +43,26 @@ export interface Shape {
 /** The most shapes a decoder keeps: far above what real agents produce, a bound against crafted input. */
 export const MAX_SHAPES = 1024;
 
+/** Octets of a shape's staging area (a larger record is handed on by itself), and of one chunk of areas. */
+export const STAGE_LENGTH = 8192;
+const CHUNK_LENGTH = 128 * STAGE_LENGTH;
+
+/** Cuts staging areas from 1 MiB chunks (one chunk holds 128 shapes: real agents need a handful). */
+export class StageArena {
+  private chunk = Buffer.alloc(CHUNK_LENGTH);
+  private at = 0;
+
+  take(): Buffer {
+    if (this.at + STAGE_LENGTH > this.chunk.length) {
+      this.chunk = Buffer.alloc(CHUNK_LENGTH);
+      this.at = 0;
+    }
+    const b = this.chunk.subarray(this.at, this.at + STAGE_LENGTH);
+    this.at += STAGE_LENGTH;
+    return b;
+  }
+}
+
 interface Run {
   /** Offset in the view. */
   offset: number;
@@ -43,7 +71,7 @@ interface Run {
 
 /** Source text of a copy plan for runs (in output order) of a fixed source into the output. */
 export function copySource(runs: readonly Run[]): string {
-  const lines = ['"use strict";', 'return function copy(d) {'];
+  const lines = ['"use strict";', 'return function copy(dv, d) {'];
   let to = 0;
   for (const r of runs) {
     let k = 0;
@@ -62,18 +90,16 @@ export function copySource(runs: readonly Run[]): string {
 export class Shapes {
   private readonly byMask = new Map<number, Shape>();
   private readonly sv: DataView;
-  private readonly dv: DataView;
 
-  /** `source`: the view the decoder fills; `output`: the buffer records are written to. */
+  /** `source`: the view the decoder fills; `arena`: where staging areas come from. */
   constructor(
     private readonly columns: readonly SflowColumn[],
     source: Uint8Array,
-    output: Uint8Array,
+    private readonly arena: StageArena,
     private readonly scopeCount: number,
     private readonly nextTemplateId: () => number,
   ) {
     this.sv = new DataView(source.buffer, source.byteOffset, source.byteLength);
-    this.dv = new DataView(output.buffer, output.byteOffset, output.byteLength);
   }
 
   get size(): number {
@@ -111,9 +137,11 @@ export class Shapes {
     }
     // Variable-length fields follow the fixed ones in the record, so also in the template.
     for (const c of variable) fields.push(c.spec);
-    const copy = (new Function('sv', 'dv', copySource(runs)) as (sv: DataView, dv: DataView) => CopyPlan)(this.sv, this.dv);
+    const copy = (new Function('sv', copySource(runs)) as (sv: DataView) => CopyPlan)(this.sv);
     const variableFacts = Int32Array.from(variable, (c) => VARIABLE.findIndex(([name]) => name === c.field));
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, fixedLength, variable, variableFacts });
+    const stage = this.arena.take();
+    const stageView = new DataView(stage.buffer, stage.byteOffset, stage.byteLength);
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, fixedLength, stage, stageView, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }

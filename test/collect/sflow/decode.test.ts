@@ -431,6 +431,20 @@ describe('templates: one per combination of facts', () => {
     ]);
     expect(rows.map((r) => r.sflowSampleSequence)).toEqual([1, 2, 3, 2]);
   });
+
+  it('a record larger than a shape’s staging area (a 9000-octet header sent as dataLinkFrameSection) goes out alone, in sample order', () => {
+    const sample = (sequence: number, header: Buffer) => flowSample({ sequence, records: [rawHeader({ frameLength: 9018, header })] });
+    const jumbo = Buffer.concat([tcpFrame.bytes, Buffer.alloc(9000, 0x5a)]);
+    const { ctx, rows } = run([datagram({ agent: '192.0.2.1', samples: [sample(1, tcpFrame.bytes), sample(2, jumbo), sample(3, tcpFrame.bytes), sample(4, tcpFrame.bytes)] })], { headerSection: true });
+    expect(ctx.drops).toEqual([]);
+    // one template: the record before the jumbo one is handed on first, then the jumbo one, then the rest
+    expect(new Set(ctx.records.map((c) => c.template.id)).size).toBe(1);
+    expect(ctx.records.map((c) => c.count)).toEqual([1, 1, 2]);
+    expect(rows.map((r) => r.sflowSampleSequence)).toEqual([1, 2, 3, 4]);
+    expect(rows.map((r) => (r.dataLinkFrameSection as string).length / 2)).toEqual([tcpFrame.bytes.length, jumbo.length, tcpFrame.bytes.length, tcpFrame.bytes.length]);
+    expect(rows[1]!.dataLinkFrameSection).toBe(jumbo.toString('hex'));
+    expect(rows.every((r) => r.sourceIPv4Address === '198.51.100.1' && r.sourceTransportPort === 443)).toBe(true);
+  });
 });
 
 describe('counter samples', () => {
