@@ -38,7 +38,7 @@ import { DataResult, ReceiveTracker } from './receive-tracker.js';
 import { RtoEstimator } from './rto.js';
 import { SctpError, type SctpErrorCode } from './sctp-error.js';
 import { SendTracker } from './send-tracker.js';
-import { ssnAdd } from './serial.js';
+import { ssnAdd, tsnAdd } from './serial.js';
 import { Timer } from './timer.js';
 import { u16, u32 } from './wire.js';
 
@@ -99,6 +99,8 @@ export interface AssociationStats {
   heartbeatsSent: number;
   heartbeatAcks: number;
   sacksSent: number;
+  /** Messages sent to a peer that then restarted, never acknowledged: lost with it. */
+  lostAtRestart: number;
 }
 
 /** The endpoint's settings, resolved (defaults applied). */
@@ -181,13 +183,14 @@ function describeCauses(causes: readonly ErrorCause[]): string {
 export interface SctpAssociation {
   on(event: 'message', cb: (data: Uint8Array, info: MessageInfo) => void): this;
   on(event: 'drain', cb: () => void): this;
-  on(event: 'restart', cb: () => void): this;
+  /** `lost`: messages in flight to the peer before it restarted, never acknowledged (an addition to the contract). */
+  on(event: 'restart', cb: (lost: number) => void): this;
   on(event: 'abandoned', cb: (count: number) => void): this;
   on(event: 'down', cb: (reason: DownReason, detail?: string) => void): this;
   on(event: 'up', cb: () => void): this;
   once(event: 'message', cb: (data: Uint8Array, info: MessageInfo) => void): this;
   once(event: 'drain', cb: () => void): this;
-  once(event: 'restart', cb: () => void): this;
+  once(event: 'restart', cb: (lost: number) => void): this;
   once(event: 'abandoned', cb: (count: number) => void): this;
   once(event: 'down', cb: (reason: DownReason, detail?: string) => void): this;
   once(event: 'up', cb: () => void): this;
@@ -274,6 +277,7 @@ export class SctpAssociation extends EventEmitter {
     heartbeatsSent: 0,
     heartbeatAcks: 0,
     sacksSent: 0,
+    lostAtRestart: 0,
   };
 
   /** @internal Use SctpEndpoint.connect / listen. */
@@ -301,7 +305,6 @@ export class SctpAssociation extends EventEmitter {
     this.sackTimer = new Timer(this.clock, () => this.onSackTimer());
     this.hbTimer = new Timer(this.clock, () => this.onHeartbeatTimer());
     this.flushTimer = new Timer(this.clock, () => this.transmit());
-    (this as EventEmitter).on('newListener', this.onNewListener);
   }
 
   // ------------------------------------------------------------------ public API
@@ -383,6 +386,7 @@ export class SctpAssociation extends EventEmitter {
       heartbeatsSent: c.heartbeatsSent,
       heartbeatAcks: c.heartbeatAcks,
       sacksSent: c.sacksSent,
+      lostAtRestart: c.lostAtRestart,
     };
   }
 
@@ -599,15 +603,22 @@ export class SctpAssociation extends EventEmitter {
 
   /** Messages that arrived before the first 'message' listener: (data, info) pairs; null once one listened. */
   private heldMessages: (Uint8Array | MessageInfo)[] | null = [];
-  private readonly onNewListener = (event: string | symbol): void => {
-    if (event !== 'message' || this.heldMessages === null) return;
-    const held = this.heldMessages;
-    this.heldMessages = null;
-    (this as EventEmitter).off('newListener', this.onNewListener);
-    if (held.length > 0) queueMicrotask(() => {
+
+  /** Adding the first 'message' listener hands it, at once and in order, what arrived before. */
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'message' && this.heldMessages !== null) {
+      const held = this.heldMessages;
+      this.heldMessages = null;
       for (let i = 0; i < held.length; i += 2) this.emit('message', held[i] as Uint8Array, held[i + 1] as MessageInfo);
-    });
-  };
+    }
+    return this;
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
 
   private onSack(s: SackChunk): void {
     const tx = this.tx;
@@ -785,8 +796,20 @@ export class SctpAssociation extends EventEmitter {
     this.t2.stop();
     this.t5.stop();
     this.sackTimer.stop();
-    // data in flight went to the old peer: gone. Messages not wholly sent start again from their start.
+    // data in flight went to the old peer: gone (counted). Messages not wholly sent start again from their start.
+    let lost = 0;
+    const tx = this.tx;
+    if (tx) {
+      let lastId = -1;
+      for (let t = tsnAdd(tx.cumulativeTsnAck, 1); t !== tx.nextTsn; t = tsnAdd(t, 1)) {
+        const c = tx.get(t);
+        if (!c || c.abandoned || c.messageId === lastId) continue;
+        lastId = c.messageId;
+        lost++;
+      }
+    }
     const head = this.queue[this.qHead];
+    if (head && head.offset > 0 && lost > 0 && tx && tx.get(tsnAdd(tx.nextTsn, -1))?.messageId === head.id) lost--; // resent whole
     if (head && head.offset > 0) {
       this.buffered += head.offset;
       head.offset = 0;
@@ -803,7 +826,8 @@ export class SctpAssociation extends EventEmitter {
     if (this.localTag !== oldTag) this.host.retag(this, oldTag);
     this.state = State.ESTABLISHED;
     this.ctl.push({ type: ChunkType.COOKIE_ACK });
-    this.emit('restart');
+    this.counters.lostAtRestart += lost;
+    this.emit('restart', lost);
     this.flushTimer.ensure(0);
   }
 
@@ -863,6 +887,11 @@ export class SctpAssociation extends EventEmitter {
   }
 
   private onShutdownAck(): void {
+    if (this.state === State.COOKIE_WAIT || this.state === State.COOKIE_ECHOED) {
+      // §8.5.1 E: as out of the blue (§8.4 rule 5): SHUTDOWN COMPLETE, T bit, the packet's tag (ours)
+      this.sendAlone({ type: ChunkType.SHUTDOWN_COMPLETE, tBit: true }, this.localTag);
+      return;
+    }
     if (this.state !== State.SHUTDOWN_SENT && this.state !== State.SHUTDOWN_ACK_SENT) return;
     this.sendAlone({ type: ChunkType.SHUTDOWN_COMPLETE, tBit: false }, this.peerTag);
     this.close('shutdown', 'SHUTDOWN ACK received');

@@ -193,3 +193,32 @@ describe('SCTP peer restart (RFC 9260 §5.2.2, §5.2.4 A)', () => {
     void client;
   });
 });
+
+describe('SCTP restart with data queued', () => {
+  it('messages not yet sent when the peer restarted go to the new peer, in order; those in flight to the old one are lost', async () => {
+    const p = pair({ delayMs: 5 });
+    let server: SctpAssociation | null = null;
+    p.b.listen(5000, (s) => (server = s));
+    await settle(p.clock, p.a.connect({ remote: B, remotePort: 5000, localPort: 45001 }));
+    p.clock.runUntil(() => server !== null, 1000);
+    const s = server as unknown as SctpAssociation;
+    // 50 messages of 1,000 octets: cwnd (4404) lets 4 out, the rest wait
+    for (let i = 0; i < 50; i++) s.send(new Uint8Array(1000).fill(i), { stream: 0 });
+    p.clock.advance(0); // the first packets leave
+    expect(s.bufferedAmount).toBeGreaterThan(40_000);
+    p.lowerA.close(); // the client host dies with them in flight
+    const a2 = new SctpEndpoint({ lower: p.link.endpoint(A.address, A.udpPort), ...p.base });
+    let lost = -1;
+    s.on('restart', (n) => (lost = n));
+    const c2 = await settle(p.clock, a2.connect({ remote: B, remotePort: 5000, localPort: 45001 }));
+    const got: number[] = [];
+    c2.on('message', (d) => got.push(d[0]!));
+    p.clock.runUntil(() => got.at(-1) === 49, 10_000);
+    const first = got[0]!;
+    expect(first).toBeGreaterThanOrEqual(1);
+    expect(got).toEqual(Array.from({ length: 50 - first }, (_, i) => first + i));
+    expect(lost).toBe(first); // every message before the first one the new peer got was in flight, and is reported
+    expect(s.stats().lostAtRestart).toBe(first);
+    expect(s.stats().state).toBe('ESTABLISHED');
+  });
+});
