@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       await startHttp(config.metrics, () => ({
         inputs: config.inputs.map((i, n) => ({ name: i.name, listen: i.listen, protocol: i.protocol, ...(/^(tcp|tls|sctp):/.test(i.listen) ? { connections: inputs[n]!.connections() } : {}) })),
-        outputs: config.outputs.map((o) => ({ name: o.name, url: o.url })),
+        outputs: outputs.map((o) => ({ name: o.name, url: o.config.url, ...o.health() })),
       }));
     } catch (e) {
       log.error({ err: e, metrics: config.metrics }, 'metrics endpoint could not start; running without it');

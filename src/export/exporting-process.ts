@@ -14,6 +14,7 @@ import { Domain, TemplateIds, type OutTemplate } from './domain.js';
 import { DropReason, bytesSent, messagesSent, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { OutputQueue, type QueueSettings } from './output-queue.js';
+import { FailoverTransport } from './failover.js';
 
 /** Queue settings of a reliable output, with the defaults of docs/config.md. */
 export function queueSettings(c: OutputConfig): QueueSettings {
@@ -249,6 +250,18 @@ export class ExportingProcess implements RecordSink {
   flush(): void {
     for (const d of this.domains.values()) this.send(d);
     if (this.transport.rotateDue?.()) this.transport.rotate!();
+  }
+
+  /** State for /health: transport, what waits in the queue and spool, failover members. */
+  health(): Record<string, unknown> {
+    if (!this.queue) return { transportUp: this.transport.isUp() };
+    const below = this.queue.below;
+    return {
+      transportUp: below.isUp(),
+      waiting: this.queue.waiting,
+      spoolBytes: this.queue.spoolBytes,
+      ...(below instanceof FailoverTransport ? { failover: below.members.map((m, i) => ({ name: m.name, up: m.transport.isUp(), active: i === below.activeMember })) } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -201,6 +201,11 @@ export class OutputQueue implements Transport {
     return this.inner.isUp();
   }
 
+  /** Octets waiting in the spool on disk. */
+  get spoolBytes(): number {
+    return this.spool?.bytes ?? 0;
+  }
+
   /** Messages and Data Records waiting (all tiers). */
   get waiting(): { messages: number; records: number } {
     let records = this.spool?.records ?? 0;

@@ -61,6 +61,10 @@ describe.skipIf(!existsSync(big) || !requireOrSkip('ipfixDump'))('gateway → TC
       await col.stop(true);
       await sleep(1000);
       expect(await gw.metric('ipfix_mediator_spool_bytes')).toBeGreaterThan(0);
+      const health = (await (await fetch(`http://127.0.0.1:${gw.metricsPort}/health`)).json()) as { outputs: { name: string; transportUp: boolean; waiting: { records: number }; spoolBytes: number }[] };
+      expect(health.outputs[0]).toMatchObject({ name: 'relay', transportUp: false });
+      expect(health.outputs[0]!.waiting.records).toBeGreaterThan(0);
+      expect(health.outputs[0]!.spoolBytes).toBeGreaterThan(0);
       await col.start();
       expect(await running).toBe(0);
       expect((await replay([tail], `udp://127.0.0.1:${port}`)).code).toBe(0);
