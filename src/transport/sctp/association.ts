@@ -234,6 +234,8 @@ export class SctpAssociation extends EventEmitter {
   private forwardTsnOwed = false;
   /** A fast retransmission is due: one packet goes out whatever cwnd says (§7.2.4 3). */
   private forceOne = false;
+  /** DATA came in SHUTDOWN-SENT: SHUTDOWN goes again after this packet. */
+  private shutdownAgain = false;
   private readonly sackChunk: SackChunk = ReceiveTracker.newSack();
   private readonly rxSack: SackChunk = ReceiveTracker.newSack();
   private readonly ftsnChunk: ForwardTsnChunk = SendTracker.newForwardTsn();
@@ -575,7 +577,11 @@ export class SctpAssociation extends EventEmitter {
     const res = rx.receive(d.tsn, d.streamId, d.ssn, d.ppid, d.unordered, d.beginning, d.ending, d.immediate, d.userData);
     if (res === DataResult.INVALID_STREAM) this.ctl.push({ type: ChunkType.ERROR, causes: [{ code: CauseCode.INVALID_STREAM_IDENTIFIER, streamId: d.streamId }] });
     else if (res === DataResult.NO_SPACE) this.sackNow = true; // §6.2: say at once what was taken
-    if (this.state === State.SHUTDOWN_SENT) this.sackNow = true;
+    if (this.state === State.SHUTDOWN_SENT) {
+      // §9.2: each packet with DATA in SHUTDOWN-SENT is answered with SHUTDOWN (after the SACK), T2 restarted
+      this.sackNow = true;
+      this.shutdownAgain = true;
+    }
     return this.state !== State.CLOSED; // delivery may have run user code that closed us
   }
 
@@ -590,6 +596,13 @@ export class SctpAssociation extends EventEmitter {
       else if (rx.sackPending) this.sackTimer.ensure(Math.max(0, rx.sackDeadline - now));
     }
     this.transmit();
+    if (this.shutdownAgain) {
+      this.shutdownAgain = false;
+      if (this.state === State.SHUTDOWN_SENT) {
+        this.sendShutdown();
+        this.t2.start(this.rto.rto);
+      }
+    }
   }
 
   private readonly deliver = (message: Uint8Array, streamId: number, ppid: number, unordered: boolean): void => {
@@ -879,10 +892,7 @@ export class SctpAssociation extends EventEmitter {
       this.sendAlone({ type: ChunkType.SHUTDOWN_ACK }, this.peerTag);
       return;
     }
-    if (s === State.ESTABLISHED || s === State.SHUTDOWN_PENDING) {
-      this.state = State.SHUTDOWN_RECEIVED;
-      this.t5.start(5 * this.cfg.rtoMax);
-    }
+    if (s === State.ESTABLISHED || s === State.SHUTDOWN_PENDING) this.state = State.SHUTDOWN_RECEIVED;
     this.checkShutdown();
   }
 

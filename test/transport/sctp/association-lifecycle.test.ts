@@ -45,6 +45,24 @@ describe('SCTP shutdown and abort', () => {
     expect(() => client.send(new Uint8Array(4), { stream: 0 })).toThrow(/CLOSED/);
   });
 
+  it('the side that receives SHUTDOWN still sends all it has queued; the closing side acknowledges it with SACK and SHUTDOWN', async () => {
+    const p = pair({ seed: 4, dropRate: 0.02, delayMs: 5 });
+    const { client, server } = await connected(p);
+    const toClient = makeMessages(5, 300, 4);
+    const rxc = new Receiver(client, new Map(toClient.map((m) => [m.id, m])), 4);
+    for (const m of toClient) server.send(m.data, { stream: m.stream, ordered: m.ordered });
+    client.send(new Uint8Array([1, 2, 3]), { stream: 0 });
+    const ds = downs(server, p.clock);
+    await settle(p.clock, client.shutdown(), 120_000);
+    p.clock.runUntil(() => ds.length > 0, 10_000);
+    expect(rxc.times.size).toBe(300);
+    expect(rxc.exactlyOnce && rxc.orderViolations === 0 && rxc.contentErrors === 0).toBe(true);
+    expect(ds[0]!.reason).toBe('shutdown');
+    // the client's SHUTDOWN went out again with SACKs while the server's data kept coming
+    const fromClient = p.seen.filter((x) => x.from === A.address && x.chunks.some((c) => c.type === ChunkType.SHUTDOWN));
+    expect(fromClient.length).toBeGreaterThan(1);
+  });
+
   it('T2-shutdown retransmits a lost SHUTDOWN ACK', async () => {
     const p = pair({ delayMs: 5 });
     const { client, server } = await connected(p);
