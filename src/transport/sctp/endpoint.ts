@@ -97,6 +97,8 @@ function peerKey(address: string, udpPort: number, remotePort: number, localPort
 export class SctpEndpoint implements AssociationHost {
   /** Packets dropped before or at an association, by reason (decode error codes, 'out-of-the-blue', 'bad-verification-tag', ...). */
   readonly drops: Record<string, number> = {};
+  /** The last exception our own packet handling threw (counted in drops['internal-error']); for diagnosis. */
+  lastInternalError: unknown = null;
   /** @internal */
   readonly config: AssociationConfig;
   /** @internal */
@@ -236,6 +238,16 @@ export class SctpEndpoint implements AssociationHost {
 
   private receive(packet: Uint8Array, length: number, remote: Remote): void {
     if (this.isClosed) return;
+    try {
+      this.dispatch(packet, length, remote);
+    } catch (e) {
+      // a bug of ours, never the peer's bytes' fault: counted and kept, the endpoint goes on
+      this.drop('internal-error');
+      this.lastInternalError = e;
+    }
+  }
+
+  private dispatch(packet: Uint8Array, length: number, remote: Remote): void {
     const r = this.reader;
     const e = r.open(packet, 0, length);
     if (e) {

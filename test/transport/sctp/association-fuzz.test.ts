@@ -63,6 +63,8 @@ describe('SCTP association under mutated packets', () => {
       }
     }
     expect(thrown).toBeNull();
+    expect(p.a.lastInternalError ?? p.b.lastInternalError).toBeNull();
+    expect(p.a.drops['internal-error'] ?? p.b.drops['internal-error']).toBeUndefined();
     expect(pairs).toBeGreaterThan(1);
     const drops = { ...p.a.drops, ...p.b.drops };
     expect(Object.keys(drops).length).toBeGreaterThan(2);
