@@ -13,12 +13,13 @@
 // under `stdbuf -oL` or stdio would hold their lines back in 4 KB blocks.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { accessSync, constants } from 'node:fs';
 import { ChunkType, type InitAckChunk } from '../../src/transport/sctp/chunk.js';
 import { decodePacket, encodePacket } from '../../src/transport/sctp/packet.js';
 import { ParameterType } from '../../src/transport/sctp/parameter.js';
 import { openUdpEncapsulation } from '../../src/transport/sctp/udp-encap.js';
-import { freeUdpPort, interopRequired, sleep } from './tools.js';
+import { freeUdpPort, interopRequired, run, sleep } from './tools.js';
 
 export const USRSCTP_DIR = '/usr/lib/usrsctp';
 /** The SCTP port each server listens on (the classic TCP/UDP service ports). */
@@ -72,6 +73,7 @@ const live = new Set<UsrsctpProcess>();
 
 /** Kill every usrsctp process this module started that is still running (for afterAll). */
 export async function killAllUsrsctp(): Promise<void> {
+  for (const c of captures) c.kill('SIGKILL');
   await Promise.all([...live].map((p) => p.kill('SIGKILL')));
 }
 
@@ -202,6 +204,64 @@ export interface ClientOptions {
    * `child.stdin` and end it (or kill the client) when done.
    */
   input: string | null;
+}
+
+export interface LoopbackCapture {
+  /**
+   * The UDP port of the capture's own marker datagrams (to itself): judges leave them out, e.g.
+   * `-Y 'not udp.port == markerPort'`.
+   */
+  readonly markerPort: number;
+  /** Stop once everything sent so far is in the file (see captureLoopback); resolves with what dumpcap printed. */
+  stop(): Promise<string>;
+}
+
+const captures = new Set<ChildProcess>();
+
+/**
+ * dumpcap on lo for the given UDP ports into `file` (pcapng); resolves once it says it is capturing.
+ * dumpcap gets packets from the kernel in timed blocks and may drop the last partial block when
+ * stopped, so stop() sends marker datagrams (port `markerPort`, also captured) until tshark finds one
+ * in the file: everything sent before it is then in too. Killed by killAllUsrsctp as well.
+ */
+export async function captureLoopback(file: string, udpPorts: number[]): Promise<LoopbackCapture> {
+  const marker = createSocket('udp4');
+  await new Promise<void>((r) => marker.bind(0, '127.0.0.1', () => r()));
+  const markerPort = marker.address().port;
+  const filter = [...udpPorts, markerPort].map((p) => `udp port ${p}`).join(' or ');
+  const child = spawn('dumpcap', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  captures.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  void exited.then(() => captures.delete(child));
+  const t0 = Date.now();
+  while (!err.includes('File:')) {
+    if (child.exitCode !== null || Date.now() - t0 > 10_000) {
+      child.kill('SIGKILL');
+      marker.close();
+      throw new Error(`dumpcap did not start: ${err}`);
+    }
+    await sleep(20);
+  }
+  await sleep(200);
+  return {
+    markerPort,
+    async stop() {
+      const t1 = Date.now();
+      for (;;) {
+        marker.send('capture marker', markerPort, '127.0.0.1');
+        await sleep(250);
+        const seen = await run('tshark', ['-r', file, '-Y', `udp.port == ${markerPort}`, '-T', 'fields', '-e', 'frame.number'], { timeoutMs: 10_000 });
+        if (seen.stdout.trim() !== '' || Date.now() - t1 > 10_000) break;
+      }
+      marker.close();
+      child.kill('SIGINT');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return err;
+    },
+  };
 }
 
 /** Start usrsctp's client: it connects, sends each input line as a message, then shuts down. */

@@ -8,7 +8,6 @@
 // knows), `-o sctp.checksum:crc-32c` (else it does not check), `-d sctp.port==7,cflow` (IPFIX is only
 // known on 4739) and `-o sctp.reassembly:TRUE` so fragmented messages reach cflow whole.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,40 +16,13 @@ import { makeTemplate } from '../../../src/ipfix/template.js';
 import { ChunkType, SctpEndpoint } from '../../../src/transport/sctp/index.js';
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { requireOrSkip, run, sleep, tempDir } from '../../helpers/tools.js';
-import { ECHO_PORT, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { ECHO_PORT, captureLoopback, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
 
 const tmp = tempDir('sctp-capture-');
-let dumpcap: ChildProcess | undefined;
 afterAll(async () => {
-  if (dumpcap && dumpcap.exitCode === null) dumpcap.kill('SIGKILL');
   await killAllUsrsctp();
   tmp.cleanup();
 });
-
-/** Start dumpcap on lo for the given UDP ports; resolves once it says it is capturing. */
-async function startCapture(file: string, ports: number[]): Promise<{ stop: () => Promise<string> }> {
-  const filter = ports.map((p) => `udp port ${p}`).join(' or ');
-  const child = spawn('dumpcap', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  dumpcap = child;
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const t0 = Date.now();
-  while (!err.includes('File:')) {
-    if (child.exitCode !== null || Date.now() - t0 > 10_000) throw new Error(`dumpcap did not start: ${err}`);
-    await sleep(20);
-  }
-  await sleep(200);
-  return {
-    async stop() {
-      await sleep(200); // the last packets reach the capture buffer
-      child.kill('SIGINT');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      return err;
-    },
-  };
-}
 
 // IPFIX inside: a template of 46-octet flow records and data messages of 3 and 30 records (the
 // 1,400-octet one is fragmented at our 1,280-octet path MTU)
@@ -103,7 +75,7 @@ describe.skipIf(!haveUsrsctp('echo_server') || !requireOrSkip('dumpcap', 'tshark
     try {
       const server = await startUsrsctpServer('echo_server', { remoteUdpPort: udp.local.udpPort });
       const pcap = join(tmp.dir, 'association.pcapng');
-      const capture = await startCapture(pcap, [server.udpPort]);
+      const capture = await captureLoopback(pcap, [server.udpPort]);
 
       const a = await ep.connect({ remote: { address: '127.0.0.1', udpPort: server.udpPort }, remotePort: ECHO_PORT, outboundStreams: 2 });
       let echoed = 0;
@@ -120,10 +92,11 @@ describe.skipIf(!haveUsrsctp('echo_server') || !requireOrSkip('dumpcap', 'tshark
       if (process.env.KEEP_PCAP) copyFileSync(pcap, process.env.KEEP_PCAP); // KEEP_PCAP=file.pcapng keeps the capture to look at
 
       const sctpOnly = ['-o', 'sctp.checksum:crc-32c', '-d', `udp.port==${server.udpPort},sctp`];
+      const noMarkers = ['-Y', `not udp.port == ${capture.markerPort}`];
       const withIpfix = [...sctpOnly, '-o', 'sctp.reassembly:TRUE', '-d', `sctp.port==${ECHO_PORT},cflow`];
 
       // 1. the whole association as SCTP: every frame decoded, CRC32c good, no expert warning or error
-      const rows = await tsharkFields(pcap, sctpOnly, ['frame.number', 'sctp.chunk_type', 'sctp.checksum.status', '_ws.expert.severity', '_ws.malformed']);
+      const rows = await tsharkFields(pcap, [...sctpOnly, ...noMarkers], ['frame.number', 'sctp.chunk_type', 'sctp.checksum.status', '_ws.expert.severity', '_ws.malformed']);
       expect(rows.length, `dumpcap: ${dumpcapSaid}`).toBeGreaterThan(10);
       const chunkTypes = new Set<number>();
       const problems: string[] = [];
@@ -139,7 +112,7 @@ describe.skipIf(!haveUsrsctp('echo_server') || !requireOrSkip('dumpcap', 'tshark
       for (const t of expected) expect([...chunkTypes], `chunk type ${t} on the wire`).toContain(t);
       // nothing else: every chunk type on the wire is one of these (no unknown or unexpected chunk)
       expect([...chunkTypes].filter((t) => !expected.includes(t as never))).toEqual([]);
-      const expert = await run('tshark', ['-r', pcap, ...sctpOnly, '-q', '-z', 'expert,warn'], { timeoutMs: 30_000 });
+      const expert = await run('tshark', ['-r', pcap, ...sctpOnly, ...noMarkers, '-q', '-z', 'expert,warn'], { timeoutMs: 30_000 });
       expect(expert.stdout).not.toMatch(/Errors \(\d+\)|Warns? \(\d+\)/);
 
       // 2. the IPFIX inside, one direction at a time: tshark keeps one sequence expectation per ODID for

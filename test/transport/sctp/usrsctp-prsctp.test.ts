@@ -5,17 +5,23 @@
 // FORWARD TSN moves usrsctp's cumulative TSN past them (its SACKs bring our flight size to 0) and
 // tells it stream 0's SSNs 1–3 are gone, so the reliable message sent next (SSN 4) is delivered in
 // order instead of waiting forever for SSN 1. usrsctp's log shows exactly that: SSN 0, then SSN 4.
+// The association is captured on lo and tshark reads the FORWARD TSN: CRC32c good, New Cumulative
+// TSN just below the message sent after the outage, stream 0 SSN 3; usrsctp's next SACK jumps its
+// cumulative ack over the three TSNs it never saw.
 
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LowerLayer, type PacketHandler, type Remote, SctpEndpoint } from '../../../src/transport/sctp/index.js';
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
-import { sleep } from '../../helpers/tools.js';
-import { DISCARD_PORT, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { requireOrSkip, run, sleep, tempDir } from '../../helpers/tools.js';
+import { DISCARD_PORT, captureLoopback, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
 
+const tmp = tempDir('sctp-prsctp-');
 const endpoints: SctpEndpoint[] = [];
 afterAll(async () => {
   for (const ep of endpoints) ep.close();
   await killAllUsrsctp();
+  tmp.cleanup();
 });
 
 /** A lower layer that loses everything sent while `open` is false. */
@@ -46,13 +52,15 @@ async function until(what: string, cond: () => boolean, ms: number, explain: () 
   }
 }
 
-describe.skipIf(!haveUsrsctp('discard_server'))('PR-SCTP with usrsctp', () => {
+describe.skipIf(!haveUsrsctp('discard_server') || !requireOrSkip('dumpcap', 'tshark'))('PR-SCTP with usrsctp', () => {
   it('abandoned timed messages are skipped by FORWARD TSN, which usrsctp accepts: the next ordered message is delivered', async () => {
     const udp = await openUdpEncapsulation({ port: 0, address: '127.0.0.1' });
     const gate = new Gate(udp);
     const ep = new SctpEndpoint({ lower: gate, rtoInitial: 200, rtoMin: 200, rtoMax: 400 });
     endpoints.push(ep);
     const server = await startUsrsctpServer('discard_server', { remoteUdpPort: udp.local.udpPort });
+    const pcap = join(tmp.dir, 'prsctp.pcapng');
+    const capture = await captureLoopback(pcap, [server.udpPort]);
     const a = await ep.connect({ remote: { address: '127.0.0.1', udpPort: server.udpPort }, remotePort: DISCARD_PORT, outboundStreams: 1 });
     let abandonedEvents = 0;
     a.on('abandoned', (n) => (abandonedEvents += n));
@@ -88,5 +96,38 @@ describe.skipIf(!haveUsrsctp('discard_server'))('PR-SCTP with usrsctp', () => {
     ]);
     await a.shutdown();
     expect(a.state).toBe('CLOSED');
+    await capture.stop();
+
+    // the wire: absolute TSNs; our DATA (the timed ones never left: the gate ate them), our FORWARD TSN, usrsctp's SACKs
+    const fields = ['udp.srcport', 'sctp.checksum.status', 'sctp.chunk_type', 'sctp.data_tsn_raw', 'sctp.data_ssn', 'sctp.forward_tsn_tsn', 'sctp.forward_tsn_sid', 'sctp.forward_tsn_ssn', 'sctp.sack_cumulative_tsn_ack_raw'];
+    const r = await run('tshark', ['-r', pcap, '-o', 'sctp.checksum:crc-32c', '-o', 'sctp.relative_tsns:FALSE', '-d', `udp.port==${server.udpPort},sctp`, '-Y', 'sctp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(rows.filter((row) => row[1] !== '1')).toEqual([]); // CRC32c good everywhere
+    const ours = rows.filter((row) => Number(row[0]) === udp.local.udpPort);
+    const dataTsns = ours.flatMap((row) => (row[3] ? row[3].split(',').map(Number) : []));
+    const dataSsns = ours.flatMap((row) => (row[4] ? row[4].split(',').map(Number) : []));
+    expect(dataSsns).toEqual([0, 4]); // 111 octets at SSN 0, 555 at SSN 4: the timed ones never made it out
+    const [before, after] = dataTsns as [number, number];
+    expect(after).toBe((before + 4) >>> 0);
+    const forward = ours.filter((row) => row[2]!.split(',').includes('192'));
+    expect(forward.length).toBeGreaterThanOrEqual(1);
+    for (const row of forward) {
+      expect(Number(row[5])).toBe((before + 3) >>> 0); // New Cumulative TSN: the last abandoned one
+      expect(row[6]).toBe('0');
+      expect(row[7]).toBe('3'); // stream 0 skips up to SSN 3
+    }
+    const acks = rows.filter((row) => Number(row[0]) === server.udpPort).flatMap((row) => (row[8] ? row[8].split(',').map(Number) : []));
+    // usrsctp's cumulative ack goes from the first message straight to the one after the outage, over
+    // three TSNs it never received. Seen on the wire: the DATA after the outage goes first and usrsctp
+    // SACKs it still at `before` (holding it in a gap); that SACK shows us the peer is behind our
+    // Advanced.Peer.Ack.Point, so we send FORWARD TSN (RFC 3758 §3.5 C4), and the next SACK is at `after`
+    // (had a FORWARD TSN gone out first, the SACK after it would be at before + 3: allowed too)
+    const skipped = (before + 3) >>> 0;
+    expect(acks.filter((x) => x !== before && x !== skipped && x !== after)).toEqual([]);
+    expect(acks.at(-1)).toBe(after);
+    const firstForward = rows.indexOf(forward[0]!);
+    const ackAfterForward = rows.slice(firstForward).find((row) => Number(row[0]) === server.udpPort && row[8]);
+    expect([skipped, after]).toContain(Number(ackAfterForward?.[8]));
   }, 30_000);
 });
