@@ -1,7 +1,7 @@
 // SCTP benchmark: 1,400-octet IPFIX messages from this process to another over loopback through the
 // project's own SCTP stack (dist/transport/sctp), UDP encapsulation (RFC 6951) by default.
 //
-//   npm run build && node bench/sctp.mjs [--loss 0.02] [--seconds 10] [--streams 1] [--mtu 1500]
+//   npm run build && node bench/sctp.mjs [--loss 0.02] [--seconds 10] [--streams 1] [--mtu 1452]
 //                                        [--lower udp|raw] [--seed 1] [--rto-min MS]
 //
 // This process is the sender: it connects to the receiver (bench/lib/sctp-receiver.mjs, forked), sends
@@ -37,7 +37,7 @@ const opt = (name, dflt) => {
 const loss = Number(opt('--loss', '0'));
 const seconds = Number(opt('--seconds', '10'));
 const streams = Number(opt('--streams', '1'));
-const mtu = Number(opt('--mtu', '1500'));
+const mtu = Number(opt('--mtu', '1452'));
 const lowerKind = opt('--lower', 'udp');
 const seed = Number(opt('--seed', '1'));
 /** RTO.Min for both ends (ms); default the stack's (RFC 9260 §16: 1,000 ms). */

@@ -20,7 +20,7 @@ const opt = (name, dflt) => {
 };
 const loss = Number(opt('--loss', '0'));
 const seed = Number(opt('--seed', '1'));
-const mtu = Number(opt('--mtu', '1500'));
+const mtu = Number(opt('--mtu', '1452'));
 const lowerKind = opt('--lower', 'udp');
 const rcvbuf = Number(opt('--rcvbuf', String(4 << 20)));
 const rtoMin = opt('--rto-min', '');
