@@ -31,6 +31,7 @@ export class ExportingProcess implements RecordSink {
   private readonly domains = new Map<string, Domain>(); // by exporter identity
   private readonly byTemplate = new Map<number, OutTemplate>(); // by incoming template uid
   private readonly bySession = new Map<number, Domain>(); // by exporter session uid
+  private readonly live = new Map<Domain, { key: string; sessions: number }>(); // live exporter sessions per domain
   private nextOdid = 1;
   private readonly templateIds = new TemplateIds();
   private flushTimer?: NodeJS.Timeout;
@@ -109,6 +110,9 @@ export class ExportingProcess implements RecordSink {
       log.info({ output: this.name, exporter: s.address, port: s.port, odid: s.observationDomainId, outgoingOdid: d.odid }, 'outgoing observation domain allocated');
     }
     this.bySession.set(s.uid, d);
+    const l = this.live.get(d);
+    if (l) l.sessions++;
+    else this.live.set(d, { key, sessions: 1 });
     return d;
   }
 
@@ -145,6 +149,15 @@ export class ExportingProcess implements RecordSink {
     }
     if (d.templates.size === 0) this.withdraw(d.originTemplate);
     this.send(d);
+    // The incoming session is gone: its ODID mapping ends with it once no other session of the same
+    // exporter uses the domain (RFC 6183 §5.3.2.1). Reliable inputs put the ephemeral source port into
+    // the key, so keeping it would add one Domain (and its message buffer) per reconnect.
+    const l = this.live.get(d);
+    if (l && --l.sessions === 0 && d.templates.size === 0) {
+      this.live.delete(d);
+      this.domains.delete(l.key);
+      this.templateIds.release(d.originTemplate.id);
+    }
   }
 
   /** Template Withdrawal (RFC 7011 §8.1) on reliable transports for a template the collector knows. */

@@ -187,6 +187,52 @@ describe('Exporting Process', () => {
     server.close();
   });
 
+  it('ends the ODID mapping with the last session of an exporter: 200 reconnects from new ports each get a fresh ODID', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reconn-'));
+    const ep = createExportingProcess(output(`file://${dir}/flows.ipfix`));
+    await ep.start();
+    const t = t4();
+    for (let i = 0; i < 200; i++) {
+      // A TCP/TLS/SCTP exporter reconnecting: same address, a new ephemeral port each time.
+      const s = makeExporterSession('in', 'ipfix', '192.0.2.77', 40000 + i, 7);
+      ep.sessionStarted(s);
+      ep.templateDefined(s, t);
+      ep.records(s, t, recs(3), 0, 24, 3, 0);
+      ep.sessionEnded(s, 'closed');
+    }
+    await ep.close();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ipfix'));
+    const msgs = parseStream(Buffer.concat(files.map((f) => readFileSync(join(dir, f)))));
+    const data = msgs.flatMap((m) => m.sets.filter((x) => x.id >= 256).map((x) => ({ odid: m.odid, id: x.id, length: x.length })));
+    // every session's records, each under a fresh outgoing ODID
+    expect(data.filter((x) => x.length === 4 + 24).length).toBe(200);
+    expect(new Set(data.filter((x) => x.length === 4 + 24).map((x) => x.odid)).size).toBe(200);
+  });
+
+  it('keeps no domain for an ended exporter session (no growth with reconnecting exporters)', async () => {
+    const ep = createExportingProcess(output(`file://${mkdtempSync(join(tmpdir(), 'reconn-'))}/flows.ipfix`));
+    await ep.start();
+    // Not observable on the wire: the domain table is looked at directly. Each Domain holds a message
+    // buffer as large as the transport's largest message, so one per reconnect is a leak.
+    const domains = (ep as unknown as { domains: Map<string, unknown> }).domains;
+    expect(domains).toBeInstanceOf(Map);
+    const t = t4();
+    const kept = makeExporterSession('in', 'ipfix', '192.0.2.78', 4739, 7);
+    ep.sessionStarted(kept);
+    ep.templateDefined(kept, t);
+    for (let i = 0; i < 50; i++) {
+      const s = makeExporterSession('in', 'ipfix', '192.0.2.77', 40000 + i, 7);
+      ep.sessionStarted(s);
+      ep.templateDefined(s, t);
+      ep.records(s, t, recs(1), 0, 8, 1, 0);
+      ep.sessionEnded(s, 'closed');
+    }
+    expect(domains.size).toBe(1);
+    ep.sessionEnded(kept, 'timeout');
+    expect(domains.size).toBe(0);
+    await ep.close();
+  });
+
   it('files: rotate by size, each file self-contained and valid for ipfixDump', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rot-'));
     const ep = createExportingProcess(output(`file://${dir}/flows.ipfix`, { rotate: { maxBytes: 65536, interval: 300, keep: 0 } }));
