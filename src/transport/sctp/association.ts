@@ -1079,6 +1079,7 @@ export class SctpAssociation extends EventEmitter {
       let o = writeCommonHeader(b, 0, this.localPort, this.remotePort, this.peerTag);
       const start = o;
       let dataSent = false;
+      let restartT3 = false;
       while (this.ctl.length > 0) {
         const size = paddedChunkLength(this.ctl[0]!);
         if (o + size <= mtu) o = writeChunk(b, o, this.ctl.shift()!);
@@ -1113,6 +1114,7 @@ export class SctpAssociation extends EventEmitter {
         for (let c = tx.nextRetransmission(); c !== null && budget > 0; c = tx.nextRetransmission()) {
           if (o + DATA_HEADER_LENGTH + c.size > mtu) break;
           o = writeDataChunk(b, o, c.flags, c.tsn, c.streamId, c.ssn, c.ppid, c.payload);
+          if (c.tsn === tsnAdd(tx.cumulativeTsnAck, 1)) restartT3 = true; // §7.2.4 4: the first outstanding goes again
           tx.retransmitted(c, now);
           budget -= c.size;
           dataSent = true;
@@ -1165,7 +1167,8 @@ export class SctpAssociation extends EventEmitter {
       this.forceOne = false;
       if (dataSent) {
         this.cc.sent(now);
-        this.t3.ensure(this.rto.rto); // §6.3.2 R1
+        if (restartT3) this.t3.start(this.rto.rto);
+        else this.t3.ensure(this.rto.rto); // §6.3.2 R1
       }
     }
     if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
