@@ -244,6 +244,8 @@ export class SctpAssociation extends EventEmitter {
   private timedMessages = 0;
   private unsentAbandoned = 0;
   private readonly maxFragment: number;
+  /** Octets the receiver holds at most (fragments, ordered messages waiting) before it gives up. */
+  private readonly maxHeld: number;
 
   // receiving
   private readonly dataScratch = newDataChunk();
@@ -298,6 +300,7 @@ export class SctpAssociation extends EventEmitter {
     this.wantOutbound = wantOutbound;
     this.wantInbound = wantInbound;
     this.maxFragment = this.cfg.mtu - COMMON_HEADER_LENGTH - DATA_HEADER_LENGTH;
+    this.maxHeld = Math.max(4 * this.cfg.receiveWindow, 1 << 20);
     this.rto = this.newRto();
     this.cc = new CongestionControl({ mtu: this.maxFragment, initialSsthresh: this.cfg.receiveWindow });
     this.t1 = new Timer(this.clock, () => this.onT1());
@@ -575,6 +578,13 @@ export class SctpAssociation extends EventEmitter {
       return false;
     }
     const res = rx.receive(d.tsn, d.streamId, d.ssn, d.ppid, d.unordered, d.beginning, d.ending, d.immediate, d.userData);
+    if (rx.reassembly.bufferedOctets > this.maxHeld) {
+      // the next TSN in sequence is always taken (§6.2, so a message larger than the window cannot
+      // deadlock): a peer that never ends its message would grow this without bound
+      this.sendAlone({ type: ChunkType.ABORT, tBit: false, causes: [{ code: CauseCode.OUT_OF_RESOURCE }] }, this.peerTag);
+      this.close('abort', `peer's unfinished messages hold over ${this.maxHeld} octets`);
+      return false;
+    }
     if (res === DataResult.INVALID_STREAM) this.ctl.push({ type: ChunkType.ERROR, causes: [{ code: CauseCode.INVALID_STREAM_IDENTIFIER, streamId: d.streamId }] });
     else if (res === DataResult.NO_SPACE) this.sackNow = true; // §6.2: say at once what was taken
     if (this.state === State.SHUTDOWN_SENT) {

@@ -76,3 +76,34 @@ describe('SCTP DATA bundled with COOKIE ACK', () => {
     expect(cookieAck.chunks.map((c) => c.type)).toEqual([ChunkType.COOKIE_ACK, ChunkType.DATA]);
   });
 });
+
+describe('SCTP receiver bounds', () => {
+  it('ABORTs (Out of Resource) a peer whose never-ending message would hold more than max(4 × a_rwnd, 1 MiB)', async () => {
+    const p = pair({ delayMs: 1 }, { receiveWindow: 65536 });
+    const { client, server } = await connected(p);
+    const downs: string[] = [];
+    server.on('down', (r, d) => downs.push(`${r}: ${d}`));
+    // hand-made DATA from the client's ports and tags: fragments with B, then middles, never E
+    const { encodePacket } = await import('../../../src/transport/sctp/packet.js');
+    const buf = new Uint8Array(1300);
+    const tsn0 = (client as unknown as { tx: { nextTsn: number } }).tx.nextTsn;
+    const payload = new Uint8Array(1200);
+    let k = 0;
+    for (; k < 2_000 && server.state === 'ESTABLISHED'; k++) {
+      const n = encodePacket(buf, 0, { srcPort: client.localPort, dstPort: 5000, verificationTag: server.localTag }, [
+        { type: ChunkType.DATA, unordered: false, beginning: k === 0, ending: false, immediate: false, tsn: (tsn0 + k) >>> 0, streamId: 0, ssn: 0, ppid: 0, userData: payload },
+      ]);
+      p.lowerA.send(buf, n, B);
+      p.clock.advance(0.01);
+    }
+    p.clock.advance(10);
+    expect(server.state).toBe('CLOSED');
+    expect(downs[0]).toMatch(/^abort: peer's unfinished messages hold over 1048576 octets/);
+    // 874 fragments of 1,200 octets pass 1 MiB; the loop sends on until the ABORT is seen (1 ms link)
+    expect(k * 1200).toBeGreaterThan(1 << 20);
+    expect(k * 1200).toBeLessThan((1 << 20) + 200 * 1200);
+    const abort = p.seen.find((x) => x.from === B.address && x.chunks[0]!.type === ChunkType.ABORT)!.chunks[0]!;
+    if (abort.type !== ChunkType.ABORT) throw new Error('ABORT');
+    expect(abort.causes[0]!.code).toBe(4); // Out of Resource
+  });
+});
