@@ -7,8 +7,21 @@ import { makeTemplate, templateRecordLength, type Template } from '../ipfix/temp
 import { MESSAGE_HEADER_LENGTH, SET_HEADER_LENGTH, OPTIONS_TEMPLATE_SET_ID, TEMPLATE_SET_ID } from '../ipfix/constants.js';
 import { templateSetId, writeMessageHeader, writeSetHeader, writeTemplateRecord, writeWithdrawalRecord } from '../ipfix/encode.js';
 
-/** Octets below which records are copied byte by byte (see writeRecords). */
-const SHORT_COPY = 256;
+/** Octets below which records are copied in 4-octet words (see writeRecords). */
+const SHORT_COPY = 512;
+
+// A DataView over the ArrayBuffer records came from last: decoders hand on records from a few long-lived
+// buffers, so a view is made once, not per call (a partial Buffer#copy makes a Uint8Array view per call).
+let lastSource: ArrayBufferLike | undefined;
+let lastSourceView = new DataView(new ArrayBuffer(0));
+
+function sourceView(src: Buffer): DataView {
+  if (src.buffer !== lastSource) {
+    lastSource = src.buffer;
+    lastSourceView = new DataView(src.buffer);
+  }
+  return lastSourceView;
+}
 
 /** IEs of the original-exporter options record (RFC 7119 §4.3, IANA 149, 403–405). */
 const OBSERVATION_DOMAIN_ID = 149;
@@ -70,6 +83,7 @@ export class Domain {
 
   // The message being filled.
   buf: Buffer;
+  private view: DataView;
   pos = MESSAGE_HEADER_LENGTH;
   setStart = -1;
   setId = -1;
@@ -82,6 +96,7 @@ export class Domain {
     private readonly ids: TemplateIds,
   ) {
     this.buf = Buffer.allocUnsafe(maxMessage);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const v6 = origin.addressBytes.length === 16;
     const t = makeTemplate(
       ids.take(),
@@ -153,9 +168,17 @@ export class Domain {
     this.openSet(o.id);
     const n = end - start;
     // A partial Buffer#copy builds a Uint8Array view per call (measured: 7 % of the gateway's CPU with
-    // one sFlow record per call); short runs are cheaper byte by byte.
-    if (n < SHORT_COPY) for (let i = 0; i < n; i++) this.buf[this.pos + i] = src[start + i]!;
-    else src.copy(this.buf, this.pos, start, end);
+    // one sFlow record per call); short runs are cheaper as 4-octet DataView moves (measured here, 150
+    // octets: ~80 ns, byte by byte ~300 ns, Buffer#copy ~90 ns; from ~500 octets Buffer#copy wins).
+    if (n < SHORT_COPY) {
+      const sv = sourceView(src);
+      const dv = this.view;
+      const s = src.byteOffset + start;
+      const d = this.pos;
+      let i = 0;
+      for (; n - i >= 4; i += 4) dv.setUint32(d + i, sv.getUint32(s + i, true), true);
+      for (; i < n; i++) this.buf[d + i] = src[start + i]!;
+    } else src.copy(this.buf, this.pos, start, end);
     this.pos += n;
     this.records += count;
   }
@@ -177,6 +200,7 @@ export class Domain {
     const records = this.records;
     this.sequence = (this.sequence + records) >>> 0;
     this.buf = Buffer.allocUnsafe(this.maxMessage);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.pos = MESSAGE_HEADER_LENGTH;
     this.records = 0;
     return { message, records };
