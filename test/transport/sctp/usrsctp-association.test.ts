@@ -1,6 +1,7 @@
 // Our SCTP association (SctpEndpoint over RFC 6951 UDP encapsulation) against an independent stack:
 // usrsctp's example programs (Debian libusrsctp-examples), on loopback.
 //
+// - echo_server over IPv6 (::1) as well.
 // - echo_server: messages of many sizes on several streams, ordered and unordered, come back byte
 //   for byte, each stream in order. Our 1,280-octet path MTU fragments the big ones on the way out;
 //   usrsctp fragments its echoes at ~1,424 octets, so both reassemblies are exercised.
@@ -120,6 +121,25 @@ describe.skipIf(!haveUsrsctp('echo_server', 'discard_server', 'client'))('our SC
     await a.shutdown();
     expect(a.state).toBe('CLOSED');
   }, 40_000);
+
+  it('echo_server over IPv6 (::1): messages in and out, usrsctp sees our IPv6 address and port', async () => {
+    const udp = await openUdpEncapsulation({ port: 0, address: '::1' });
+    const ep = new SctpEndpoint({ lower: udp });
+    endpoints.push(ep);
+    const server = await startUsrsctpServer('echo_server', { remoteUdpPort: udp.local.udpPort });
+    const a = await ep.connect({ remote: { address: '::1', udpPort: server.udpPort }, remotePort: ECHO_PORT, outboundStreams: 2 });
+    expect(a.remote.address).toBe('::1');
+    const got = record(a);
+    const sent = [message(1, 9), message(2, 1500), message(3, 5000), message(4, 64)];
+    sent.forEach((m, i) => a.send(m, { stream: i % 2 }));
+    await until('4 echoes over IPv6', () => got.length === sent.length, 10_000, () => server.output().slice(-2000));
+    for (const stream of [0, 1]) {
+      expect(got.filter((g) => g.stream === stream).map((g) => hex(g.data))).toEqual(sent.filter((_, i) => i % 2 === stream).map(hex));
+    }
+    const from = [...server.output().matchAll(/Msg of length (\d+) received from (\S+) on stream/g)].map((m) => [Number(m[1]), m[2]]);
+    expect(from).toEqual(sent.map((m) => [m.length, `::1:${a.localPort}`]));
+    await a.shutdown();
+  }, 30_000);
 
   it('discard_server: N messages all acknowledged, printed by usrsctp complete and in order, then a graceful SHUTDOWN', async () => {
     const { ep, udpPort } = await ourEndpoint();
