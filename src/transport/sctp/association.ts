@@ -240,8 +240,6 @@ export class SctpAssociation extends EventEmitter {
   private readonly rxSack: SackChunk = ReceiveTracker.newSack();
   private readonly ftsnChunk: ForwardTsnChunk = SendTracker.newForwardTsn();
   private readonly abandonedIds: number[] = [];
-  /** Messages with a lifetime still queued or outstanding: skip the PR-SCTP scan when 0. */
-  private timedMessages = 0;
   private unsentAbandoned = 0;
   private readonly maxFragment: number;
   /** Octets the receiver holds at most (fragments, ordered messages waiting) before it gives up. */
@@ -331,7 +329,6 @@ export class SctpAssociation extends EventEmitter {
     if (message.length === 0) throw new RangeError('SCTP cannot send an empty message (DATA without user data is a protocol error)');
     const ttl = opts.ttl ?? 0;
     const abandonAt = ttl > 0 ? this.clock.now() + ttl : Infinity;
-    if (ttl > 0) this.timedMessages++;
     this.queue.push(new PendingMessage(this.nextMessageId++, message, stream, opts.ordered === false, opts.ppid ?? 0, abandonAt));
     this.buffered += message.length;
     this.flushTimer.ensure(0); // bundle what the caller sends in this turn; never re-enter it
@@ -1043,13 +1040,11 @@ export class SctpAssociation extends EventEmitter {
 
   /** PR-SCTP (RFC 3758 §3.5): give up messages past their lifetime, queued or outstanding. */
   private abandonExpired(now: number): void {
-    if (this.timedMessages === 0) return;
     let n = 0;
     const tx = this.tx;
     if (tx && this.peerForwardTsn) {
       const ids = tx.abandonExpired(now, this.abandonedIds);
       n += ids.length;
-      this.timedMessages = Math.max(0, this.timedMessages - ids.length);
       // A message abandoned while half sent: its other fragments never go. They still take one TSN,
       // abandoned at once and never sent, so the Advanced.Peer.Ack.Point passes it and a FORWARD TSN
       // follows even when the fragments already sent get acknowledged: otherwise the receiver would
@@ -1084,7 +1079,7 @@ export class SctpAssociation extends EventEmitter {
     const mtu = this.cfg.mtu;
     const dataState = this.state === State.ESTABLISHED || this.state === State.SHUTDOWN_PENDING || this.state === State.SHUTDOWN_RECEIVED;
     let unsentAbandoned = 0;
-    if (tx && this.timedMessages > 0) this.abandonExpired(now);
+    if (tx) this.abandonExpired(now); // free unless a lifetime can have ended (earliestAbandonAt)
     for (;;) {
       let o = writeCommonHeader(b, 0, this.localPort, this.remotePort, this.peerTag);
       const start = o;
@@ -1137,7 +1132,6 @@ export class SctpAssociation extends EventEmitter {
               // PR-SCTP: expired before any of it went out
               this.qHead++;
               this.buffered -= p.data.length;
-              this.timedMessages--;
               unsentAbandoned++;
               continue;
             }
@@ -1165,7 +1159,6 @@ export class SctpAssociation extends EventEmitter {
             if (p.offset === p.data.length) {
               this.qHead++;
               this.counters.messagesSent++;
-              if (p.abandonAt !== Infinity && !this.peerForwardTsn) this.timedMessages--; // reliable after all
             }
           }
         }
