@@ -46,9 +46,20 @@ const STALL_MS = 15_000;
 const DRAIN_LIMIT_MS = 120_000;
 const log = (...a) => console.error(...a);
 
-if (lowerKind === 'raw' && typeof openRawIp !== 'function') {
-  log('raw IP lower layer not present in dist/transport/sctp: skipping');
-  process.exit(0);
+if (lowerKind === 'raw') {
+  // raw IP needs the raw-socket addon, root or CAP_NET_RAW and no kernel SCTP: say why not and skip
+  let why = typeof openRawIp !== 'function' ? 'raw IP lower layer not present in dist/transport/sctp' : null;
+  if (!why) {
+    try {
+      (await openRawIp({ address: '127.0.0.2' })).close();
+    } catch (e) {
+      why = e.message;
+    }
+  }
+  if (why) {
+    log(`skipping the raw IP run: ${why}`);
+    process.exit(0);
+  }
 }
 
 // ---- the receiver process
