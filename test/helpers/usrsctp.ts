@@ -12,14 +12,14 @@
 // Without encapsulation ports they would run over raw IP. Their stdout is a pipe here, so they run
 // under `stdbuf -oL` or stdio would hold their lines back in 4 KB blocks.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { accessSync, constants } from 'node:fs';
 import { ChunkType, type InitAckChunk } from '../../src/transport/sctp/chunk.js';
 import { decodePacket, encodePacket } from '../../src/transport/sctp/packet.js';
 import { ParameterType } from '../../src/transport/sctp/parameter.js';
 import { openUdpEncapsulation } from '../../src/transport/sctp/udp-encap.js';
-import { freeUdpPort, interopRequired, run, sleep } from './tools.js';
+import { freeUdpPort, interopRequired, run, sleep, toolPath } from './tools.js';
 
 export const USRSCTP_DIR = '/usr/lib/usrsctp';
 /** The SCTP port each server listens on (the classic TCP/UDP service ports). */
@@ -204,6 +204,19 @@ export interface ClientOptions {
    * `child.stdin` and end it (or kill the client) when done.
    */
   input: string | null;
+}
+
+/**
+ * For describe.skipIf: can dumpcap capture on lo here (root, or dumpcap with CAP_NET_RAW)? Warns and
+ * returns false otherwise, or throws under IPFIX_MEDIATOR_INTEROP=required (CI runs as root).
+ */
+export function canCaptureLoopback(): boolean {
+  const dumpcap = toolPath('dumpcap');
+  if (dumpcap && (process.getuid?.() === 0 || /cap_net_raw/.test(spawnSync('getcap', [dumpcap], { encoding: 'utf8' }).stdout ?? ''))) return true;
+  const msg = dumpcap ? 'dumpcap cannot capture here (not root, no CAP_NET_RAW on dumpcap)' : 'missing dumpcap (Debian: apt-get install tshark)';
+  if (interopRequired) throw new Error(`interop: ${msg}; IPFIX_MEDIATOR_INTEROP=required`);
+  console.warn(`\n*** SKIPPING capture tests: ${msg} ***\n`);
+  return false;
 }
 
 export interface LoopbackCapture {

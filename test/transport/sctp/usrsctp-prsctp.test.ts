@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type LowerLayer, type PacketHandler, type Remote, SctpEndpoint } from '../../../src/transport/sctp/index.js';
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { requireOrSkip, run, sleep, tempDir } from '../../helpers/tools.js';
-import { DISCARD_PORT, captureLoopback, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { DISCARD_PORT, canCaptureLoopback, captureLoopback, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
 
 const tmp = tempDir('sctp-prsctp-');
 const endpoints: SctpEndpoint[] = [];
@@ -52,7 +52,7 @@ async function until(what: string, cond: () => boolean, ms: number, explain: () 
   }
 }
 
-describe.skipIf(!haveUsrsctp('discard_server') || !requireOrSkip('dumpcap', 'tshark'))('PR-SCTP with usrsctp', () => {
+describe.skipIf(!haveUsrsctp('discard_server') || !requireOrSkip('dumpcap', 'tshark') || !canCaptureLoopback())('PR-SCTP with usrsctp', () => {
   it('abandoned timed messages are skipped by FORWARD TSN, which usrsctp accepts: the next ordered message is delivered', async () => {
     const udp = await openUdpEncapsulation({ port: 0, address: '127.0.0.1' });
     const gate = new Gate(udp);
