@@ -80,6 +80,27 @@ describe('SCTP shutdown and abort', () => {
     expect(ds[0]!.reason).toBe('shutdown');
   });
 
+  it('the T5-shutdown-guard ends a shutdown that never completes with ABORT after 5 × RTO.Max', async () => {
+    const p = pair({ delayMs: 5 }, { rtoMax: 100, rtoMin: 50, rtoInitial: 50 });
+    const { client } = await connected(p);
+    const send = p.link.transmit.bind(p.link);
+    p.link.transmit = (packet, length, from, to) => {
+      const d = decodePacket(packet, 0, length);
+      if (d.ok && d.value.chunks[0]!.type === ChunkType.SHUTDOWN_ACK) return; // never arrives
+      send(packet, length, from, to);
+    };
+    const dc = downs(client, p.clock);
+    const t0 = p.clock.now();
+    await expect(settle(p.clock, client.shutdown())).rejects.toThrow(/T5-shutdown-guard/);
+    // SHUTDOWN at 0; T2 resends it at 50 ms, then every 100 ms (RTO.Max): errors at 50, 150, ..., 450
+    // are 5, not above the limit of 5; T5 (5 × 100 ms) comes first at 500 ms
+    expect(dc).toHaveLength(1);
+    expect(dc[0]!.reason).toBe('abort');
+    expect(dc[0]!.at - t0).toBe(500);
+    expect(p.seen.filter((x) => x.from === A.address && x.chunks[0]!.type === ChunkType.SHUTDOWN).map((x) => x.at - t0)).toEqual([0, 50, 150, 250, 350, 450]);
+    expect(p.seen.at(-1)!.chunks[0]!.type).toBe(ChunkType.ABORT);
+  });
+
   it('ABORT with a reason: the peer goes down with "abort" and hears the reason', async () => {
     const p = pair();
     const { client, server } = await connected(p);
