@@ -15,10 +15,10 @@
 // - usrsctp's client connects to our listening endpoint; we echo; it shuts down.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { SctpEndpoint, type EndpointOptions, type SctpAssociation } from '../../../src/transport/sctp/index.js';
+import { ChunkType, ParameterType, SctpEndpoint, decodePacket, type EndpointOptions, type LowerLayer, type PacketHandler, type Remote, type SctpAssociation } from '../../../src/transport/sctp/index.js';
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { freeUdpPort, sleep } from '../../helpers/tools.js';
-import { ECHO_PORT, DISCARD_PORT, haveUsrsctp, killAllUsrsctp, startUsrsctpClient, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { ECHO_PORT, DISCARD_PORT, haveUsrsctp, killAllUsrsctp, probeUsrsctp, startUsrsctpClient, startUsrsctpServer } from '../../helpers/usrsctp.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -55,6 +55,26 @@ function record(a: SctpAssociation): Received[] {
   const got: Received[] = [];
   a.on('message', (data, info) => got.push({ data, stream: info.stream, ppid: info.ppid, ordered: info.ordered }));
   return got;
+}
+
+/** A lower layer that notes where every packet goes and keeps what arrives, passing all through. */
+class Recorder implements LowerLayer {
+  readonly sentTo = new Set<string>();
+  readonly received: Uint8Array[] = [];
+  constructor(private readonly inner: LowerLayer) {}
+  send(packet: Uint8Array, length: number, remote: Remote): void {
+    this.sentTo.add(`${remote.address}:${remote.udpPort}`);
+    this.inner.send(packet, length, remote);
+  }
+  onPacket(cb: PacketHandler): void {
+    this.inner.onPacket((p, n, r) => {
+      this.received.push(p.slice(0, n));
+      cb(p, n, r);
+    });
+  }
+  close(): void {
+    this.inner.close();
+  }
 }
 
 /** Message `i` of `size` octets: its index in the first 4 octets, then a pattern that differs per message. */
@@ -227,7 +247,11 @@ describe.skipIf(!haveUsrsctp('echo_server', 'discard_server', 'client'))('our SC
   }
 
   it("usrsctp's client connects to our listening endpoint, we echo its messages, it shuts down", async () => {
-    const { ep, udpPort } = await ourEndpoint();
+    const udp = await openUdpEncapsulation({ port: 0, address: LOOPBACK });
+    const udpPort = udp.local.udpPort;
+    const recorder = new Recorder(udp);
+    const ep = new SctpEndpoint({ lower: recorder });
+    endpoints.push(ep);
     const ourPort = 4739;
     const received: Received[] = [];
     let association: SctpAssociation | undefined;
@@ -265,5 +289,29 @@ describe.skipIf(!haveUsrsctp('echo_server', 'discard_server', 'client'))('our SC
     await until("our side's 'down'", () => down !== undefined, 5000);
     expect(down).toBe('shutdown');
     expect(association!.state).toBe('CLOSED');
+
+    // usrsctp's INIT lists every address of this host; we are single-homed (docs/sctp.md, known
+    // limits) and talk only to the address and UDP port the association came from
+    const init = recorder.received.map((p) => decodePacket(p)).flatMap((r) => (r.ok ? r.value.chunks : [])).find((c) => c.type === ChunkType.INIT);
+    expect(init).toBeDefined();
+    const listed = init!.type === ChunkType.INIT ? init!.params.filter((p) => p.type === ParameterType.IPV4_ADDRESS || p.type === ParameterType.IPV6_ADDRESS) : [];
+    expect(listed.length).toBeGreaterThan(1);
+    expect([...recorder.sentTo]).toEqual([`${LOOPBACK}:${clientUdp}`]);
   }, 40_000);
+
+  it('stream counts: OS is capped by usrsctp\'s MIS, inbound by our MIS; the last stream works, one more is refused', async () => {
+    const { ep, udpPort } = await ourEndpoint();
+    const server = await startUsrsctpServer('discard_server', { remoteUdpPort: udpPort });
+    const usrsctpMis = (await probeUsrsctp(server.udpPort, DISCARD_PORT)).inboundStreams;
+    expect(usrsctpMis).toBeGreaterThan(2);
+    expect(usrsctpMis).toBeLessThan(65535);
+    const a = await ep.connect({ remote: { address: LOOPBACK, udpPort: server.udpPort }, remotePort: DISCARD_PORT, outboundStreams: 65535, maxInboundStreams: 3 });
+    expect(a.outboundStreams).toBe(usrsctpMis); // min(our OS 65535, its MIS)
+    expect(a.inboundStreams).toBeLessThanOrEqual(3); // min(its OS, our MIS 3)
+    const last = usrsctpMis - 1;
+    a.send(message(7, 77), { stream: last });
+    expect(() => a.send(message(8, 88), { stream: usrsctpMis })).toThrow(RangeError);
+    await server.waitForOutput(`Msg of length 77 received from ::ffff:127.0.0.1:${a.localPort} on stream ${last} with SSN 0 `);
+    await a.shutdown();
+  }, 30_000);
 });
