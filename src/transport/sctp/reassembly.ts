@@ -32,6 +32,9 @@ class InboundStream {
   nextSsn = 0;
   /** Fragments of incomplete messages, by TSN. */
   readonly fragments = new Map<number, Fragment>();
+  /** How many of them are last fragments (E): while none is held no message can be whole, so a new
+   *  middle fragment needs no walk (a big message arriving in order costs O(n), not O(n²)). */
+  endings = 0;
   /** Complete ordered messages that wait for an earlier SSN, by SSN. */
   readonly held = new Map<number, HeldMessage>();
 }
@@ -80,7 +83,8 @@ export class Reassembly {
     }
     s.fragments.set(tsn, { tsn, ssn, ppid, unordered, beginning, ending, data });
     this.bufferedOctets += data.length;
-    this.tryReassemble(s, streamId, tsn);
+    if (ending) s.endings++;
+    if (s.endings > 0) this.tryReassemble(s, streamId, tsn);
     return ReassemblyResult.ACCEPTED;
   }
 
@@ -97,6 +101,7 @@ export class Reassembly {
         if (tsnLte(tsn, newCumulativeTsn)) {
           s.fragments.delete(tsn);
           this.bufferedOctets -= f.data.length;
+          if (f.ending) s.endings--;
         }
       }
     }
@@ -147,6 +152,7 @@ export class Reassembly {
       s.fragments.delete(t);
       if (g === last) break;
     }
+    s.endings--;
     this.bufferedOctets -= length;
     this.complete(s, streamId, f.ssn, first.ppid, f.unordered, whole);
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Reassembly } from '../../../src/transport/sctp/reassembly.js';
 import { DataResult, ReceiveTracker } from '../../../src/transport/sctp/receive-tracker.js';
 import { tsnAdd } from '../../../src/transport/sctp/serial.js';
 import { prng } from '../../mapping/harness.js';
@@ -147,5 +148,34 @@ describe('Reassembly: FORWARD TSN skips abandoned messages (RFC 3758 §3.6)', ()
     t.receive(7, 0, 0, 0, false, true, true, false, new Uint8Array(1)); // SSN 0 after 65535: waits
     t.receive(6, 0, 0xffff, 0, false, true, true, false, new Uint8Array(1));
     expect(got).toEqual([0xffff, 0]);
+  });
+});
+
+describe('Reassembly: a long message in order', () => {
+  it('takes 20,000 fragments arriving in order without walking back over them each time', () => {
+    const got: Uint8Array[] = [];
+    const r = new Reassembly(1, (m) => got.push(m));
+    const n = 20_000;
+    const frag = new Uint8Array(10);
+    // count the map lookups the reassembly makes (walking back to B on every fragment would be n²/2)
+    let lookups = 0;
+    const get = Map.prototype.get;
+    Map.prototype.get = function (this: Map<unknown, unknown>, k: unknown) {
+      lookups++;
+      return get.call(this, k);
+    };
+    try {
+      for (let i = 0; i < n; i++) {
+        frag.fill(i & 0xff);
+        r.accept(1000 + i, 0, 0, 0, false, i === 0, i === n - 1, frag.slice());
+      }
+    } finally {
+      Map.prototype.get = get;
+    }
+    expect(got).toHaveLength(1);
+    expect(got[0]!.length).toBe(10 * n);
+    expect(got[0]![10 * 12345]).toBe(12345 & 0xff);
+    expect(r.bufferedOctets).toBe(0);
+    expect(lookups).toBeLessThan(5 * n);
   });
 });
