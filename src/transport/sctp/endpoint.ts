@@ -14,6 +14,7 @@ import { initProblem, makeInitAck } from './handshake.js';
 import { type LinkClock, realClock } from './lossy-link.js';
 import type { LowerLayer, Remote } from './lower-layer.js';
 import { PacketReader, encodePacket } from './packet.js';
+import { RtoEstimator } from './rto.js';
 import { SctpError } from './sctp-error.js';
 
 export interface EndpointOptions {
@@ -137,6 +138,7 @@ export class SctpEndpoint implements AssociationHost {
       sendHighWaterMark: opts.sendHighWaterMark ?? 1 << 20,
       forwardTsn: opts.forwardTsn ?? true,
     };
+    new RtoEstimator({ initial: this.config.rtoInitial, min: this.config.rtoMin, max: this.config.rtoMax }); // throws RangeError now rather than at the first association
     this.packetBuffer = new Uint8Array(Math.max(mtu, 2048));
     this.onOutOfTheBlue = opts.onOutOfTheBlue ?? null;
     this.lower.onPacket((packet, length, remote) => this.receive(packet, length, remote));

@@ -57,3 +57,11 @@ describe('SCTP endpoint demultiplexing', () => {
     expect(server.associations).toHaveLength(4);
   });
 });
+
+describe('SCTP endpoint options', () => {
+  it('refuses impossible settings at construction', () => {
+    const link = new LossyLink({ clock: new VirtualClock() });
+    expect(() => new SctpEndpoint({ lower: link.endpoint('10.2.0.1', 1), rtoMin: 5000, rtoMax: 1000 })).toThrow(RangeError);
+    expect(() => new SctpEndpoint({ lower: link.endpoint('10.2.0.2', 1), mtu: 60 })).toThrow(RangeError);
+  });
+});
