@@ -101,6 +101,8 @@ export interface AssociationStats {
   sacksSent: number;
   /** Messages sent to a peer that then restarted, never acknowledged: lost with it. */
   lostAtRestart: number;
+  /** Messages received while nobody listened for 'message', beyond what is held for a first listener (a_rwnd octets): discarded. */
+  messagesUnheard: number;
 }
 
 /** The endpoint's settings, resolved (defaults applied). */
@@ -280,6 +282,7 @@ export class SctpAssociation extends EventEmitter {
     heartbeatAcks: 0,
     sacksSent: 0,
     lostAtRestart: 0,
+    messagesUnheard: 0,
   };
 
   /** @internal Use SctpEndpoint.connect / listen. */
@@ -389,6 +392,7 @@ export class SctpAssociation extends EventEmitter {
       heartbeatAcks: c.heartbeatAcks,
       sacksSent: c.sacksSent,
       lostAtRestart: c.lostAtRestart,
+      messagesUnheard: c.messagesUnheard,
     };
   }
 
@@ -617,12 +621,18 @@ export class SctpAssociation extends EventEmitter {
     this.counters.bytesReceived += message.length;
     const info: MessageInfo = { stream: streamId, ppid, ordered: !unordered };
     // DATA can come with COOKIE ACK, before connect()'s caller had a turn to listen: keep it until someone does
-    if (this.heldMessages !== null && this.listenerCount('message') === 0) this.heldMessages.push(message, info);
-    else this.emit('message', message, info);
+    if (this.heldMessages !== null && this.listenerCount('message') === 0) {
+      // bounded: a user that never listens (a sender only) must not make us keep everything
+      if (this.heldOctets + message.length <= this.cfg.receiveWindow) {
+        this.heldMessages.push(message, info);
+        this.heldOctets += message.length;
+      } else this.counters.messagesUnheard++;
+    } else this.emit('message', message, info);
   };
 
   /** Messages that arrived before the first 'message' listener: (data, info) pairs; null once one listened. */
   private heldMessages: (Uint8Array | MessageInfo)[] | null = [];
+  private heldOctets = 0;
 
   /** Adding the first 'message' listener hands it, at once and in order, what arrived before. */
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
@@ -638,7 +648,6 @@ export class SctpAssociation extends EventEmitter {
   override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return this.on(event, listener);
   }
-
 
   private onSack(s: SackChunk): void {
     const tx = this.tx;

@@ -107,3 +107,20 @@ describe('SCTP receiver bounds', () => {
     expect(abort.causes[0]!.code).toBe(4); // Out of Resource
   });
 });
+
+describe('SCTP messages nobody listens for', () => {
+  it('holds at most a_rwnd octets of them for a first listener and counts the rest as unheard', async () => {
+    const p = pair({ delayMs: 2 }, { receiveWindow: 8000 });
+    const { client, server } = await connected(p);
+    for (let i = 0; i < 30; i++) server.send(new Uint8Array(1000).fill(i), { stream: 0 });
+    p.clock.advance(2000);
+    expect(client.stats().messagesReceived).toBe(30);
+    expect(client.stats().messagesUnheard).toBe(22);
+    const got: number[] = [];
+    client.on('message', (d) => got.push(d[0]!));
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    server.send(new Uint8Array([99]), { stream: 0 });
+    p.clock.advance(100);
+    expect(got.at(-1)).toBe(99);
+  });
+});
