@@ -2,7 +2,7 @@
 // project's own SCTP stack (dist/transport/sctp), UDP encapsulation (RFC 6951) by default.
 //
 //   npm run build && node bench/sctp.mjs [--loss 0.02] [--seconds 10] [--streams 1] [--mtu 1452]
-//                                        [--lower udp|raw] [--seed 1] [--rto-min MS]
+//                                        [--lower udp|raw] [--seed 1] [--rto-min MS] [--connected]
 //
 // This process is the sender: it connects to the receiver (bench/lib/sctp-receiver.mjs, forked), sends
 // a Template Set message per stream and then data messages as fast as the association takes them
@@ -16,12 +16,15 @@
 // --loss R drops a seeded random share R of the packets each process sends (bench/lib/sctp-lossy.mjs),
 // i.e. R loss each way. The run FAILS (exit 1) on any sequence error, a message count short of what
 // was sent, or a stall: no delivery progress for 15 s while data is outstanding.
+// --connected (an experiment) gives the sender a connected UDP socket instead of the stack's
+// UdpEncapsulation, to measure Node's per-send address handling.
 // Targets (issue 4): ≥ 20,000 messages/s at no loss; ≥ 2,000 messages/s exactly once at 2 % loss.
 
 import { fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectedUdpEncapsulation } from './lib/sctp-connected-udp.mjs';
 import { DroppingLowerLayer } from './lib/sctp-lossy.mjs';
 import { MESSAGE_LENGTH, RECORDS_PER_MESSAGE, dataMessage, templateMessage } from './lib/sctp-ipfix.mjs';
 
@@ -42,6 +45,8 @@ const lowerKind = opt('--lower', 'udp');
 const seed = Number(opt('--seed', '1'));
 /** RTO.Min for both ends (ms); default the stack's (RFC 9260 §16: 1,000 ms). */
 const rtoMin = opt('--rto-min', '');
+/** Experiment: the sender's UDP socket connected to the receiver (bench/lib/sctp-connected-udp.mjs). */
+const connected = args.includes('--connected');
 const STALL_MS = 15_000;
 const DRAIN_LIMIT_MS = 120_000;
 const log = (...a) => console.error(...a);
@@ -99,6 +104,7 @@ let inner;
 // raw IP: every raw socket for protocol 132 sees every SCTP packet, so the two ends use different
 // loopback addresses and each takes only the packets sent to its own
 if (lowerKind === 'raw') inner = await openRawIp({ address: '127.0.0.2', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+else if (connected) inner = await ConnectedUdpEncapsulation.open({ address: '127.0.0.1', peer: { address: peer.address, udpPort: peer.udpPort }, receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 else inner = await sctp.openUdpEncapsulation({ port: 0, address: '127.0.0.1', receiveBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
 const lower = loss > 0 ? new DroppingLowerLayer(inner, { dropRate: loss, seed: seed * 2 }) : inner;
 const endpoint = new sctp.SctpEndpoint({ lower, mtu, ...(rtoMin ? { rtoMin: Number(rtoMin), rtoInitial: Math.max(Number(rtoMin), 1000) } : {}) });
@@ -193,7 +199,7 @@ const ok = !stalled && !downReason && delivered === sent && (r.errors ?? receive
 const traj = trajectory(samples);
 const result = {
   bench: 'sctp',
-  lower: lowerKind === 'raw' ? 'raw-ip' : 'udp-encapsulation',
+  lower: lowerKind === 'raw' ? 'raw-ip' : connected ? 'udp-encapsulation (sender connected)' : 'udp-encapsulation',
   loss,
   seed,
   streams,
