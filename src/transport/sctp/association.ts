@@ -33,6 +33,7 @@ import { type ErrorCause, CauseCode } from './error-cause.js';
 import { initProblem, makeInit, makeInitAck, peerSupportsForwardTsn, stateCookieOf } from './handshake.js';
 import type { LinkClock } from './lossy-link.js';
 import type { Remote } from './lower-layer.js';
+import { type Parameter, ParameterType } from './parameter.js';
 import { COMMON_HEADER_LENGTH, type PacketReader, finishPacket, newDataChunk, writeCommonHeader } from './packet.js';
 import { DataResult, ReceiveTracker } from './receive-tracker.js';
 import { RtoEstimator } from './rto.js';
@@ -688,11 +689,16 @@ export class SctpAssociation extends EventEmitter {
   private onError(c: ErrorChunk): void {
     for (const cause of c.causes) {
       if (cause.code === CauseCode.STALE_COOKIE && this.state === State.COOKIE_ECHOED) {
-        // §5.2.6: start over with a new INIT (counted against Max.Init.Retransmits)
+        // §5.2.6: start over with a new INIT (counted against Max.Init.Retransmits) asking, with a
+        // Cookie Preservative, for the staleness (µs) again as extra lifetime
         this.t1.stop();
         this.cookieEcho = null;
         this.state = State.COOKIE_WAIT;
         if (!this.initChunk) return;
+        const increment = Math.min(0xffffffff, Math.ceil((2 * cause.staleness) / 1000));
+        const params: Parameter[] = this.initChunk.params.filter((x) => x.type !== ParameterType.COOKIE_PRESERVATIVE);
+        params.push({ type: ParameterType.COOKIE_PRESERVATIVE, lifeSpanIncrement: increment });
+        this.initChunk = { ...this.initChunk, params };
         if (++this.initRetransmits > this.cfg.maxInitRetransmits) {
           this.close('comm-lost', 'state cookie stale on every try', 'init-failed');
           return;

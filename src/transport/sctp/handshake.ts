@@ -53,6 +53,15 @@ export function peerSupportsForwardTsn(c: InitChunk | InitAckChunk): boolean {
   return false;
 }
 
+/**
+ * The extra cookie lifetime a peer asks for after a stale cookie (Cookie Preservative, §5.2.6),
+ * granted up to one more Valid.Cookie.Life.
+ */
+export function cookiePreservative(c: InitChunk, cookieLifetime: number): number {
+  for (const p of c.params) if (p.type === ParameterType.COOKIE_PRESERVATIVE) return Math.min(p.lifeSpanIncrement, cookieLifetime);
+  return 0;
+}
+
 /** The State Cookie parameter of an INIT ACK, or null. */
 export function stateCookieOf(c: InitAckChunk): Uint8Array | null {
   for (const p of c.params) if (p.type === ParameterType.STATE_COOKIE) return p.cookie;
@@ -90,7 +99,7 @@ export interface InitAckSettings {
 export function makeInitAck(init: InitChunk, s: InitAckSettings): InitAckChunk {
   const cookie: StateCookie = {
     created: s.now,
-    lifetime: s.cookieLifetime,
+    lifetime: s.cookieLifetime + cookiePreservative(init, s.cookieLifetime),
     localTag: s.localTag,
     peerTag: init.initiateTag,
     localInitialTsn: s.localInitialTsn,

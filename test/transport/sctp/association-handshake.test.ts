@@ -134,6 +134,15 @@ describe('SCTP handshake (RFC 9260 §5.1)', () => {
     expect(err.causes[0]!.code).toBe(CauseCode.STALE_COOKIE);
     // staleness in µs: the echo left at ~20 ms + 100 held + 10 transit, 50 ms lifetime
     if (err.causes[0]!.code === CauseCode.STALE_COOKIE) expect(err.causes[0]!.staleness).toBeGreaterThan(50_000);
+    // the INIT that started over asked for the staleness again as Cookie Preservative (ms), and the
+    // cookie it got lives that much longer (granted up to one more lifetime)
+    const inits = p.seen.filter((s) => s.chunks[0]!.type === ChunkType.INIT).map((s) => s.chunks[0]!);
+    expect(inits).toHaveLength(2);
+    const second = inits[1]!;
+    if (second.type !== ChunkType.INIT) throw new Error('INIT');
+    const pres = second.params.find((x) => x.type === ParameterType.COOKIE_PRESERVATIVE);
+    if (!pres || pres.type !== ParameterType.COOKIE_PRESERVATIVE || err.causes[0]!.code !== CauseCode.STALE_COOKIE) throw new Error('no Cookie Preservative');
+    expect(pres.lifeSpanIncrement).toBe(Math.ceil((2 * err.causes[0]!.staleness) / 1000));
     // then a forged cookie: one flipped bit in a real one, echoed with its tag: no answer, no association
     const echo = p.seen.find((s) => s.chunks[0]!.type === ChunkType.COOKIE_ECHO)!;
     const c = echo.chunks[0]!;
@@ -149,5 +158,39 @@ describe('SCTP handshake (RFC 9260 §5.1)', () => {
     expect(p.seen.length).toBe(before + 1); // only the forged packet itself
     expect(p.b.drops['bad-cookie']).toBe(1);
     expect(p.b.associations).toHaveLength(1);
+  });
+});
+
+describe('State Cookie', () => {
+  it('is signed over all its fields, carries its lifetime, and a Cookie Preservative extends it by at most one lifetime', async () => {
+    const { makeInitAck } = await import('../../../src/transport/sctp/handshake.js');
+    const { openCookie } = await import('../../../src/transport/sctp/cookie.js');
+    const secret = new Uint8Array(32).fill(7);
+    const init = { type: ChunkType.INIT, initiateTag: 0x01020304, aRwnd: 5000, outboundStreams: 9, inboundStreams: 3, initialTsn: 77, params: [] } as const;
+    const settings = { localTag: 0xa0b0c0d0, localInitialTsn: 1234, aRwnd: 1 << 20, outboundStreams: 5, maxInboundStreams: 100, localPort: 4739, remotePort: 50000, localTieTag: 0, peerTieTag: 0, now: 1000, cookieLifetime: 60_000, secret };
+    const cookieOf = (ack: ReturnType<typeof makeInitAck>) => {
+      const p = ack.params.find((x) => x.type === ParameterType.STATE_COOKIE);
+      if (!p || p.type !== ParameterType.STATE_COOKIE) throw new Error('no cookie');
+      return p.cookie;
+    };
+    const c = cookieOf(makeInitAck({ ...init, params: [] }, settings));
+    expect(c.length).toBe(84);
+    const ok = openCookie(c, secret, 61_000);
+    if (!ok.ok) throw new Error('refused');
+    expect(ok.cookie).toMatchObject({ localTag: 0xa0b0c0d0, peerTag: 0x01020304, localInitialTsn: 1234, peerInitialTsn: 77, peerRwnd: 5000, outboundStreams: 3, inboundStreams: 9, localPort: 4739, remotePort: 50000, lifetime: 60_000 });
+    const stale = openCookie(c, secret, 61_001);
+    expect(stale.ok === false && stale.reason === 'stale-cookie' && stale.stalenessUs).toBe(1000);
+    expect(openCookie(c, new Uint8Array(32), 2000)).toEqual({ ok: false, reason: 'bad-cookie' }); // another secret
+    for (const at of [0, 16, 40, 51, 60]) {
+      const forged = c.slice();
+      forged[at] ^= 0x80;
+      expect(openCookie(forged, secret, 2000)).toEqual({ ok: false, reason: 'bad-cookie' });
+    }
+    const longer = cookieOf(makeInitAck({ ...init, params: [{ type: ParameterType.COOKIE_PRESERVATIVE, lifeSpanIncrement: 500 }] }, settings));
+    const l = openCookie(longer, secret, 0);
+    expect(l.ok && l.cookie.lifetime).toBe(60_500);
+    const capped = cookieOf(makeInitAck({ ...init, params: [{ type: ParameterType.COOKIE_PRESERVATIVE, lifeSpanIncrement: 10_000_000 }] }, settings));
+    const m = openCookie(capped, secret, 0);
+    expect(m.ok && m.cookie.lifetime).toBe(120_000);
   });
 });
