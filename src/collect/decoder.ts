@@ -42,6 +42,13 @@ export interface SessionState<E extends TemplateEntry = TemplateEntry> {
   hold(templateId: number, set: Buffer, exportTime: number, recordHint: number, replay: (set: Buffer, exportTime: number) => void): void;
   /** Free per-protocol state (e.g. v9 sysUptime epoch, last sequence number). */
   protocolState: unknown;
+  /**
+   * The exporter restarted (src/collect/restart.ts has the evidence): this session ends with reason
+   * 'restart' — downstream withdraws everything derived from it — and a fresh one under the same key is
+   * returned, with no templates and no protocol state. `evidence` is logged. Optional so that test doubles
+   * need not offer it.
+   */
+  restart?(evidence: string): SessionState<E>;
 }
 
 export interface DecodeContext {

@@ -125,6 +125,10 @@ class Session<E extends TemplateEntry = TemplateEntry> implements SessionState<E
     }
   }
 
+  restart(evidence: string): SessionState<E> {
+    return this.table.restart(this, evidence) as unknown as SessionState<E>;
+  }
+
   dropAllHeld(): void {
     for (const h of this.held) {
       pendingRecords.dec({ input: this.table.input });
@@ -194,6 +198,19 @@ export class SessionTable {
     }
   }
 
+  /**
+   * A sink that joins late (an output added by a config reload) learns every live session and its
+   * templates, in the order a new session would have told it, before the next datagram is decoded.
+   */
+  announceTo(sink: RecordSink): void {
+    for (const at of this.byAddress.values()) {
+      for (const s of at.values()) {
+        sink.sessionStarted(s.session);
+        for (const t of s.templates.entries.values()) sink.templateDefined(s.session, t.entry.template);
+      }
+    }
+  }
+
   /** End every session (input stopping). */
   endAll(reason: SessionEndReason): void {
     for (const [address, at] of this.byAddress) for (const [n, s] of at) this.end(address, at, n, s, reason);
@@ -204,6 +221,16 @@ export class SessionTable {
     const at = this.byAddress.get(address);
     if (!at) return;
     for (const [n, s] of at) if (s.session.port === port) this.end(address, at, n, s, reason);
+  }
+
+  /** The exporter behind `s` restarted: `s` ends ('restart') and a fresh session takes its key. */
+  restart(s: Session, evidence: string): Session {
+    const e = s.session;
+    this.warn.warn(`restart|${e.address}`, { input: this.input, exporter: e.address, port: e.port, odid: e.observationDomainId, evidence }, 'exporter restarted: its session ends (templates withdrawn downstream) and a new one starts');
+    const n = sessionNumber(e.protocol, e.port, e.observationDomainId);
+    const at = this.byAddress.get(e.address);
+    if (at?.get(n) === s) this.end(e.address, at, n, s, 'restart');
+    return this.get(e.protocol, e.address, e.port, e.observationDomainId, s.reliable) as unknown as Session;
   }
 
   private end(address: string, at: Map<number, Session>, n: number, s: Session, reason: SessionEndReason): void {

@@ -8,13 +8,24 @@ import { makeTemplate } from '../../ipfix/template.js';
 import { MESSAGE_HEADER_LENGTH, OPTIONS_TEMPLATE_SET_ID, SET_HEADER_LENGTH, TEMPLATE_SET_ID } from '../../ipfix/constants.js';
 import { dataSetRecords, messageLength, readTemplateSet, setKind, type TemplateVisitor } from '../../ipfix/reader.js';
 import { DropReason } from '../../observe/metrics.js';
+import { counterRestarted, type HeaderClock } from '../restart.js';
 
 type Session = SessionState<TemplateEntry>;
 
-/** Template IDs this session has defined (some may have expired since): what "withdraw all of a kind" visits. */
+/** What the decoder keeps per session. */
+interface IpfixState extends HeaderClock {
+  /** Template IDs this session has defined (some may have expired since): what "withdraw all of a kind" visits. */
+  readonly ids: Set<number>;
+}
+
+function stateOf(session: Session): IpfixState {
+  let st = session.protocolState as IpfixState | undefined;
+  if (!st) session.protocolState = st = { ids: new Set<number>(), exportTime: 0, nextSequence: 0 };
+  return st;
+}
+
 function definedIds(session: Session): Set<number> {
-  if (!(session.protocolState instanceof Set)) session.protocolState = new Set<number>();
-  return session.protocolState as Set<number>;
+  return stateOf(session).ids;
 }
 
 /**
@@ -36,7 +47,11 @@ function withdrawKind(session: Session, options: boolean): void {
 export const createIpfixDecoder: DecoderFactory = () => {
   const frame = new Int32Array(2); // [records, end of last record], reused per Data Set
 
-  function relay(ctx: DecodeContext, session: Session, entry: TemplateEntry, buf: Buffer, start: number, end: number, exportTime: number, offset: number): void {
+  /** Data Records of the message being decoded (the next message's Sequence Number should be this much higher). */
+  let messageRecords = 0;
+
+  /** Relays one Data Set; returns the records handed on. */
+  function relay(ctx: DecodeContext, session: Session, entry: TemplateEntry, buf: Buffer, start: number, end: number, exportTime: number, offset: number): number {
     const whole = dataSetRecords(entry.template, buf, start, end, frame);
     const n = frame[0]!;
     if (n > 0) {
@@ -46,12 +61,22 @@ export const createIpfixDecoder: DecoderFactory = () => {
     if (!whole) {
       ctx.drop(DropReason.badLength, { session: session.session, templateId: entry.template.id, offset: offset + (frame[1]! - start), message: 'a record runs past the end of its Data Set' }, 1);
     }
+    return n;
   }
 
   function message(ctx: DecodeContext, dg: Buffer, start: number, end: number, address: string, port: number): void {
     const exportTime = dg.readUInt32BE(start + 4);
-    const session = ctx.session<TemplateEntry>('ipfix', address, port, dg.readUInt32BE(start + 12));
+    const sequence = dg.readUInt32BE(start + 8);
+    let session = ctx.session<TemplateEntry>('ipfix', address, port, dg.readUInt32BE(start + 12));
     const overUdp = ctx.transport === undefined || ctx.transport === 'udp';
+    const last = session.protocolState as IpfixState | undefined;
+    // Over UDP only (a restart over TCP/TLS/SCTP closes the Transport Session): see restart.ts.
+    if (overUdp && last && session.restart && counterRestarted(last, exportTime, sequence)) {
+      session = session.restart(`sequence number ${sequence} below the expected ${last.nextSequence} while Export Time went forward (${last.exportTime} → ${exportTime})`);
+    }
+    const clock = stateOf(session);
+    clock.exportTime = exportTime;
+    messageRecords = 0;
     const visitor: TemplateVisitor = {
       template(id, fields, scopeCount) {
         session.templates.define(id, { template: makeTemplate(id, fields, scopeCount) });
@@ -68,7 +93,15 @@ export const createIpfixDecoder: DecoderFactory = () => {
         ctx.drop(e.reason, { session: session.session, offset: e.offset, message: e.message });
       },
     };
-    let o = start + MESSAGE_HEADER_LENGTH;
+    try {
+      sets(ctx, session, visitor, dg, start + MESSAGE_HEADER_LENGTH, end, exportTime);
+    } finally {
+      clock.nextSequence = (sequence + messageRecords) >>> 0;
+    }
+  }
+
+  function sets(ctx: DecodeContext, session: Session, visitor: TemplateVisitor, dg: Buffer, first: number, end: number, exportTime: number): void {
+    let o = first;
     while (o < end) {
       if (end - o < SET_HEADER_LENGTH) {
         ctx.drop(DropReason.truncated, { session: session.session, offset: o, message: `${end - o} octets after the last Set, less than a Set header` });
@@ -99,7 +132,8 @@ export const createIpfixDecoder: DecoderFactory = () => {
           break;
         case 'data': {
           const entry = session.templates.get(setId);
-          if (entry) relay(ctx, session, entry, dg, body, setEnd, exportTime, body);
+          // Held sets replayed later belong to their own message's count, not to the one that releases them.
+          if (entry) messageRecords += relay(ctx, session, entry, dg, body, setEnd, exportTime, body);
           else {
             const setOffset = body;
             session.hold(setId, dg.subarray(body, setEnd), exportTime, 1, (set, time) => {

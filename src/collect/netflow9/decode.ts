@@ -12,6 +12,7 @@ import { log } from '../../observe/log.js';
 import { DropReason } from '../../observe/metrics.js';
 import { SAMPLER_RECORD_LENGTH, SAMPLER_TEMPLATE_KEY, samplerTemplateFields, writeSamplerRecords } from './sampler.js';
 import { LayoutCompiler, type CompiledLayout } from './templates.js';
+import { netflow9Restarted } from '../restart.js';
 
 export const NETFLOW9_VERSION = 9;
 export const NETFLOW9_HEADER_LENGTH = 20;
@@ -27,13 +28,15 @@ export interface Netflow9Entry extends TemplateEntry {
   readonly layout: CompiledLayout | null;
 }
 
-/** Header facts kept per session (for the sequence and restart checks of later issues). */
+/** Header facts kept per session: what the restart checks compare the next packet with (restart.ts). */
 export interface Netflow9State {
   sysUptime: number;
   unixSecs: number;
   /** Sequence number of the last packet (RFC 3954 counts packets). */
   lastSequence: number;
   packets: number;
+  /** When the last packet arrived (ms since the epoch): a restart cannot have happened before it. */
+  receivedAt: number;
 }
 
 type Session = SessionState<Netflow9Entry>;
@@ -173,12 +176,24 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
     }
     const sysUptime = dg.readUInt32BE(4);
     const unixSecs = dg.readUInt32BE(8);
-    const session = ctx.session<Netflow9Entry>('netflow9', address, port, dg.readUInt32BE(16));
+    const sequence = dg.readUInt32BE(12);
+    let session = ctx.session<Netflow9Entry>('netflow9', address, port, dg.readUInt32BE(16));
     let state = session.protocolState as Netflow9State | undefined;
-    if (!state) session.protocolState = state = { sysUptime: 0, unixSecs: 0, lastSequence: 0, packets: 0 };
+    const receivedAt = Date.now();
+    if (state && session.restart) {
+      // src/collect/restart.ts: an exporter that may have booted since its last packet and whose uptime
+      // went back beyond reordering, or whose newer packet has an earlier sequence number.
+      const evidence = netflow9Restarted(state.sysUptime, state.unixSecs, state.lastSequence, sysUptime, unixSecs, sequence, receivedAt - state.receivedAt);
+      if (evidence) {
+        session = session.restart(evidence);
+        state = undefined;
+      }
+    }
+    if (!state) session.protocolState = state = { sysUptime: 0, unixSecs: 0, lastSequence: 0, packets: 0, receivedAt };
     state.sysUptime = sysUptime;
     state.unixSecs = unixSecs;
-    state.lastSequence = dg.readUInt32BE(12);
+    state.lastSequence = sequence;
+    state.receivedAt = receivedAt;
     state.packets++;
     clock[0] = unixSecs * 1000;
     clock[1] = sysUptime;
