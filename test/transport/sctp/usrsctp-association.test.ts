@@ -12,6 +12,8 @@
 //   printed each one complete with its length, stream and SSN in order, then a graceful SHUTDOWN.
 // - usrsctp killed mid-association: ours reports COMM_LOST ('comm-lost') within the bound that
 //   Association.Max.Retrans and RTO.Max give, with data outstanding and while idle (heartbeats).
+// - usrsctp not running yet: connect() gives up with init-failed after Max.Init.Retransmits, then
+//   succeeds once it runs.
 // - usrsctp's client connects to our listening endpoint; we echo; it shuts down.
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -245,6 +247,31 @@ describe.skipIf(!haveUsrsctp('echo_server', 'discard_server', 'client'))('our SC
       expect(() => a.send(message(3, 10), { stream: 0 })).toThrow();
     }, 30_000);
   }
+
+  it('usrsctp not there yet: connect() fails with init-failed after Max.Init.Retransmits; once it runs, connect() succeeds', async () => {
+    // T1-init starts at RTO.Initial and doubles up to RTO.Max (§5.1, §6.3.3); after Max.Init.Retransmits
+    // retransmissions unanswered the attempt ends: here 100 + 200 + 400 + 400 ms
+    const opts = { rtoInitial: 100, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 3 };
+    let expected = 0;
+    for (let k = 0; k <= opts.maxInitRetransmits; k++) expected += Math.min(opts.rtoInitial * 2 ** k, opts.rtoMax);
+    const { ep, udpPort } = await ourEndpoint(opts);
+    const serverUdp = await freeUdpPort(); // nobody there: ICMP port unreachable, counted, never thrown
+    const t0 = Date.now();
+    const failure = await ep.connect({ remote: { address: LOOPBACK, udpPort: serverUdp }, remotePort: DISCARD_PORT }).then(
+      () => null,
+      (e: unknown) => e as { code?: string; message: string },
+    );
+    const elapsed = Date.now() - t0;
+    expect(failure?.code).toBe('init-failed');
+    expect(elapsed).toBeGreaterThanOrEqual(expected - 50);
+    expect(elapsed).toBeLessThanOrEqual(expected + 1500);
+
+    const server = await startUsrsctpServer('discard_server', { remoteUdpPort: udpPort, udpPort: serverUdp });
+    const a = await ep.connect({ remote: { address: LOOPBACK, udpPort: server.udpPort }, remotePort: DISCARD_PORT });
+    a.send(message(5, 321), { stream: 0 });
+    await server.waitForOutput('Msg of length 321 received');
+    await a.shutdown();
+  }, 30_000);
 
   it("usrsctp's client connects to our listening endpoint, we echo its messages, it shuts down", async () => {
     const udp = await openUdpEncapsulation({ port: 0, address: LOOPBACK });
