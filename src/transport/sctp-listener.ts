@@ -80,12 +80,6 @@ export class SctpListener {
       const all = [...this.peers].map((p) => p.association.shutdown().catch(() => undefined));
       await Promise.race([Promise.all(all), new Promise<void>((r) => setTimeout(r, graceMs).unref())]);
     }
-    if (this.peers.size > 0) {
-      // ABORT what is left ourselves and let the ABORTs leave before the socket closes: the endpoint's
-      // close() sends them too, but closes the UDP socket in the same tick, which can cancel those sends.
-      for (const p of [...this.peers]) p.association.abort('collector closing');
-      await new Promise<void>((r) => setTimeout(r, 20));
-    }
-    this.endpoint.close();
+    this.endpoint.close(); // ABORTs what is left; the lower layer lets those sends leave before closing
   }
 }

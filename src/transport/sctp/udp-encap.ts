@@ -45,7 +45,11 @@ export class UdpEncapsulation implements LowerLayer {
       this.stats.sendErrors++;
       this.errorHandler?.(e);
     }
+    if (--this.inFlight === 0 && this.closed) this.release();
   };
+  /** Sends handed to dgram and not yet done: closing the socket before they are would cancel them. */
+  private inFlight = 0;
+  private released = false;
 
   private constructor(
     private readonly socket: Socket,
@@ -98,6 +102,7 @@ export class UdpEncapsulation implements LowerLayer {
     copy.set(length === packet.length ? packet : packet.subarray(0, length));
     this.stats.packetsOut++;
     this.stats.octetsOut += length;
+    this.inFlight++;
     this.socket.send(copy, 0, length, remote.udpPort, remote.address, this.afterSend);
   }
 
@@ -110,10 +115,22 @@ export class UdpEncapsulation implements LowerLayer {
     this.errorHandler = cb;
   }
 
+  /**
+   * Stops receiving at once; the socket itself closes once the sends already made have left (dgram
+   * resolves the address on a later tick and a close in between cancels them — an endpoint's last
+   * ABORTs would never reach the wire), or after 200 ms at the latest.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.handler = null;
+    if (this.inFlight === 0) this.release();
+    else setTimeout(() => this.release(), 200).unref();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.socket.close();
   }
 }

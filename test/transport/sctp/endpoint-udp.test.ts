@@ -66,4 +66,21 @@ describe('SCTP over UDP encapsulation on loopback', () => {
     expect(server.drops).toEqual({});
     expect(client.drops).toEqual({});
   });
+
+  it('closing an endpoint ABORTs its associations on the wire before the socket goes', async () => {
+    const lowerS = await openUdpEncapsulation({ port: 0, address: '127.0.0.1' });
+    const lowerC = await openUdpEncapsulation({ port: 0, address: '127.0.0.1' });
+    const server = new SctpEndpoint({ lower: lowerS, mtu: 1452 });
+    const client = new SctpEndpoint({ lower: lowerC, mtu: 1452 });
+    cleanups.push(() => server.close());
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const accepted = new Promise<SctpAssociation>((resolve) => server.listen(port, resolve));
+    await within(client.connect({ remote: { address: '127.0.0.1', udpPort: lowerS.local.udpPort }, remotePort: port }), 5000, 'connect');
+    const s = await within(accepted, 5000, 'accept');
+    const down = new Promise<string>((resolve) => s.on('down', (r) => resolve(r)));
+    client.close(); // sends ABORT and closes its UDP socket in the same tick
+    // The ABORT arrives (not COMM_LOST much later, which is what a cancelled send would give).
+    expect(await within(down, 2000, 'server down')).toBe('abort');
+    expect(lowerC.stats.sendErrors).toBe(0);
+  });
 });
