@@ -31,7 +31,7 @@ export class ConfigError extends Error {
 const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
 const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
 const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
-const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername', 'queue', 'spool', 'drainTimeout', 'failover', 'select'];
+const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername', 'queue', 'spool', 'drainTimeout', 'failover', 'select', 'exportTime'];
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 const RATE_KEYS = ['datagrams', 'records', 'burst'];
 const ROTATE_KEYS = ['maxBytes', 'interval', 'keep'];
@@ -321,10 +321,15 @@ class Validator {
     if (reconnectMax < reconnectMin) this.fail(m.get('reconnectMax') ?? node, `${path}.reconnectMax`, `must not be below reconnectMin (${reconnectMin})`);
     const tlsFiles = this.tlsFiles(m, path, node, (url?.startsWith('tls:') || delivery.failover?.some((x) => x.url.startsWith('tls:'))) ?? false, 'url');
     const servername = this.str(m, 'servername', path, node, false);
+    const exportTime = this.str(m, 'exportTime', path, node, false);
+    if (exportTime !== undefined && exportTime !== 'keep' && exportTime !== 'now') {
+      this.fail(m.get('exportTime'), `${path}.exportTime`, `must be keep (the incoming message's Export Time) or now (the time the message is built)${nearest(exportTime, ['keep', 'now']) ? ` — did you mean "${nearest(exportTime, ['keep', 'now'])}"?` : ''}`);
+    }
     if (name === undefined || url === undefined) return undefined;
     return {
       ...tlsFiles,
       ...(servername ? { servername } : {}),
+      ...(exportTime === 'keep' || exportTime === 'now' ? { exportTime } : {}),
       name,
       url,
       templateRefresh: this.num(m, 'templateRefresh', path, 60, 1, 86400),

@@ -79,7 +79,15 @@ export interface OutputConfig {
   failover?: FailoverMember[];
   /** Data-based collector selection (RFC 6183 §6.1): records go here when any rule matches; absent: all. */
   select?: SelectRule[];
+  /**
+   * Export Time of outgoing messages (RFC 6183 §7): `now` (absent) stamps the time the message is built;
+   * `keep` carries the Export Time of the incoming message the records came in (v9/v5 unix_secs, IPFIX
+   * Export Time), a message holding records of one incoming Export Time only.
+   */
+  exportTime?: ExportTimeSetting;
 }
+
+export type ExportTimeSetting = 'keep' | 'now';
 
 export type OverflowPolicySetting = 'drop-newest' | 'drop-oldest';
 

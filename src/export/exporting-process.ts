@@ -44,6 +44,9 @@ export class ExportingProcess implements RecordSink {
   /** Reliable transports: what the Exporting Process writes into (the transport is behind it). */
   readonly queue?: OutputQueue;
   private readonly transport: Transport;
+  /** exportTime: keep (RFC 6183 §7): the incoming Export Time of the records in each domain's message. */
+  private readonly keepExportTime: boolean;
+  private readonly exportTimes = new Map<Domain, number>();
 
   constructor(
     readonly config: OutputConfig,
@@ -54,6 +57,7 @@ export class ExportingProcess implements RecordSink {
     // in a new Transport Session and numbers it; the Exporting Process sees one session that never ends.
     this.queue = transport.reliable ? new OutputQueue(config.name, transport, queueSettings(config)) : undefined;
     this.transport = this.queue ?? transport;
+    this.keepExportTime = config.exportTime === 'keep';
     this.messagesOut = messagesSent.labels({ output: this.name });
     this.bytesOut = bytesSent.labels({ output: this.name });
     this.recordsOut = recordsSent.labels({ output: this.name });
@@ -156,6 +160,7 @@ export class ExportingProcess implements RecordSink {
     if (l && --l.sessions === 0 && d.templates.size === 0) {
       this.live.delete(d);
       this.domains.delete(l.key);
+      this.exportTimes.delete(d);
       this.templateIds.release(d.originTemplate.id);
     }
   }
@@ -189,7 +194,7 @@ export class ExportingProcess implements RecordSink {
     }
   }
 
-  records(s: ExporterSession, t: Template, buf: Buffer, start: number, end: number, count: number, _exportTime: number): void {
+  records(s: ExporterSession, t: Template, buf: Buffer, start: number, end: number, count: number, exportTime: number): void {
     if (!this.transport.isUp()) {
       this.dropped(DropReason.transportDown, count);
       return;
@@ -201,6 +206,7 @@ export class ExportingProcess implements RecordSink {
       o = this.byTemplate.get(t.uid)!;
     }
     const d = o.domain;
+    if (this.keepExportTime) this.keepTime(d, exportTime);
     this.announce(d, o);
     // Fast path: the whole batch fits the message being filled.
     if (d.fits(o.id, end - start)) {
@@ -239,13 +245,23 @@ export class ExportingProcess implements RecordSink {
     }
   }
 
+  /** exportTime: keep — a message carries records of one incoming Export Time: another one starts a new message. */
+  private keepTime(d: Domain, exportTime: number): void {
+    const t = this.exportTimes.get(d);
+    if (t === exportTime) return;
+    if (t !== undefined && d.records > 0) this.send(d);
+    this.exportTimes.set(d, exportTime);
+  }
+
   private dropped(reason: string, records: number): void {
     recordsDropped.inc({ stage: this.name, reason }, records);
     this.warn.warn(`${reason}`, { output: this.name, reason, records }, 'records dropped at output');
   }
 
   private send(d: Domain): void {
-    const m = d.take(Math.floor(Date.now() / 1000));
+    // A message without records (templates, withdrawals) is stamped now in either mode.
+    const kept = this.keepExportTime && d.records > 0 ? this.exportTimes.get(d) : undefined;
+    const m = d.take(kept ?? Math.floor(Date.now() / 1000));
     if (!m) return;
     if (this.queue) {
       this.queue.send(m.message, m.records); // counts what it sends and what it drops
