@@ -10,6 +10,8 @@
 //   sizes here stop at 10,240.
 // - discard_server: N messages all acknowledged (nothing in flight, nothing abandoned), usrsctp
 //   printed each one complete with its length, stream and SSN in order, then a graceful SHUTDOWN.
+// - 10,000 1,400-octet messages to discard_server, which reads slowly (it logs every read): its
+//   window closes and opens again, each message arrives once, SSNs in order.
 // - usrsctp killed mid-association: ours reports COMM_LOST ('comm-lost') within the bound that
 //   Association.Max.Retrans and RTO.Max give, with data outstanding and while idle (heartbeats).
 // - usrsctp not running yet: connect() gives up with init-failed after Max.Init.Retransmits, then
@@ -208,6 +210,38 @@ describe.skipIf(!haveUsrsctp('echo_server', 'discard_server', 'client'))('our SC
     expect(a.state).toBe('CLOSED');
     expect(down).toBe('shutdown');
   }, 60_000);
+
+  it('10,000 messages to a slow usrsctp (it logs every read): its window closes, we wait for it, it gets each once in order', async () => {
+    const { ep, udpPort } = await ourEndpoint({ mtu: 1452 });
+    const server = await startUsrsctpServer('discard_server', { remoteUdpPort: udpPort });
+    const a = await ep.connect({ remote: { address: LOOPBACK, udpPort: server.udpPort }, remotePort: DISCARD_PORT, outboundStreams: 1 });
+    const N = 10_000;
+    let queued = 0;
+    let lowestPeerRwnd = Infinity;
+    const pump = () => {
+      while (queued < N) {
+        const more = a.send(message(queued, 1400), { stream: 0 });
+        queued++;
+        if (!more) return;
+      }
+    };
+    a.on('drain', pump);
+    pump();
+    await until('all acknowledged', () => {
+      const s = a.stats();
+      lowestPeerRwnd = Math.min(lowestPeerRwnd, s.peerRwnd);
+      return queued === N && s.flightSize === 0 && s.bufferedAmount === 0;
+    }, 60_000, () => JSON.stringify(a.stats()));
+    const s = a.stats();
+    expect(s.messagesSent).toBe(N);
+    expect(s.abandonedMessages).toBe(0);
+    // usrsctp's 128 KiB window filled at least once (it reads slower than we send)
+    expect(lowestPeerRwnd).toBeLessThan(1452);
+    const ssns = [...server.output().matchAll(/Msg of length 1400 received from \S+ on stream 0 with SSN (\d+) .*complete 1\./g)].map((m) => Number(m[1]));
+    expect(ssns).toHaveLength(N);
+    expect(ssns.every((ssn, k) => ssn === k)).toBe(true);
+    await a.shutdown();
+  }, 90_000);
 
   // RFC 9260 §8.1: each T3-rtx expiry (and each unanswered HEARTBEAT) counts one error; above
   // Association.Max.Retrans the peer is unreachable. With RTO doubling up to RTO.Max, the worst case
