@@ -572,8 +572,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     }
     view.u32(V.outputInterface!, egress);
     view.u8(V.forwardingStatus!, status);
-    view.u64(V.observationTimeMs!, now[0]!);
-    view.u32(V.agentUptimeMs!, clock[0]!);
     view.mask |= Group.sample;
 
     flowRecords(dg, q + 4, end, u32(dg, q));
@@ -690,6 +688,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     now[0] = Date.now();
     now[1] = Math.floor(now[0] / 1000);
     clock[0] = uptime;
+    // The same for every flow sample of the datagram (only these lines write them in the view).
+    view.u64(V.observationTimeMs!, now[0]!);
+    view.u32(V.agentUptimeMs!, uptime);
     converted = 0;
 
     let i = 0;
