@@ -134,8 +134,12 @@ export class Gateway {
     this.outputSet.remove(o.sink);
     this.outputs.delete(name);
     await o.process.close();
-    forgetOutput(name);
-    for (const m of o.process.config.failover ?? []) forgetOutput(m.name);
+    // A removed output's gauges go, once its sockets' close events (which set transport_up 0) have run;
+    // an output of the same name started meanwhile (a changed one) owns them again.
+    const names = [name, ...(o.process.config.failover ?? []).map((m) => m.name)];
+    setTimeout(() => {
+      if (!this.outputs.has(name)) for (const n of names) forgetOutput(n);
+    }, 100).unref();
   }
 
   private async startHttp(): Promise<void> {
