@@ -210,10 +210,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   }
 
   /**
-   * Starts a record of `shape` needing at most `need` octets: sets `out` and `pos` to where it goes, and
-   * returns the DataView the copy plan writes through.
+   * Starts a record of `shape` needing at most `need` octets: sets `out` and `pos` to where it goes (the
+   * shape's staging area, or `big`), and writes its fixed part.
    */
-  function room(shape: Shape, need: number): DataView {
+  function startRecord(shape: Shape, need: number): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (stagedEntry[k] === undefined) {
       stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
@@ -224,16 +224,15 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       handOn(k);
       if (need > STAGE_LENGTH) {
         out = big;
-        pos = 0;
-        return bigView;
+        pos = shape.copyTo(bigView, 0);
+        return;
       }
     }
     out = shape.stage;
-    pos = stagedLength[k]!;
-    return shape.stageView;
+    pos = shape.copy(stagedLength[k]!);
   }
 
-  /** The record started by room() ends at `pos`. */
+  /** The record started by startRecord() ends at `pos`. */
   function stage(shape: Shape): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (out === big) {
@@ -261,7 +260,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     const facts = shape.variableFacts;
     let need = shape.fixedLength;
     for (let i = 0; i < facts.length; i++) need += 3 + variableLength(facts[i]!);
-    pos = shape.copy(room(shape, need), pos);
+    startRecord(shape, need);
     for (let i = 0; i < facts.length; i++) {
       const fact = facts[i]!;
       const l = variableLength(fact);
@@ -635,7 +634,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       return;
     }
     const shape = counterShapes.get(mask)!;
-    pos = shape.copy(room(shape, shape.fixedLength), pos);
+    startRecord(shape, shape.fixedLength);
     stage(shape);
   }
 
