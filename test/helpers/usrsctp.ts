@@ -11,6 +11,9 @@
 //                  connects, sends each line of stdin as a message, prints what it receives
 // Without encapsulation ports they would run over raw IP. Their stdout is a pipe here, so they run
 // under `stdbuf -oL` or stdio would hold their lines back in 4 KB blocks.
+//
+// Also here: captureLoopback, dumpcap on lo for an association's UDP ports, stopped only once
+// everything sent before stop() is in the file (the judges then read it with tshark).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';

@@ -67,7 +67,8 @@ describe.skipIf(!haveUsrsctp('echo_server'))('loss between our association and u
     const ep = new SctpEndpoint({ lower: lossy, rtoInitial: 500, rtoMin: 200 });
     endpoints.push(ep);
     const server = await startUsrsctpServer('echo_server', { remoteUdpPort: udp.local.udpPort });
-    const a = await connectThroughLoss(ep, server.udpPort);
+    // the handshake goes through the loss too (T1-init / T1-cookie retransmit what is lost)
+    const a = await ep.connect({ remote: { address: '127.0.0.1', udpPort: server.udpPort }, remotePort: ECHO_PORT, outboundStreams: 3 });
     const got: { stream: number; data: Uint8Array }[] = [];
     a.on('message', (data, info) => got.push({ stream: info.stream, data }));
 
@@ -105,8 +106,3 @@ describe.skipIf(!haveUsrsctp('echo_server'))('loss between our association and u
     await until('all acknowledged', () => a.stats().flightSize === 0, 10_000);
   }, 90_000);
 });
-
-/** connect() may lose its INIT or COOKIE ECHO to the loss too; T1 retransmits them. */
-async function connectThroughLoss(ep: SctpEndpoint, udpPort: number) {
-  return ep.connect({ remote: { address: '127.0.0.1', udpPort }, remotePort: ECHO_PORT, outboundStreams: 3 });
-}
