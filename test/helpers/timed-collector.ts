@@ -5,7 +5,10 @@
 // Strictness (templates before data, sequence numbers) is parseSession's job (test/export/strict-collector.ts).
 
 import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { messageLength, readTemplateSet, recordEnd } from '../../src/ipfix/reader.js';
+import { SctpEndpoint, openUdpEncapsulation } from '../../src/transport/sctp/index.js';
 import { makeTemplate, type Template } from '../../src/ipfix/template.js';
 
 export interface Chunk {
@@ -109,15 +112,30 @@ export function origins(messages: readonly WalkedMessage[]): Origin[] {
   return out;
 }
 
-/** A TCP collector on 127.0.0.1 recording each connection's chunks with their arrival times. */
+/** PEM files of a TLS collector: the CA exporters' certificates must chain to, its certificate and key. */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * A TCP (or, with `tls`, TLS with a client certificate required) collector on 127.0.0.1 recording each
+ * connection's chunks with their arrival times.
+ */
 export class TimedCollector {
   readonly sessions: Chunk[][] = [];
   private readonly sockets = new Set<net.Socket>();
   private server?: net.Server;
-  constructor(public port = 0) {}
+  constructor(
+    public port = 0,
+    private readonly tlsFiles?: TlsFiles,
+  ) {}
 
   async start(): Promise<number> {
-    const server = net.createServer((c) => {
+    const f = this.tlsFiles;
+    const options = f ? { ca: readFileSync(f.ca), cert: readFileSync(f.cert), key: readFileSync(f.key), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const } : undefined;
+    const server = (options ? tls.createServer.bind(null, options) : net.createServer)((c: net.Socket) => {
       const chunks: Chunk[] = [];
       this.sessions.push(chunks);
       this.sockets.add(c);
@@ -155,6 +173,43 @@ export class TimedCollector {
   }
 
   /** Every connection's bytes, for parseSession. */
+  streams(): Buffer[] {
+    return this.sessions.map((s) => Buffer.concat(s.map((c) => c.bytes)));
+  }
+}
+
+/**
+ * An IPFIX-over-SCTP collector in process (the project's stack over RFC 6951 UDP encapsulation on
+ * 127.0.0.1, SCTP port 4739): each association's messages, whole, with their arrival times, concatenated in
+ * arrival order (each stream — one per outgoing ODID — stays in order).
+ */
+export class SctpTimedCollector {
+  readonly sessions: Chunk[][] = [];
+  udpPort = 0;
+  private endpoint?: SctpEndpoint;
+
+  async start(): Promise<number> {
+    const lower = await openUdpEncapsulation({ port: 0, address: '127.0.0.1' });
+    this.udpPort = lower.local.udpPort;
+    const endpoint = new SctpEndpoint({ lower });
+    endpoint.listen(4739, (a) => {
+      const chunks: Chunk[] = [];
+      this.sessions.push(chunks);
+      a.on('message', (data) => chunks.push({ at: Date.now(), bytes: Buffer.from(data) }));
+    });
+    this.endpoint = endpoint;
+    return this.udpPort;
+  }
+
+  stop(): void {
+    this.endpoint?.close();
+    this.endpoint = undefined;
+  }
+
+  walked(session = 0): WalkedMessage[] {
+    return walk(this.sessions[session] ?? []);
+  }
+
   streams(): Buffer[] {
     return this.sessions.map((s) => Buffer.concat(s.map((c) => c.bytes)));
   }

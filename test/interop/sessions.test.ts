@@ -1,12 +1,14 @@
 // Exporter session lifecycle end to end (issue 5 item 3): `ipfix-mediator run` with one UDP NetFlow v9 input
-// (sessionTimeout 3 s) and three outputs — TCP with exportTime now, TCP with exportTime keep, UDP — fed by
+// (sessionTimeout 3 s) and five outputs — TCP with exportTime now, TCP with exportTime keep, TLS (mutual
+// authentication), SCTP (over UDP encapsulation, to the project's stack in this process), UDP — fed by
 // two hand-built exporters, X from 127.0.0.1 and Y from 127.0.0.2, that use the same Source ID (7) and the
 // same Template ID (256). The TCP streams are recorded with arrival times and parsed:
 //
 // 1. two exporters, same ODID and template id → two outgoing ODIDs, each with its RFC 7119 record
 //    (observationDomainId 149 = the outgoing ODID, originalExporterIPv4Address 403, originalObservationDomainId 405);
 // 2. Y falls silent → within sessionTimeout + 1 s of its last packet, a withdrawal of exactly the templates
-//    announced in its domain (data template and origin options template); Y back later → a new ODID;
+//    announced in its domain (data template and origin options template) on TCP, TLS and SCTP; Y back
+//    later → a new ODID;
 // 3. X reboots (sysUptime back to 1.5 s, sequence from 0) → its templates withdrawn, a new domain whose
 //    templates come before its data;
 // 4. X redefines template 256 → the old definition is withdrawn and the new one announced before its data;
@@ -20,8 +22,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
 import { gatewayBuilt, startGateway, type Gateway } from '../helpers/gateway.js';
-import { TimedCollector, origins, walk, type WalkedMessage } from '../helpers/timed-collector.js';
+import { SctpTimedCollector, TimedCollector, origins, walk, type WalkedMessage } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
+import { haveOpenssl, issue, makeCa } from '../helpers/certs.js';
 
 const tmp = tempDir('interop-sessions-');
 afterAll(() => tmp.cleanup());
@@ -138,11 +141,13 @@ function flows(m: WalkedMessage): string[] {
   return m.records.filter((r) => r.template.scopeCount === 0).map((r) => `${[...r.bytes.subarray(0, 4)].join('.')}:${r.bytes.readUInt16BE(4)}${r.bytes.length > 6 ? `/${r.bytes[6]}` : ''}`);
 }
 
-const ready = gatewayBuilt();
+const ready = gatewayBuilt() && haveOpenssl();
 
 describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefinition, reconnect, export time, two exporters with one ODID', () => {
   const now = new TimedCollector();
   const keep = new TimedCollector();
+  let secure!: TimedCollector;
+  const sctp = new SctpTimedCollector();
   const udpGot: Buffer[] = [];
   const x = new Exporter('127.0.0.1', X_NET, 3_600_000, X_SECS);
   const y = new Exporter('127.0.0.2', Y_NET, 7_200_000, Y_SECS);
@@ -159,8 +164,14 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
     const rx = dgram.createSocket('udp4');
     rx.on('message', (m) => udpGot.push(m));
     await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
+    const ca = makeCa(work, 'ca');
+    const server = issue(work, ca, 'collector', 'collector.test', ['IP:127.0.0.1']);
+    const client = issue(work, ca, 'gateway', 'gateway.test');
+    secure = new TimedCollector(0, { ca: ca.cert, cert: server.cert, key: server.key });
     await now.start();
     await keep.start();
+    await secure.start();
+    const sctpUdp = await sctp.start();
     const port = await freeUdpPort();
     startedAt = Date.now();
     const gw = await startGateway(
@@ -169,11 +180,13 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
       [
         { name: 'now', url: `tcp://127.0.0.1:${now.port}`, reconnectMin: 0.1, reconnectMax: 0.2, flushInterval: 20 },
         { name: 'keep', url: `tcp://127.0.0.1:${keep.port}`, exportTime: 'keep', flushInterval: 20 },
+        { name: 'tls', url: `tls://127.0.0.1:${secure.port}`, ca: ca.cert, cert: client.cert, key: client.key, flushInterval: 20 },
+        { name: 'sctp', url: `sctp://127.0.0.1:4739?encapsulation=udp&udpPort=${sctpUdp}`, flushInterval: 20 },
         { name: 'udp', url: `udp://127.0.0.1:${(rx.address() as { port: number }).port}`, flushInterval: 20 },
       ],
     );
     try {
-      await until('both TCP outputs connected', async () => (await metricOr0(gw, 'ipfix_mediator_transport_up')) === 2);
+      await until('TCP, TLS and SCTP outputs connected', async () => (await metricOr0(gw, 'ipfix_mediator_transport_up')) === 4);
       await x.open();
       await y.open();
       // 1. both exporters, three packets each, 300 ms apart
@@ -192,7 +205,7 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
           await x.send(port);
           x.tick(300);
           await sleep(300);
-          return (await metricOr0(gw, 'ipfix_mediator_exporter_sessions_ended_total', 'reason="timeout"')) === 1 && now.walked().some((m) => m.withdrawn.length > 0);
+          return (await metricOr0(gw, 'ipfix_mediator_exporter_sessions_ended_total', 'reason="timeout"')) === 1 && [now.walked(), secure.walked(), sctp.walked()].every((w) => w.some((m) => m.withdrawn.length > 0));
         },
         15_000,
       );
@@ -240,6 +253,8 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
       stoppedAt = Date.now();
       await now.stop();
       await keep.stop();
+      await secure.stop();
+      sctp.stop();
       rx.close();
     }
   }, 120_000);
@@ -247,7 +262,9 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
   it('every TCP connection is a strict IPFIX session: templates before data, no redefinition without withdrawal, sequence numbers per ODID', () => {
     expect(now.sessions.length).toBe(2);
     expect(keep.sessions.length).toBe(1);
-    for (const s of [...now.streams(), ...keep.streams()]) {
+    expect(secure.sessions.length).toBe(1);
+    expect(sctp.sessions.length).toBe(1);
+    for (const s of [...now.streams(), ...keep.streams(), ...secure.streams(), ...sctp.streams()]) {
       const p = parseSession(s);
       expect(p.errors).toEqual([]);
       expect(p.records.length).toBeGreaterThan(0);
@@ -273,8 +290,12 @@ describe.skipIf(!ready)('exporter sessions end to end: timeout, restart, redefin
     expect(inDomain(firstY.odid).sort()).toEqual(['198.51.100.1:80', '198.51.100.1:80', '198.51.100.1:80', '198.51.100.2:443', '198.51.100.2:443', '198.51.100.2:443']);
   });
 
-  it("Y's silence: within sessionTimeout + 1 s, exactly its domain's templates are withdrawn and its ODID ends", () => {
-    const m = now.walked();
+  it.each([
+    ['TCP', () => now.walked()],
+    ['TLS', () => secure.walked()],
+    ['SCTP', () => sctp.walked()],
+  ])("Y's silence (%s): within sessionTimeout + 1 s, exactly its domain's templates are withdrawn and its ODID ends", (_name, walked) => {
+    const m = walked();
     const o = origins(m);
     const yOdids = [...new Set(o.filter((r) => r.exporter === '127.0.0.2').map((r) => r.odid))];
     expect(yOdids.length).toBe(2); // the first domain ended; Y came back in a new one
