@@ -11,7 +11,7 @@ import { recordEnd } from '../ipfix/render.js';
 import { OPTIONS_TEMPLATE_SET_ID, TEMPLATE_SET_ID } from '../ipfix/constants.js';
 import type { Transport } from '../transport/transport.js';
 import { Domain, TemplateIds, type OutTemplate } from './domain.js';
-import { DropReason, bytesSent, messagesSent, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
+import { DropReason, bytesSent, messagesSent, outputDomains, outputTemplates, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { OutputQueue, type QueueSettings } from './output-queue.js';
 import { FailoverTransport } from './failover.js';
@@ -41,6 +41,8 @@ export class ExportingProcess implements RecordSink {
   private readonly messagesOut;
   private readonly bytesOut;
   private readonly recordsOut;
+  private readonly templatesGauge;
+  private readonly domainsGauge;
   /** Reliable transports: what the Exporting Process writes into (the transport is behind it). */
   readonly queue?: OutputQueue;
   private readonly transport: Transport;
@@ -61,6 +63,15 @@ export class ExportingProcess implements RecordSink {
     this.messagesOut = messagesSent.labels({ output: this.name });
     this.bytesOut = bytesSent.labels({ output: this.name });
     this.recordsOut = recordsSent.labels({ output: this.name });
+    this.templatesGauge = outputTemplates.labels({ output: this.name });
+    this.domainsGauge = outputDomains.labels({ output: this.name });
+    this.countState();
+  }
+
+  /** output_templates / output_domains, after every change of the mapping (never per record). */
+  private countState(): void {
+    this.templatesGauge.set(this.byTemplate.size + this.domains.size);
+    this.domainsGauge.set(this.domains.size);
   }
 
   async start(): Promise<void> {
@@ -112,6 +123,7 @@ export class ExportingProcess implements RecordSink {
       d = new Domain(this.nextOdid++, s, this.transport.maxMessage, this.templateIds);
       this.domains.set(key, d);
       log.info({ output: this.name, exporter: s.address, port: s.port, odid: s.observationDomainId, outgoingOdid: d.odid }, 'outgoing observation domain allocated');
+      this.countState();
     }
     this.bySession.set(s.uid, d);
     const l = this.live.get(d);
@@ -128,6 +140,7 @@ export class ExportingProcess implements RecordSink {
     const d = this.domainOf(s);
     const o = d.add(t, s);
     this.byTemplate.set(t.uid, o);
+    this.countState();
     if (this.transport.isUp()) this.announce(d, o);
   }
 
@@ -138,6 +151,7 @@ export class ExportingProcess implements RecordSink {
     o.domain.templates.delete(t.uid);
     this.withdraw(o);
     this.templateIds.release(o.id);
+    this.countState();
   }
 
   sessionEnded(s: ExporterSession, _reason: SessionEndReason): void {
@@ -163,6 +177,7 @@ export class ExportingProcess implements RecordSink {
       this.exportTimes.delete(d);
       this.templateIds.release(d.originTemplate.id);
     }
+    this.countState();
   }
 
   /** Template Withdrawal (RFC 7011 §8.1) on reliable transports for a template the collector knows. */

@@ -70,11 +70,14 @@ export const sctpRetransmissions = counter('sctp_retransmissions_total', 'DATA c
 export const sctpRto = gauge('sctp_rto_milliseconds', 'Current SCTP retransmission timeout of the output\'s association (RFC 9260 §6.3)', ['output']);
 export const sctpCwnd = gauge('sctp_cwnd_bytes', 'Current SCTP congestion window of the output\'s association (RFC 9260 §7.2)', ['output']);
 
+export const outputTemplates = gauge('output_templates', 'Templates an output currently has defined for its collector: derived from incoming ones plus one RFC 7119 options template per outgoing domain', ['output']);
+export const outputDomains = gauge('output_domains', 'Outgoing Observation Domains (ODIDs) an output currently maps, one per exporter with a live session', ['output']);
+
 // Operations
 export const configReloads = counter('config_reloads_total', 'Configuration reloads (SIGHUP) by result: ok (applied), partial (applied, but an input or output could not start: see the log), rejected (invalid; the running configuration stays)', ['result']);
 
 /** Gauges labelled by output: an output removed by a reload takes its series with it. */
-const OUTPUT_GAUGES = [transportUp, queueDepth, queueMemoryBytes, queueMessages, spoolBytes, failoverActive, sctpRto, sctpCwnd];
+const OUTPUT_GAUGES = [transportUp, queueDepth, queueMemoryBytes, queueMessages, spoolBytes, failoverActive, sctpRto, sctpCwnd, outputTemplates, outputDomains];
 export function forgetOutput(output: string): void {
   for (const g of OUTPUT_GAUGES) g.remove({ output });
 }

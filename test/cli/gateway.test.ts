@@ -16,6 +16,7 @@ import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
 import { TimedCollector, walk } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
 import { log } from '../../src/observe/log.js';
+import { registry } from '../../src/observe/metrics.js';
 
 const tmp = tempDir('gateway-reload-');
 afterAll(() => tmp.cleanup());
@@ -121,6 +122,11 @@ describe('Gateway.reload', () => {
       expect(col.sessions.length).toBe(2);
       expect(withdrawals(col, 1).length).toBe(4);
       expect(parseSession(col.streams()[1]!).errors).toEqual([]);
+      // the output's mapping state: one domain, its data template and its RFC 7119 options template
+      const gauge = async (name: string) => (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.find((v) => v.labels.output === 'out')?.value;
+      expect(await gauge('ipfix_mediator_output_domains')).toBe(1);
+      expect(await gauge('ipfix_mediator_output_templates')).toBe(2);
+      expect((await registry.getMetricsAsJSON()).find((m) => m.name === 'ipfix_mediator_config_reloads_total')?.values.filter((v) => v.labels.result === 'rejected').map((v) => v.value)).toEqual([1]);
     } finally {
       exporter.close();
       await gw.stop();
