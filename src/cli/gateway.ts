@@ -236,9 +236,7 @@ export class Gateway {
 
     // 4. The endpoint moves when its address changed; certificates of what was kept are read again.
     if (d.metrics) {
-      const h = this.http;
-      this.http = undefined;
-      if (h) await new Promise<void>((r) => h.close(() => r()));
+      await this.stopHttp();
       await this.startHttp();
     }
     const kept = new Set(d.inputs.unchanged.map((c) => c.name));
@@ -264,6 +262,16 @@ export class Gateway {
     this.inputs.clear();
     await Promise.allSettled([...this.outputs.values()].map((o) => o.process.close()));
     this.outputs.clear();
+    await this.stopHttp();
+  }
+
+  private async stopHttp(): Promise<void> {
+    const h = this.http;
+    this.http = undefined;
+    if (!h) return;
+    const closed = new Promise<void>((r) => h.close(() => r()));
+    h.closeAllConnections(); // a scraper's keep-alive connection must not hold the address
+    await closed;
   }
 
   /** The longest time a stop may take: 5 s, or 3 s past the longest drainTimeout above 2. */

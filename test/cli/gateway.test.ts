@@ -1,6 +1,6 @@
 // The running gateway's reload (src/cli/gateway.ts) in process, over real loopback sockets: a UDP NetFlow v9
 // input, a TCP output recorded here, the config file rewritten between reloads. Each case checks what the
-// collector sees: an unchanged config changes nothing; a changed output is a new Transport Session after
+// collector sees: an unchanged config changes nothing; a metrics address comes up; a changed output is a new Transport Session after
 // the old one withdrew everything; a changed input (or changed mapping settings) ends its sessions — their
 // templates withdrawn on the same connection — and decodes anew; a config naming a certificate that does
 // not exist is rejected before anything changes.
@@ -13,6 +13,7 @@ import { Gateway } from '../../src/cli/gateway.js';
 import { loadConfig } from '../../src/config/load.js';
 import { diffConfig } from '../../src/config/diff.js';
 import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
+import { freeTcpPort } from '../helpers/gateway.js';
 import { TimedCollector, walk } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
 import { log } from '../../src/observe/log.js';
@@ -55,14 +56,14 @@ describe('Gateway.reload', () => {
     await col.start();
     const port = await freeUdpPort();
     const path = join(tmp.dir, 'gw.yaml');
-    const write = (over: { flushInterval?: number; sessionTimeout?: number; enterprise?: number; extraOutput?: object } = {}) =>
+    const write = (over: { flushInterval?: number; sessionTimeout?: number; enterprise?: number; extraOutput?: object; metrics?: string } = {}) =>
       writeFileSync(
         path,
         JSON.stringify({
           inputs: [{ name: 'in', listen: `udp://127.0.0.1:${port}`, sessionTimeout: over.sessionTimeout ?? 60 }],
           outputs: [{ name: 'out', url: `tcp://127.0.0.1:${col.port}`, flushInterval: over.flushInterval ?? 20 }, ...(over.extraOutput ? [over.extraOutput] : [])],
           ...(over.enterprise ? { mapping: { netflow9Enterprise: over.enterprise } } : {}),
-          metrics: false,
+          metrics: over.metrics ?? false,
           logLevel: 'silent',
         }),
       );
@@ -112,9 +113,18 @@ describe('Gateway.reload', () => {
       await send();
       await until('a record after the mapping change', () => flows(col, 1) === 3);
 
+      // the metrics endpoint comes up where the new config says, with /health of what runs
+      const metricsPort = await freeTcpPort();
+      write({ flushInterval: 30, sessionTimeout: 61, enterprise: 4242, metrics: `127.0.0.1:${metricsPort}` });
+      expect(await gw.reload()).toBe('ok');
+      const health = (await (await fetch(`http://127.0.0.1:${metricsPort}/health`, { signal: AbortSignal.timeout(5000) })).json()) as { inputs: { name: string }[]; outputs: { name: string; transportUp: boolean }[] };
+      expect(health.inputs.map((i) => i.name)).toEqual(['in']);
+      expect(health.outputs).toEqual([expect.objectContaining({ name: 'out', transportUp: true })]);
+      expect(col.sessions.length).toBe(2);
+
       // a new TLS output whose certificate does not exist: rejected, nothing changes
       const before = gw.current;
-      write({ flushInterval: 30, sessionTimeout: 61, enterprise: 4242, extraOutput: { name: 'tls', url: 'tls://127.0.0.1:1', ca: 'missing-ca.pem', cert: 'missing.pem', key: 'missing.key' } });
+      write({ flushInterval: 30, sessionTimeout: 61, enterprise: 4242, metrics: `127.0.0.1:${metricsPort}`, extraOutput: { name: 'tls', url: 'tls://127.0.0.1:1', ca: 'missing-ca.pem', cert: 'missing.pem', key: 'missing.key' } });
       expect(await gw.reload()).toBe('rejected');
       expect(gw.current).toBe(before);
       await send();
