@@ -49,6 +49,8 @@ export interface SessionState<E extends TemplateEntry = TemplateEntry> {
    * need not offer it.
    */
   restart?(evidence: string): SessionState<E>;
+  /** Milliseconds between the session's previous datagram and this one, by the receive clock (0 for the first). */
+  readonly silence?: number;
 }
 
 export interface DecodeContext {

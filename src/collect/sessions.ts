@@ -79,6 +79,8 @@ class Session<E extends TemplateEntry = TemplateEntry> implements SessionState<E
   readonly templates: Templates<E>;
   protocolState: unknown = undefined;
   lastSeen: number;
+  /** ms from the previous datagram to the latest one (restart evidence: an exporter cannot have booted before its last packet). */
+  silence = 0;
   /** Carried by a TCP/TLS connection or SCTP association: ends with it, not by sessionTimeout. */
   reliable = false;
   private held: HeldSet[] = [];
@@ -178,7 +180,11 @@ export class SessionTable {
       this.count++;
       sessionsActive.inc(this.inputLabel);
       this.sink.sessionStarted(s.session);
-    } else s.lastSeen = this.now();
+    } else {
+      const t = this.now();
+      s.silence = t - s.lastSeen;
+      s.lastSeen = t;
+    }
     return s as unknown as SessionState<E>;
   }
 

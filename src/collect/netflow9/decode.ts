@@ -35,8 +35,6 @@ export interface Netflow9State {
   /** Sequence number of the last packet (RFC 3954 counts packets). */
   lastSequence: number;
   packets: number;
-  /** When the last packet arrived (ms since the epoch): a restart cannot have happened before it. */
-  receivedAt: number;
 }
 
 type Session = SessionState<Netflow9Entry>;
@@ -179,21 +177,19 @@ export function buildNetflow9Decoder(options: DecoderOptions, style: PlanStyle =
     const sequence = dg.readUInt32BE(12);
     let session = ctx.session<Netflow9Entry>('netflow9', address, port, dg.readUInt32BE(16));
     let state = session.protocolState as Netflow9State | undefined;
-    const receivedAt = Date.now();
     if (state && session.restart) {
       // src/collect/restart.ts: an exporter that may have booted since its last packet and whose uptime
       // went back beyond reordering, or whose newer packet has an earlier sequence number.
-      const evidence = netflow9Restarted(state.sysUptime, state.unixSecs, state.lastSequence, sysUptime, unixSecs, sequence, receivedAt - state.receivedAt);
+      const evidence = netflow9Restarted(state.sysUptime, state.unixSecs, state.lastSequence, sysUptime, unixSecs, sequence, session.silence ?? 0);
       if (evidence) {
         session = session.restart(evidence);
         state = undefined;
       }
     }
-    if (!state) session.protocolState = state = { sysUptime: 0, unixSecs: 0, lastSequence: 0, packets: 0, receivedAt };
+    if (!state) session.protocolState = state = { sysUptime: 0, unixSecs: 0, lastSequence: 0, packets: 0 };
     state.sysUptime = sysUptime;
     state.unixSecs = unixSecs;
     state.lastSequence = sequence;
-    state.receivedAt = receivedAt;
     state.packets++;
     clock[0] = unixSecs * 1000;
     clock[1] = sysUptime;
