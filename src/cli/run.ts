@@ -24,6 +24,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log.level = config.logLevel;
+  // SIGHUP's default action ends the process: one that comes while starting is kept for afterwards.
+  let hupWhileStarting = false;
+  const early = () => (hupWhileStarting = true);
+  process.on('SIGHUP', early);
   let gateway: Gateway;
   try {
     gateway = new Gateway(config, path);
@@ -33,6 +37,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`${config.source}: ${(e as Error).message}\n`);
     log.fatal({ err: e }, 'cannot start');
     return 1;
+  } finally {
+    process.off('SIGHUP', early);
   }
   log.info({ config: config.source, inputs: config.inputs.map((i) => i.listen), outputs: config.outputs.map((o) => o.url), metrics: config.metrics }, 'ipfix-mediator running');
 
@@ -56,11 +62,13 @@ export async function run(argv: string[]): Promise<number> {
       // The HTTP server and any stray handle must not keep the process alive past shutdown.
       setImmediate(() => process.exit(0));
     };
-    process.on('SIGHUP', () => {
+    const hup = () => {
       if (stopping) return;
       log.info({ config: path ?? config.source }, 'SIGHUP: reloading the configuration and TLS certificates');
       gateway.reload().catch((err: unknown) => log.error({ err }, 'reload failed'));
-    });
+    };
+    process.on('SIGHUP', hup);
+    if (hupWhileStarting) hup();
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
