@@ -8,9 +8,10 @@
 // - removed outputs leave the OutputSet first, then close as at shutdown (Template Withdrawals on reliable
 //   transports, queue drained for drainTimeout); removed inputs stop (their sessions end, `shutdown`, and
 //   every output withdraws what it derived from them);
-// - changed ones are removed, then started again with the new settings (an output misses the records that
-//   arrive while it closes and starts); new outputs learn every live session and template before the next
-//   datagram (CollectingProcess.announceTo);
+// - changed ones are removed, then started again with the new settings; what arrives for such an output
+//   while it closes and starts waits in an EventHold (src/mediate/event-hold.ts) and is replayed into the
+//   new one; new outputs learn every live session and template before the next datagram
+//   (CollectingProcess.announceTo);
 // - changed mapping settings or mapping files restart every input (decoders compile their plans from them);
 // - a config that does not load, a certificate file that does not read, or mapping tables that do not load
 //   reject the whole reload before anything changes: errors logged, the running config stays.
@@ -26,13 +27,14 @@ import { describeDiff, diffConfig } from '../config/diff.js';
 import { CollectingProcess } from '../collect/collecting-process.js';
 import { createExportingProcess, type ExportingProcess } from '../export/index.js';
 import { OutputSet } from '../mediate/output-set.js';
+import { EventHold } from '../mediate/event-hold.js';
 import type { RecordSink } from '../mediate/sink.js';
 import { Selector } from '../mediate/select.js';
 import { loadRegistry } from '../model/registry.js';
 import type { Registry } from '../model/types.js';
 import { log } from '../observe/log.js';
 import { startHttp } from '../observe/http.js';
-import { configReloads, forgetOutput } from '../observe/metrics.js';
+import { DropReason, configReloads, forgetOutput, recordsDropped } from '../observe/metrics.js';
 import { reloadTlsOutputs } from '../transport/tls.js';
 import { TlsCredentials } from '../transport/tls-credentials.js';
 
@@ -116,26 +118,35 @@ export class Gateway {
     return new CollectingProcess(c, this.outputSet, { registry, mapping: this.config.mapping });
   }
 
-  /** Creates, starts and joins an output; it learns the sessions and templates live on the inputs. */
-  private async startOutput(c: OutputConfig): Promise<void> {
+  /**
+   * Creates, starts and joins an output; it learns the sessions and templates live on the inputs, or — an
+   * output restarted by a reload — everything its hold kept since the old one left, in one go.
+   */
+  private async startOutput(c: OutputConfig, hold?: EventHold): Promise<void> {
     const process = createExportingProcess(c);
     await process.start();
     // Outputs with select rules see only the records those match (RFC 6183 §6.1); the others see all.
     const sink = c.select ? new Selector(c.name, c.select, process) : process;
-    for (const i of this.inputs.values()) i.announceTo(sink);
+    if (hold) {
+      this.outputSet.remove(hold);
+      hold.replayInto(sink);
+    } else for (const i of this.inputs.values()) i.announceTo(sink);
     this.outputSet.add(sink);
     this.outputs.set(c.name, { process, sink });
   }
 
-  /** Leaves the OutputSet, then closes as at shutdown: withdrawals on reliable transports, queue drained. */
-  private async stopOutput(name: string): Promise<void> {
+  /**
+   * Leaves the OutputSet, then closes as at shutdown: withdrawals on reliable transports, queue drained.
+   * `removed`: no output of this name follows, so its gauges go too.
+   */
+  private async stopOutput(name: string, removed: boolean): Promise<void> {
     const o = this.outputs.get(name);
     if (!o) return;
     this.outputSet.remove(o.sink);
     this.outputs.delete(name);
     await o.process.close();
-    // A removed output's gauges go, once its sockets' close events (which set transport_up 0) have run;
-    // an output of the same name started meanwhile (a changed one) owns them again.
+    if (!removed) return;
+    // A removed output's gauges go, once its sockets' close events (which set transport_up 0) have run.
     const names = [name, ...(o.process.config.failover ?? []).map((m) => m.name)];
     setTimeout(() => {
       if (!this.outputs.has(name)) for (const n of names) forgetOutput(n);
@@ -202,13 +213,32 @@ export class Gateway {
     if (d.logLevel) log.level = next.logLevel;
     let failed = 0;
 
-    // 2. Outputs: removed and changed ones leave and close; changed and added ones start and join.
-    for (const c of [...d.outputs.removed, ...d.outputs.changed]) await this.stopOutput(c.name);
+    // 2. Outputs: removed and changed ones leave and close; changed and added ones start and join. What
+    //    arrives for a changed output meanwhile waits in a hold that learned the live state first.
+    const holds = new Map<string, EventHold>();
+    for (const c of d.outputs.changed) {
+      // in one step, between two events: the old output gets no more, the hold everything from here on
+      const hold = new EventHold(c.name);
+      for (const i of this.inputs.values()) i.announceTo(hold);
+      const old = this.outputs.get(c.name);
+      if (old) this.outputSet.remove(old.sink);
+      this.outputSet.add(hold);
+      holds.set(c.name, hold);
+    }
+    for (const c of d.outputs.removed) await this.stopOutput(c.name, true);
+    for (const c of d.outputs.changed) await this.stopOutput(c.name, false);
+    // The old sockets' close events (transport_up 0) must run before the new ones connect (transport_up 1).
+    if (d.outputs.changed.length) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...d.outputs.changed, ...d.outputs.added]) {
+      const hold = holds.get(c.name);
       try {
-        await this.startOutput(c);
+        await this.startOutput(c, hold);
       } catch (e) {
         failed++;
+        if (hold) {
+          this.outputSet.remove(hold);
+          recordsDropped.inc({ stage: c.name, reason: DropReason.transportDown }, hold.heldRecords);
+        }
         log.error({ output: c.name, err: (e as Error).message }, 'reload: output could not start; it is left out until the next reload');
       }
     }

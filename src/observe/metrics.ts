@@ -107,5 +107,7 @@ export const DropReason = {
   notAllowed: 'not_allowed',
   /** An exporter above the input's rate limit. */
   rateLimited: 'rate_limited',
+  /** Records that arrived while a reload restarted their output, beyond what the reload may hold (64 MiB). */
+  reloadHoldFull: 'reload_hold_full',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];

@@ -86,14 +86,22 @@ describe('Gateway.reload', () => {
       expect(col.sessions.length).toBe(1);
       expect(withdrawals(col, 0)).toEqual([]);
 
-      // changed output: the old session withdraws everything and closes; the new one learns the live templates
+      // changed output: the old session withdraws everything and closes; the new one learns the live
+      // templates; what arrives meanwhile is held and replayed into it: nothing lost, nothing twice
       write({ flushInterval: 30 });
-      expect(await gw.reload()).toBe('ok');
+      const reloading = gw.reload();
+      for (let i = 0; i < 3; i++) await send();
+      expect(await reloading).toBe('ok');
       await until('second connection', () => col.sessions.length === 2);
+      await until('the records sent during the reload', () => flows(col, 0) + flows(col, 1) === 5);
+      const ports = [0, 1].flatMap((k) => walk(col.sessions[k]!).flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => r.bytes.readUInt16BE(4))));
+      expect(ports.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
+      expect(flows(col, 0)).toBe(2); // the three sent during the reload were held for the new session
       expect(new Set(withdrawals(col, 0))).toEqual(new Set(announcements(col, 0).map((t) => t.id)));
       expect(withdrawals(col, 0).length).toBe(2);
+      const onNew = flows(col, 1);
       await send();
-      await until('a record on the new connection', () => flows(col, 1) === 1);
+      await until('a record on the new connection', () => flows(col, 1) === onNew + 1);
       expect(parseSession(col.streams()[1]!).errors).toEqual([]);
       expect(announcements(col, 1).length).toBe(2);
 
@@ -102,7 +110,7 @@ describe('Gateway.reload', () => {
       expect(await gw.reload()).toBe('ok');
       await until('withdrawals after the input restart', () => withdrawals(col, 1).length === 2);
       await send();
-      await until('a record after the input restart', () => flows(col, 1) === 2);
+      await until('a record after the input restart', () => flows(col, 1) === onNew + 2);
       expect(col.sessions.length).toBe(2);
       expect(announcements(col, 1).length).toBe(4);
 
@@ -111,7 +119,7 @@ describe('Gateway.reload', () => {
       expect(await gw.reload()).toBe('ok');
       await until('withdrawals after the mapping change', () => withdrawals(col, 1).length === 4);
       await send();
-      await until('a record after the mapping change', () => flows(col, 1) === 3);
+      await until('a record after the mapping change', () => flows(col, 1) === onNew + 3);
 
       // the metrics endpoint comes up where the new config says, with /health of what runs
       const metricsPort = await freeTcpPort();
@@ -128,7 +136,7 @@ describe('Gateway.reload', () => {
       expect(await gw.reload()).toBe('rejected');
       expect(gw.current).toBe(before);
       await send();
-      await until('records go on', () => flows(col, 1) === 4);
+      await until('records go on', () => flows(col, 1) === onNew + 4);
       expect(col.sessions.length).toBe(2);
       expect(withdrawals(col, 1).length).toBe(4);
       expect(parseSession(col.streams()[1]!).errors).toEqual([]);
