@@ -145,6 +145,7 @@ export class Gateway {
     this.outputSet.remove(o.sink);
     this.outputs.delete(name);
     await o.process.close();
+    if (o.sink instanceof Selector) o.sink.close();
     if (!removed) return;
     // A removed output's gauges go, once its sockets' close events (which set transport_up 0) have run.
     const names = [name, ...(o.process.config.failover ?? []).map((m) => m.name)];

@@ -217,6 +217,8 @@ export class Selector implements RecordSink {
   private readonly compiled = new Map<number, Compiled>(); // template uid
   private readonly templatesOf = new Map<number, number[]>(); // session uid → template uids compiled
   private unselected = 0;
+  private readonly flushCount: () => void;
+  private readonly unhookScrape: () => void;
 
   constructor(
     readonly output: string,
@@ -224,10 +226,17 @@ export class Selector implements RecordSink {
     private readonly next: RecordSink,
   ) {
     const counter = recordsUnselected.labels({ output });
-    onScrape(() => {
+    this.flushCount = () => {
       if (this.unselected) counter.inc(this.unselected);
       this.unselected = 0;
-    });
+    };
+    this.unhookScrape = onScrape(this.flushCount);
+  }
+
+  /** The output is gone (config reload): report what is counted, then no more at scrape time. */
+  close(): void {
+    this.flushCount();
+    this.unhookScrape();
   }
 
   private passes(s: ExporterSession): boolean {
