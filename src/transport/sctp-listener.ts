@@ -6,7 +6,7 @@
 import type { HostPort } from '../config/load.js';
 import { SctpEndpoint, type DownReason, type SctpAssociation } from './sctp/index.js';
 import { openLowerLayer, resolveHost } from './sctp-lower.js';
-import { stackTimers, type SctpUrlOptions } from './sctp-options.js';
+import { stackSettings, type SctpUrlOptions } from './sctp-options.js';
 
 /** One association (a Transport Session) as the receiver sees it. */
 export interface SctpPeer {
@@ -41,7 +41,7 @@ export class SctpListener {
   /** Start listening; rejects with a clear message when the lower layer cannot open. */
   static async open(at: HostPort, options: SctpUrlOptions, handlers: SctpListenerHandlers): Promise<SctpListener> {
     const { lower, udpPort } = await openLowerLayer(options, at.family, await resolveHost(at), options.udpPort);
-    const endpoint = new SctpEndpoint({ lower, ...stackTimers(options) });
+    const endpoint = new SctpEndpoint({ lower, ...stackSettings(options) });
     const listener = new SctpListener(endpoint, udpPort, at.port);
     endpoint.listen(at.port, (association) => listener.accept(association, handlers), { maxInboundStreams: options.streams });
     return listener;

@@ -37,6 +37,12 @@ export interface SctpUrlOptions {
   associationMaxRetrans?: number;
   pathMaxRetrans?: number;
   heartbeatInterval?: number;
+  /**
+   * Largest SCTP packet in octets (common header and chunks, no IP/UDP header). Default the stack's
+   * 1232, which fits any IPv6 path; 1452 suits a 1500-octet IPv4 path with UDP encapsulation and
+   * carries a 1,400-octet IPFIX message in one DATA chunk instead of two.
+   */
+  mtu?: number;
 }
 
 interface Spec {
@@ -60,6 +66,7 @@ const NUMERIC: Record<string, Spec> = {
   associationMaxRetrans: { min: 1, max: 100, roles: ['output', 'listen'], what: 'Association.Max.Retrans' },
   pathMaxRetrans: { min: 1, max: 100, roles: ['output', 'listen'], what: 'Path.Max.Retrans' },
   heartbeatInterval: { min: 100, max: 3_600_000, roles: ['output', 'listen'], what: 'HB.interval in ms' },
+  mtu: { min: 512, max: 65507, roles: ['output', 'listen'], what: 'largest SCTP packet in octets' },
 };
 const KEYS = ['encapsulation', ...Object.keys(NUMERIC)];
 
@@ -112,10 +119,12 @@ export function parseSctpUrl(url: string, role: SctpRole): SctpUrl | string {
   return { at, options };
 }
 
-/** The stack's timer and limit settings the URL gave (only those), for SctpEndpoint's options. */
-export function stackTimers(o: SctpUrlOptions): Partial<Pick<SctpUrlOptions, 'rtoInitial' | 'rtoMin' | 'rtoMax' | 'maxInitRetransmits' | 'associationMaxRetrans' | 'pathMaxRetrans' | 'heartbeatInterval'>> {
+const STACK_KEYS = ['rtoInitial', 'rtoMin', 'rtoMax', 'maxInitRetransmits', 'associationMaxRetrans', 'pathMaxRetrans', 'heartbeatInterval', 'mtu'] as const;
+
+/** The stack's timer, limit and packet-size settings the URL gave (only those), for SctpEndpoint's options. */
+export function stackSettings(o: SctpUrlOptions): Partial<Pick<SctpUrlOptions, (typeof STACK_KEYS)[number]>> {
   const out: Record<string, number> = {};
-  for (const k of ['rtoInitial', 'rtoMin', 'rtoMax', 'maxInitRetransmits', 'associationMaxRetrans', 'pathMaxRetrans', 'heartbeatInterval'] as const) {
+  for (const k of STACK_KEYS) {
     if (o[k] !== undefined) out[k] = o[k];
   }
   return out;

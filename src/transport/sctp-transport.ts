@@ -11,7 +11,7 @@ import type { HostPort } from '../config/load.js';
 import type { Transport } from './transport.js';
 import { SctpEndpoint, type DownReason, type SctpAssociation } from './sctp/index.js';
 import { openLowerLayer, resolveHost } from './sctp-lower.js';
-import { stackTimers, type SctpUrlOptions } from './sctp-options.js';
+import { stackSettings, type SctpUrlOptions } from './sctp-options.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { queueDepth, reconnects, sctpAbandoned, sctpCwnd, sctpRetransmissions, sctpRto, transportUp } from '../observe/metrics.js';
 
@@ -88,7 +88,7 @@ export class SctpTransport implements Transport {
     // A lower layer that cannot open (port taken, no raw-socket privilege) is a configuration fault:
     // say so at start instead of retrying forever.
     const { lower } = await openLowerLayer(this.options, this.to.family, undefined, this.options.localUdpPort);
-    this.endpoint = new SctpEndpoint({ lower, ...stackTimers(this.options) });
+    this.endpoint = new SctpEndpoint({ lower, ...stackSettings(this.options) });
     this.sampler = setInterval(() => this.sampleQueue(), QUEUE_SAMPLE_MS);
     this.sampler.unref();
     this.connect();

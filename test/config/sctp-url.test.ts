@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseConfig, ConfigError } from '../../src/config/load.js';
-import { parseSctpUrl, stackTimers } from '../../src/transport/sctp-options.js';
+import { parseSctpUrl, stackSettings } from '../../src/transport/sctp-options.js';
 
 function outputErrors(url: string): string[] {
   try {
@@ -22,26 +22,26 @@ describe('sctp:// URL options', () => {
       at: { scheme: 'sctp', host: 'collector.example', port: 4739, family: 4 },
       options: { encapsulation: 'none', udpPort: 9899, localUdpPort: 0, streams: 16, ttl: 0, messageSize: 65535 },
     });
-    expect(stackTimers((r as Exclude<typeof r, string>).options)).toEqual({});
+    expect(stackSettings((r as Exclude<typeof r, string>).options)).toEqual({});
   });
 
   it('reads every option, IPv6 in brackets', () => {
     const r = parseSctpUrl(
-      'sctp://[::1]:4740?encapsulation=udp&udpPort=19899&localUdpPort=20000&streams=4&ttl=250&messageSize=1200&rtoInitial=300&rtoMin=100&rtoMax=400&maxInitRetransmits=2&associationMaxRetrans=3&pathMaxRetrans=3&heartbeatInterval=500',
+      'sctp://[::1]:4740?encapsulation=udp&udpPort=19899&localUdpPort=20000&streams=4&ttl=250&messageSize=1200&rtoInitial=300&rtoMin=100&rtoMax=400&maxInitRetransmits=2&associationMaxRetrans=3&pathMaxRetrans=3&heartbeatInterval=500&mtu=1452',
       'output',
     );
     expect(r).toEqual({
       at: { scheme: 'sctp', host: '::1', port: 4740, family: 6 },
-      options: { encapsulation: 'udp', udpPort: 19899, localUdpPort: 20000, streams: 4, ttl: 250, messageSize: 1200, rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500 },
+      options: { encapsulation: 'udp', udpPort: 19899, localUdpPort: 20000, streams: 4, ttl: 250, messageSize: 1200, rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500, mtu: 1452 },
     });
-    expect(stackTimers((r as Exclude<typeof r, string>).options)).toEqual({ rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500 });
+    expect(stackSettings((r as Exclude<typeof r, string>).options)).toEqual({ rtoInitial: 300, rtoMin: 100, rtoMax: 400, maxInitRetransmits: 2, associationMaxRetrans: 3, pathMaxRetrans: 3, heartbeatInterval: 500, mtu: 1452 });
     // listening: udpPort is the local port, 0 asks for a free one
     expect(parseSctpUrl('sctp://127.0.0.1:4739?encapsulation=udp&udpPort=0', 'listen')).toMatchObject({ options: { encapsulation: 'udp', udpPort: 0 } });
   });
 
   it('refuses what it cannot honour, saying how to write it', () => {
     expect(parseSctpUrl('sctp://h:4739?encapsulaton=udp', 'output')).toBe(
-      'unknown sctp:// option "encapsulaton" — did you mean "encapsulation"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
+      'unknown sctp:// option "encapsulaton" — did you mean "encapsulation"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval, mtu)',
     );
     expect(parseSctpUrl('sctp://h:4739?encapsulation=tcp', 'output')).toBe('sctp:// option encapsulation must be "udp" (RFC 6951 SCTP over UDP) or "none" (SCTP over IP), not "tcp"');
     expect(parseSctpUrl('sctp://h:4739?udpPort=9900', 'output')).toBe('sctp:// option udpPort needs encapsulation=udp');
@@ -57,7 +57,7 @@ describe('sctp:// URL options', () => {
   it('config validation reports a bad option at the url key and line', () => {
     expect(outputErrors('sctp://127.0.0.1:4739?encapsulation=udp&streams=8&ttl=500')).toEqual([]);
     expect(outputErrors('sctp://127.0.0.1:4739?encapsulation=udp&stream=8')).toEqual([
-      'gw.yaml:6: outputs[0].url: unknown sctp:// option "stream" — did you mean "streams"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval)',
+      'gw.yaml:6: outputs[0].url: unknown sctp:// option "stream" — did you mean "streams"? (known: encapsulation, udpPort, localUdpPort, streams, ttl, messageSize, rtoInitial, rtoMin, rtoMax, maxInitRetransmits, associationMaxRetrans, pathMaxRetrans, heartbeatInterval, mtu)',
     ]);
   });
 });
