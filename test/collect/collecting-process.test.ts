@@ -10,6 +10,7 @@ import { registry as metrics } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { log } from '../../src/observe/log.js';
 import type { DecodeFn } from '../../src/collect/decoder.js';
+import { ipfix, set } from '../helpers/ipfix-message.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
@@ -39,22 +40,6 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
   return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
-// An IPFIX message from parts: header + sets.
-function ipfix(odid: number, ...sets: Buffer[]): Buffer {
-  const body = Buffer.concat(sets);
-  const h = Buffer.alloc(16);
-  h.writeUInt16BE(10, 0);
-  h.writeUInt16BE(16 + body.length, 2);
-  h.writeUInt32BE(1_700_000_000, 4);
-  h.writeUInt32BE(odid, 12);
-  return Buffer.concat([h, body]);
-}
-function set(id: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(4 + body.length, 2);
-  return Buffer.concat([h, body]);
-}
 const tmpl = (id: number, ...fields: [number, number][]) => set(2, Buffer.from([id >> 8, id & 255, 0, fields.length, ...fields.flatMap(([f, l]) => [f >> 8, f & 255, l >> 8, l & 255])]));
 const data = (id: number, ...bytes: number[]) => set(id, Buffer.from(bytes));
 

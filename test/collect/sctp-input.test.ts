@@ -6,7 +6,7 @@
 // outside the allow list is aborted before any message is decoded; a message that is not one IPFIX
 // Message aborts its association.
 //
-// Messages are built here: header (version 10, length, export time, sequence, ODID), then sets;
+// Messages are built byte by byte (test/helpers/ipfix-message.ts): header, then sets;
 // template 256 = sourceIPv4Address (8, 4 octets) + destinationTransportPort (11, 2 octets).
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,26 +21,10 @@ import { openUdpEncapsulation } from '../../src/transport/sctp/udp-encap.js';
 import type { LowerLayer, PacketHandler, Remote } from '../../src/transport/sctp/lower-layer.js';
 import { freeUdpPort } from '../helpers/tools.js';
 import { until } from '../helpers/sctp.js';
+import { ipfix, set, template256, withdraw256 } from '../helpers/ipfix-message.js';
 
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 
-function ipfix(odid: number, ...sets: Buffer[]): Buffer {
-  const body = Buffer.concat(sets);
-  const h = Buffer.alloc(16);
-  h.writeUInt16BE(10, 0);
-  h.writeUInt16BE(16 + body.length, 2);
-  h.writeUInt32BE(1_700_000_000, 4);
-  h.writeUInt32BE(odid, 12);
-  return Buffer.concat([h, body]);
-}
-function set(id: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(4 + body.length, 2);
-  return Buffer.concat([h, body]);
-}
-const template256 = set(2, Buffer.from([1, 0, 0, 2, 0, 8, 0, 4, 0, 11, 0, 2]));
-const withdraw256 = set(2, Buffer.from([1, 0, 0, 0]));
 // two records: 192.0.2.1 port 4739, 192.0.2.2 port 2055
 const data256 = set(256, Buffer.from([192, 0, 2, 1, 0x12, 0x83, 192, 0, 2, 2, 0x08, 0x07]));
 

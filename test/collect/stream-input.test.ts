@@ -12,6 +12,7 @@ import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { registry as metrics } from '../../src/observe/metrics.js';
+import { ipfix, set, template256, withdraw256 } from '../helpers/ipfix-message.js';
 
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 
@@ -40,26 +41,6 @@ async function counter(name: string, labels: Record<string, string>): Promise<nu
   return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
-// IPFIX message: version 10, length, export time, sequence, ODID; then the sets.
-function ipfix(odid: number, ...sets: Buffer[]): Buffer {
-  const body = Buffer.concat(sets);
-  const h = Buffer.alloc(16);
-  h.writeUInt16BE(10, 0);
-  h.writeUInt16BE(16 + body.length, 2);
-  h.writeUInt32BE(1_700_000_000, 4);
-  h.writeUInt32BE(odid, 12);
-  return Buffer.concat([h, body]);
-}
-function set(id: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUInt16BE(id, 0);
-  h.writeUInt16BE(4 + body.length, 2);
-  return Buffer.concat([h, body]);
-}
-// Template 256: sourceIPv4Address (8, 4 octets), destinationTransportPort (11, 2 octets).
-const template256 = set(2, Buffer.from([1, 0, 0, 2, 0, 8, 0, 4, 0, 11, 0, 2]));
-// Withdrawal of template 256: a template record with field count 0 (RFC 7011 §8.1).
-const withdraw256 = set(2, Buffer.from([1, 0, 0, 0]));
 const data256 = (a: number, port: number) => set(256, Buffer.from([192, 0, 2, a, port >> 8, port & 255]));
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
