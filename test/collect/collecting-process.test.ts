@@ -7,6 +7,7 @@ import type { RecordSink } from '../../src/mediate/sink.js';
 import type { InputConfig } from '../../src/config/types.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { registry as metrics } from '../../src/observe/metrics.js';
+import { counter } from '../helpers/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { log } from '../../src/observe/log.js';
 import type { DecodeFn } from '../../src/collect/decoder.js';
@@ -33,11 +34,6 @@ function recorder(): { sink: RecordSink; events: Ev[] } {
       sessionEnded: (s, reason) => events.push(['ended', s.uid, reason]),
     },
   };
-}
-
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 const tmpl = (id: number, ...fields: [number, number][]) => set(2, Buffer.from([id >> 8, id & 255, 0, fields.length, ...fields.flatMap(([f, l]) => [f >> 8, f & 255, l >> 8, l & 255])]));

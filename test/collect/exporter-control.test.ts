@@ -13,7 +13,7 @@ import { DEFAULT_MAPPING, parseConfig, ConfigError } from '../../src/config/load
 import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
-import { registry as metrics } from '../../src/observe/metrics.js';
+import { counter } from '../helpers/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
@@ -151,10 +151,6 @@ function recordCounter(): { sink: RecordSink; records: () => number; exporters: 
       sessionEnded: () => {},
     },
   };
-}
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

@@ -11,7 +11,7 @@ import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
-import { registry as metrics } from '../../src/observe/metrics.js';
+import { counter } from '../helpers/metrics.js';
 import { ipfix, set, template256, withdraw256 } from '../helpers/ipfix-message.js';
 
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
@@ -34,11 +34,6 @@ function recorder(): { sink: RecordSink; events: Ev[] } {
       sessionEnded: (s, reason) => events.push(['ended', s.observationDomainId, reason]),
     },
   };
-}
-
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 const data256 = (a: number, port: number) => set(256, Buffer.from([192, 0, 2, a, port >> 8, port & 255]));

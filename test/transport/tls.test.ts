@@ -12,7 +12,7 @@ import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
-import { registry as metrics } from '../../src/observe/metrics.js';
+import { counter } from '../helpers/metrics.js';
 import { TlsTransport, reloadTlsOutputs } from '../../src/transport/tls.js';
 import { issue, makeCa, type CertFiles } from '../helpers/certs.js';
 import { requireOrSkip, tempDir } from '../helpers/tools.js';
@@ -54,11 +54,6 @@ function recorder(): { sink: RecordSink; events: Ev[] } {
       sessionEnded: (s, reason) => events.push(['ended', s.observationDomainId, reason]),
     },
   };
-}
-
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 async function until(cond: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
