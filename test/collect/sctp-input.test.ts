@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import { SctpInput } from '../../src/collect/sctp-input.js';
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
-import type { RecordSink } from '../../src/mediate/sink.js';
+import { recorder } from '../helpers/recording-sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { parseSctpUrl, type SctpUrl } from '../../src/transport/sctp-options.js';
 import { SctpEndpoint, type SctpAssociation } from '../../src/transport/sctp/index.js';
@@ -27,21 +27,6 @@ const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 
 // two records: 192.0.2.1 port 4739, 192.0.2.2 port 2055
 const data256 = set(256, Buffer.from([192, 0, 2, 1, 0x12, 0x83, 192, 0, 2, 2, 0x08, 0x07]));
-
-type Ev = [string, ...unknown[]];
-function recorder(): { sink: RecordSink; events: Ev[] } {
-  const events: Ev[] = [];
-  return {
-    events,
-    sink: {
-      sessionStarted: (s) => events.push(['started', s.observationDomainId]),
-      templateDefined: (s, t) => events.push(['defined', s.observationDomainId, t.id]),
-      templateWithdrawn: (s, t) => events.push(['withdrawn', s.observationDomainId, t.id]),
-      records: (s, t, buf, start, end, count) => events.push(['records', s.observationDomainId, t.id, count, buf.toString('hex', start, end)]),
-      sessionEnded: (s, reason) => events.push(['ended', s.observationDomainId, reason]),
-    },
-  };
-}
 
 /** UDP encapsulation whose sends can be silenced: an exporter that dies without a word (no ABORT). */
 async function mutableUdp(port: number): Promise<LowerLayer & { mute: boolean }> {
@@ -68,7 +53,7 @@ afterEach(async () => {
 
 let n = 0;
 async function sctpInput(admits: (address: string) => boolean = () => true) {
-  const { sink, events } = recorder();
+  const { sink, events } = recorder({ address: false });
   const name = `sctp-in-${++n}`;
   const cp = new CollectingProcess({ name, listen: 'sctp://127.0.0.1:4739?encapsulation=udp&udpPort=0', protocol: 'ipfix', sessionTimeout: 5, templateTimeout: 5, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 1 << 20 }, sink, options);
   const url = parseSctpUrl('sctp://127.0.0.1:4739?encapsulation=udp&udpPort=0', 'listen') as SctpUrl;

@@ -9,7 +9,7 @@ import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import { MessageFramer } from '../../src/collect/message-framer.js';
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import type { InputConfig } from '../../src/config/types.js';
-import type { RecordSink } from '../../src/mediate/sink.js';
+import { recorder } from '../helpers/recording-sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
 import { ipfix, set, template256, withdraw256 } from '../helpers/ipfix-message.js';
@@ -19,21 +19,6 @@ const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 let seq = 0;
 function input(over: Partial<InputConfig> = {}): InputConfig {
   return { name: `stream${++seq}`, listen: 'tcp://127.0.0.1:0', protocol: 'ipfix', sessionTimeout: 5, templateTimeout: 5, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 1 << 20, ...over };
-}
-
-type Ev = [string, ...unknown[]];
-function recorder(): { sink: RecordSink; events: Ev[] } {
-  const events: Ev[] = [];
-  return {
-    events,
-    sink: {
-      sessionStarted: (s) => events.push(['started', s.observationDomainId, s.address]),
-      templateDefined: (s, t) => events.push(['defined', s.observationDomainId, t.id]),
-      templateWithdrawn: (s, t) => events.push(['withdrawn', s.observationDomainId, t.id]),
-      records: (s, t, buf, start, end, count) => events.push(['records', s.observationDomainId, t.id, count, buf.toString('hex', start, end)]),
-      sessionEnded: (s, reason) => events.push(['ended', s.observationDomainId, reason]),
-    },
-  };
 }
 
 const data256 = (a: number, port: number) => set(256, Buffer.from([192, 0, 2, a, port >> 8, port & 255]));

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import type { InputConfig } from '../../src/config/types.js';
-import type { RecordSink } from '../../src/mediate/sink.js';
+import { recorder } from '../helpers/recording-sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
 import { TlsTransport, reloadTlsOutputs } from '../../src/transport/tls.js';
@@ -38,21 +38,6 @@ function tlsInput(over: Partial<InputConfig> = {}): InputConfig {
     cert: join(tmp.dir, 'live-server.pem'),
     key: join(tmp.dir, 'live-server.key'),
     ...over,
-  };
-}
-
-type Ev = [string, ...unknown[]];
-function recorder(): { sink: RecordSink; events: Ev[] } {
-  const events: Ev[] = [];
-  return {
-    events,
-    sink: {
-      sessionStarted: (s) => events.push(['started', s.observationDomainId, s.address]),
-      templateDefined: (s, t) => events.push(['defined', s.observationDomainId, t.id]),
-      templateWithdrawn: (s, t) => events.push(['withdrawn', s.observationDomainId, t.id]),
-      records: (s, t, buf, start, end, count) => events.push(['records', s.observationDomainId, t.id, count, buf.toString('hex', start, end)]),
-      sessionEnded: (s, reason) => events.push(['ended', s.observationDomainId, reason]),
-    },
   };
 }
 
