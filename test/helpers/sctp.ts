@@ -3,9 +3,9 @@
 // info, the IPFIX inside), a seeded lossy UDP relay between an SCTP output and its collector, and
 // records in a comparable form.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket, type RemoteInfo } from 'node:dgram';
-import { gatewayBin } from './gateway.js';
+import { inspectCapture, recordFields, spawnCollect, type CollectProcess } from './collect-cli.js';
 import { run, runOk, sleep, toolPath } from './tools.js';
 
 /**
@@ -26,66 +26,22 @@ export async function until(cond: () => boolean | Promise<boolean>, ms: number, 
   }
 }
 
-export interface Collector {
-  child: ChildProcess;
-  /** The UDP port collect bound (its stderr says). */
+export interface Collector extends CollectProcess {
+  /** The UDP port collect bound (its stderr says); 0 over raw IP. */
   udpPort: number;
-  /** JSON records printed so far. */
-  records(): Record<string, unknown>[];
-  stderr(): string;
-  /** SIGTERM (graceful SHUTDOWN of its associations) or SIGKILL (vanishes: the exporter must find out alone). Idempotent. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `ipfix-mediator collect --listen URL --json`, ready when it says it listens. */
+/** `ipfix-mediator collect --listen URL --json` over UDP encapsulation, ready when it says it listens. */
 export async function startCollector(url: string): Promise<Collector> {
-  const child = spawn(process.execPath, [gatewayBin, 'collect', '--listen', url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await until(() => /listening on sctp/.test(err) || child.exitCode !== null, 10_000, `collect --listen ${url}`);
-  const m = /listening on sctp \S+ over UDP port (\d+)/.exec(err);
-  if (!m) {
-    child.kill('SIGKILL');
-    throw new Error(`collect did not start:\n${err}`);
-  }
-  return {
-    child,
-    udpPort: Number(m[1]),
-    records: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stderr: () => err,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-    },
-  };
+  const { collect, ready } = await spawnCollect(url, [], /listening on sctp \S+ over UDP port (\d+)/);
+  return { ...collect, udpPort: Number(ready[1]) };
 }
 
 /** A record without the collector's envelope (exporter, port, ODID, export time: the transport's own), keys sorted. */
-export function recordKey(r: Record<string, unknown>): string {
-  const o: Record<string, unknown> = {};
-  for (const k of Object.keys(r).sort()) if (!k.startsWith('_')) o[k] = r[k];
-  return JSON.stringify(o);
-}
+export const recordKey = recordFields;
 
 /** What `inspect --json` decodes from a capture: the gateway's own reading of the input. */
-export async function inspectRecords(pcap: string): Promise<Record<string, unknown>[]> {
-  const r = await runOk(process.execPath, [gatewayBin, 'inspect', pcap, '--json'], { timeoutMs: 60_000 });
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+export const inspectRecords = inspectCapture;
 
 export interface LoopbackCapture {
   file: string;

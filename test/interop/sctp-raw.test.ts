@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { corpusDir, freeUdpPort, haveTool, run, tempDir, toolPath } from '../helpers/tools.js';
 import { gatewayBuilt, replay, startGateway, udpDatagramCount, type Gateway } from '../helpers/gateway.js';
 import { captureLoopback, inspectRecords, recordKey, until, type Collector } from '../helpers/sctp.js';
-import { spawn } from 'node:child_process';
-import { gatewayBin } from '../helpers/gateway.js';
+import { spawnCollect } from '../helpers/collect-cli.js';
 import { RawIpError, openRawIp } from '../../src/transport/sctp/raw-ip.js';
 
 const PCAP = join(corpusDir, 'nf9/pmacct__101-NFv9-CISCO.pcap');
@@ -33,34 +32,10 @@ if (unavailable) console.warn(`\n*** SKIPPING sctp:// over raw IP: ${unavailable
 const tmp = tempDir('interop-sctp-raw-');
 afterAll(() => tmp.cleanup());
 
-/** collect over raw IP: its stderr line has no UDP port, so the generic helper does not fit. */
+/** collect over raw IP: its stderr line has no UDP port. */
 async function startRawCollector(url: string): Promise<Collector> {
-  const child = spawn(process.execPath, [gatewayBin, 'collect', '--listen', url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await until(() => /listening on sctp \S+ over IP/.test(err) || child.exitCode !== null, 10_000, 'collect over raw IP');
-  if (child.exitCode !== null) throw new Error(`collect exited: ${err}`);
-  return {
-    child,
-    udpPort: 0,
-    records: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-    },
-  };
+  const { collect } = await spawnCollect(url, [], /listening on sctp \S+ over IP/);
+  return { ...collect, udpPort: 0 };
 }
 
 describe.skipIf(!gatewayBuilt() || !existsSync(PCAP) || !!unavailable || !haveTool('tshark') || !haveTool('dumpcap'))('sctp:// over raw IPv4', () => {
