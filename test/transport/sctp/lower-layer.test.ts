@@ -2,24 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LossyLink, type LinkClock } from '../../../src/transport/sctp/lossy-link.js';
 import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
 import { type UdpEncapsulation, openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const closers: Array<() => void> = [];
 afterEach(() => {
   while (closers.length) closers.pop()!();
 });
-
-function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = f();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 /** A virtual clock: time moves only when the test says so. */
 function virtualClock() {

@@ -23,6 +23,7 @@ import { ParameterType } from '../../../src/transport/sctp/parameter.js';
 import { type RawIpLowerLayer, loadRawSocket, openRawIp } from '../../../src/transport/sctp/raw-ip.js';
 import { SctpEndpoint } from '../../../src/transport/sctp/endpoint.js';
 import { interopRequired, repoRoot, requireOrSkip, run, runOk, tempDir, toolPath } from '../../helpers/tools.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const DISCARD_SERVER = '/usr/lib/usrsctp/discard_server';
 const DISCARD_PORT = 9;
@@ -373,19 +374,6 @@ async function tsharkRows(pcap: string, filter: string, fields: string[]): Promi
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => Object.fromEntries(l.split('\t').map((v, i) => [fields[i]!, v])));
-}
-
-function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = f();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 async function waitForText(get: () => string, text: string, ms = 5000): Promise<void> {

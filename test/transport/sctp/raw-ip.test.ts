@@ -16,6 +16,7 @@ import { decodePacket, encodePacket, packetLength } from '../../../src/transport
 import { RawIpError, type RawIpLowerLayer, loadRawSocket, openRawIp, parseIPv4, sctpOffsetInIPv4 } from '../../../src/transport/sctp/raw-ip.js';
 import { interopRequired, requireOrSkip, runOk, tempDir, toolPath } from '../../helpers/tools.js';
 import * as S from './samples.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -71,19 +72,6 @@ function collect(layer: RawIpLowerLayer, a: number, b: number): Arrival[] {
 function hasAbort(p: Uint8Array, len: number): boolean {
   for (let o = 12; o + 4 <= len; o += Math.max(4, (((p[o + 2]! << 8) | p[o + 3]!) + 3) & ~3)) if (p[o] === ChunkType.ABORT) return true;
   return false;
-}
-
-function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = () => {
-      const v = f();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 /** Does the file hold these octets (yet)? */
