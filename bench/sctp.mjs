@@ -27,16 +27,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectedUdpEncapsulation } from './lib/sctp-connected-udp.mjs';
 import { DroppingLowerLayer } from './lib/sctp-lossy.mjs';
 import { MESSAGE_LENGTH, RECORDS_PER_MESSAGE, dataMessage, templateMessage } from './lib/sctp-ipfix.mjs';
+import { args, opt, openRawIp, sctp } from './lib/sctp-stack.mjs';
 
-const root = resolve(import.meta.dirname, '..');
-const sctp = await import(resolve(root, 'dist/transport/sctp/index.js'));
-// the raw IP lower layer (an optional addon underneath) may not be in the index
-const openRawIp = sctp.openRawIp ?? (await import(resolve(root, 'dist/transport/sctp/raw-ip.js')).catch(() => ({}))).openRawIp;
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const loss = Number(opt('--loss', '0'));
 const seconds = Number(opt('--seconds', '10'));
 const streams = Number(opt('--streams', '1'));

@@ -5,19 +5,10 @@
 //
 //   argv: --loss R --seed N --mtu M --lower udp|raw --rcvbuf OCTETS --rto-min MS
 
-import { resolve } from 'node:path';
 import { DroppingLowerLayer } from './sctp-lossy.mjs';
 import { MessageChecker } from './sctp-ipfix.mjs';
+import { opt, openRawIp, sctp } from './sctp-stack.mjs';
 
-const root = resolve(import.meta.dirname, '../..');
-const sctp = await import(resolve(root, 'dist/transport/sctp/index.js'));
-// the raw IP lower layer (an optional addon underneath) may not be in the index
-const openRawIp = sctp.openRawIp ?? (await import(resolve(root, 'dist/transport/sctp/raw-ip.js')).catch(() => ({}))).openRawIp;
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const loss = Number(opt('--loss', '0'));
 const seed = Number(opt('--seed', '1'));
 const mtu = Number(opt('--mtu', '1452'));
