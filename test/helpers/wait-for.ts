@@ -13,3 +13,15 @@ export function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Pro
     tick();
   });
 }
+
+/**
+ * Polls `cond` every 10 ms until it holds; throws after `ms`, naming `what` and whatever `explain` adds
+ * (e.g. what a peer has printed so far).
+ */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000, explain?: () => string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${explain ? `. ${explain()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -14,6 +14,7 @@ import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
 import { gatewayBuilt, startGateway, type Gateway } from '../helpers/gateway.js';
 import { TimedCollector, origins, walk } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
+import { until } from '../helpers/wait-for.js';
 
 const tmp = tempDir('interop-reload-');
 afterAll(() => tmp.cleanup());
@@ -33,14 +34,6 @@ function v9(n: number, uptime: number): Buffer {
   const tmpl = Buffer.from([0, 0, 0, 16, 1, 0, 0, 2, 0, 8, 0, 4, 0, 7, 0, 2]);
   const data = Buffer.from([1, 0, 0, 12, 192, 0, 2, (n % 250) + 1, n >> 8, n & 255, 0, 0]);
   return Buffer.concat([h, tmpl, data]);
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 async function metric(gw: Gateway, name: string, labels = ''): Promise<number> {

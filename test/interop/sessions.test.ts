@@ -25,6 +25,7 @@ import { gatewayBuilt, startGateway, type Gateway } from '../helpers/gateway.js'
 import { SctpTimedCollector, TimedCollector, origins, walk, type WalkedMessage } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
 import { haveOpenssl, issue, makeCa } from '../helpers/certs.js';
+import { until } from '../helpers/wait-for.js';
 
 const tmp = tempDir('interop-sessions-');
 afterAll(() => tmp.cleanup());
@@ -112,14 +113,6 @@ class Exporter {
   }
   close(): void {
     this.socket?.close();
-  }
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
   }
 }
 

@@ -15,13 +15,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
-import { corpusDir, freeUdpPort, requireOrSkip, sleep, tempDir } from '../helpers/tools.js';
+import { corpusDir, freeUdpPort, requireOrSkip, tempDir } from '../helpers/tools.js';
 import { freeTcpPort, gatewayBuilt, ipfixMessages, outputFiles, replay, startGateway, udpDatagramCount, udpPorts, type Gateway } from '../helpers/gateway.js';
 import { beyondInput, inputBaseline, judgeIpfixFiles } from '../helpers/judge.js';
 import { isMalformed, tsharkJson } from '../helpers/tshark.js';
 import { canonical, compareRecords, describeMismatches } from '../helpers/compare.js';
 import { inspectCapture, recordFields, startCollectCli, type CollectCli } from '../helpers/collect-cli.js';
 import { issue, makeCa, type CertFiles } from '../helpers/certs.js';
+import { until as untilWithin } from '../helpers/wait-for.js';
 
 const CAPTURE = join(corpusDir, 'nf9/pmacct__101-NFv9-CISCO.pcap'); // 40 datagrams, 51 records (corpus README)
 
@@ -31,13 +32,8 @@ afterAll(() => (process.env.KEEP_TEST_TMP ? console.warn(`kept ${tmp.dir}`) : tm
 const ready = gatewayBuilt() && existsSync(CAPTURE);
 if (!ready) console.warn('\n*** interop tls: dist/ not built or corpus missing; skipped ***\n');
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
+/** The waits here are bounded by 20 s unless they say otherwise. */
+const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000) => untilWithin(what, cond, ms);
 
 /** A metric of a gateway, 0 while its endpoint does not answer yet. */
 async function metricOr0(gw: Gateway, name: string): Promise<number> {

@@ -23,6 +23,7 @@ import { ChunkType, ParameterType, SctpEndpoint, decodePacket, type EndpointOpti
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { freeUdpPort, sleep } from '../../helpers/tools.js';
 import { ECHO_PORT, DISCARD_PORT, haveUsrsctp, killAllUsrsctp, probeUsrsctp, startUsrsctpClient, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { until } from '../../helpers/wait-for.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -38,14 +39,6 @@ async function ourEndpoint(opts: Partial<EndpointOptions> = {}): Promise<{ ep: S
   const ep = new SctpEndpoint({ lower: udp, ...opts });
   endpoints.push(ep);
   return { ep, udpPort: udp.local.udpPort };
-}
-
-async function until(what: string, cond: () => boolean, ms: number, explain: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}. ${explain()}`);
-    await sleep(10);
-  }
 }
 
 interface Received {

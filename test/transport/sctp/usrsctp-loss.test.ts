@@ -14,6 +14,7 @@ import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { prng } from '../../mapping/harness.js';
 import { sleep } from '../../helpers/tools.js';
 import { ECHO_PORT, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { until } from '../../helpers/wait-for.js';
 
 const endpoints: SctpEndpoint[] = [];
 afterAll(async () => {
@@ -81,14 +82,6 @@ class Impaired implements LowerLayer {
   }
   close(): void {
     this.inner.close();
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms: number, explain: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}. ${explain()}`);
-    await sleep(20);
   }
 }
 

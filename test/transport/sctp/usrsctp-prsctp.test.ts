@@ -20,6 +20,7 @@ import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { prng } from '../../mapping/harness.js';
 import { requireOrSkip, run, sleep, tempDir } from '../../helpers/tools.js';
 import { DISCARD_PORT, canCaptureLoopback, captureLoopback, haveUsrsctp, killAllUsrsctp, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { until } from '../../helpers/wait-for.js';
 
 const tmp = tempDir('sctp-prsctp-');
 const endpoints: SctpEndpoint[] = [];
@@ -69,14 +70,6 @@ class Lossy implements LowerLayer {
   }
   close(): void {
     this.inner.close();
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms: number, explain: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}. ${explain()}`);
-    await sleep(10);
   }
 }
 

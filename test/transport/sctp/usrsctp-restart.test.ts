@@ -16,6 +16,7 @@ import { SctpEndpoint, type SctpAssociation } from '../../../src/transport/sctp/
 import { type UdpEncapsulation, openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
 import { freeUdpPort, sleep } from '../../helpers/tools.js';
 import { ECHO_PORT, haveUsrsctp, killAllUsrsctp, startUsrsctpClient, startUsrsctpServer } from '../../helpers/usrsctp.js';
+import { until } from '../../helpers/wait-for.js';
 
 const LOOPBACK = '127.0.0.1';
 const endpoints: SctpEndpoint[] = [];
@@ -23,14 +24,6 @@ afterAll(async () => {
   for (const ep of endpoints) ep.close();
   await killAllUsrsctp();
 });
-
-async function until(what: string, cond: () => boolean, ms: number, explain: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}. ${explain()}`);
-    await sleep(10);
-  }
-}
 
 /** Bind a UDP encapsulation port again right after it was closed (retry briefly if the close is still settling). */
 async function rebind(port: number): Promise<UdpEncapsulation> {
