@@ -11,6 +11,19 @@ import { repoRoot, run, sleep, type RunResult } from './tools.js';
 export const gatewayBin = join(repoRoot, 'bin/ipfix-mediator');
 export const gatewayBuilt = () => existsSync(join(repoRoot, 'dist/cli/main.js'));
 
+/** The pid of the gateway started with this config file (its path is unique to the test), from /proc. */
+export function gatewayPid(configPath: string): number {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(configPath)) return Number(p);
+    } catch {
+      // gone
+    }
+  }
+  throw new Error(`no process runs ${configPath}`);
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago (for the metrics endpoint). */
 export function freeTcpPort(): Promise<number> {
   return new Promise((res, rej) => {

@@ -8,10 +8,10 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
-import { gatewayBuilt, startGateway, type Gateway } from '../helpers/gateway.js';
+import { gatewayBuilt, gatewayPid, startGateway, type Gateway } from '../helpers/gateway.js';
 import { TimedCollector, origins, walk } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
 import { until } from '../helpers/wait-for.js';
@@ -46,19 +46,6 @@ async function metric(gw: Gateway, name: string, labels = ''): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-/** The pid of the gateway started with this config file (its path is unique to the test), from /proc. */
-function gatewayPid(configPath: string): number {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(configPath)) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  throw new Error(`no process runs ${configPath}`);
 }
 
 /** Flow records (not RFC 7119 origin records) in a recorded connection. */

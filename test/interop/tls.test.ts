@@ -11,12 +11,12 @@
 //    exporter's connection drops, D withdraws every template it announced for it on its reliable output.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { corpusDir, freeUdpPort, requireOrSkip, tempDir } from '../helpers/tools.js';
-import { freeTcpPort, gatewayBuilt, ipfixMessages, outputFiles, replay, startGateway, udpDatagramCount, udpPorts, type Gateway } from '../helpers/gateway.js';
+import { freeTcpPort, gatewayBuilt, gatewayPid, ipfixMessages, outputFiles, replay, startGateway, udpDatagramCount, udpPorts, type Gateway } from '../helpers/gateway.js';
 import { beyondInput, inputBaseline, judgeIpfixFiles } from '../helpers/judge.js';
 import { isMalformed, tsharkJson } from '../helpers/tshark.js';
 import { canonical, compareRecords, describeMismatches } from '../helpers/compare.js';
@@ -59,19 +59,6 @@ async function sample(gw: Gateway, name: string, labels: Record<string, string>)
 
 async function health(gw: Gateway): Promise<{ inputs: { name: string; connections?: { exporter: string; transport: string }[] }[] }> {
   return (await fetch(`http://127.0.0.1:${gw.metricsPort}/health`, { signal: AbortSignal.timeout(5000) })).json() as never;
-}
-
-/** The pid of the gateway started with this config file (its path is unique to the test), from /proc. */
-function gatewayPid(configPath: string): number {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(configPath)) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  throw new Error(`no process runs ${configPath}`);
 }
 
 let ca: CertFiles, otherCa: CertFiles, server: CertFiles, server2: CertFiles, client: CertFiles, intruder: CertFiles;
