@@ -14,20 +14,11 @@ import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
+import { prng } from '../mapping/harness.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** IPv6 text as the WHATWG URL parser writes it (RFC 5952, "::" where it belongs). */
 function v6Text(groups: number[]): string {
