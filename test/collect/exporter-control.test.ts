@@ -14,6 +14,7 @@ import type { InputConfig } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
+import { until as untilWithin } from '../helpers/wait-for.js';
 import { prng } from '../mapping/harness.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 
@@ -143,13 +144,7 @@ function recordCounter(): { sink: RecordSink; records: () => number; exporters: 
     },
   };
 }
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (cond: () => boolean | Promise<boolean>, ms = 5000) => untilWithin('the condition', cond, ms);
 async function sendFrom(address: string, port: number, payloads: Buffer[]): Promise<void> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, address, () => r()));

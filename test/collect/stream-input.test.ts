@@ -12,6 +12,7 @@ import type { InputConfig } from '../../src/config/types.js';
 import { recorder } from '../helpers/recording-sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
+import { until as untilWithin } from '../helpers/wait-for.js';
 import { ipfix, set, template256, withdraw256 } from '../helpers/ipfix-message.js';
 
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
@@ -23,13 +24,7 @@ function input(over: Partial<InputConfig> = {}): InputConfig {
 
 const data256 = (a: number, port: number) => set(256, Buffer.from([192, 0, 2, a, port >> 8, port & 255]));
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (cond: () => boolean, ms = 5000) => untilWithin('the condition', cond, ms);
 
 function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -13,6 +13,7 @@ import type { InputConfig } from '../../src/config/types.js';
 import { recorder } from '../helpers/recording-sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { counter } from '../helpers/metrics.js';
+import { until as untilWithin } from '../helpers/wait-for.js';
 import { TlsTransport, reloadTlsOutputs } from '../../src/transport/tls.js';
 import { issue, makeCa, type CertFiles } from '../helpers/certs.js';
 import { requireOrSkip, tempDir } from '../helpers/tools.js';
@@ -41,13 +42,7 @@ function tlsInput(over: Partial<InputConfig> = {}): InputConfig {
   };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (cond: () => boolean | Promise<boolean>, ms = 8000) => untilWithin('the condition', cond, ms);
 
 // IPFIX message with template 256 (sourceIPv4Address 4, destinationTransportPort 2) and one record.
 function message(odid: number, lastOctet: number): Buffer {
