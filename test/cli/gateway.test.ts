@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Gateway } from '../../src/cli/gateway.js';
 import { loadConfig } from '../../src/config/load.js';
 import { diffConfig } from '../../src/config/diff.js';
-import { freeUdpPort, sleep, tempDir } from '../helpers/tools.js';
+import { freeUdpPort, tempDir } from '../helpers/tools.js';
+import { until as untilWithin } from '../helpers/wait-for.js';
 import { freeTcpPort } from '../helpers/gateway.js';
 import { TimedCollector, walk } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
@@ -35,13 +36,7 @@ function v9(n: number): Buffer {
   return Buffer.concat([h, Buffer.from([0, 0, 0, 16, 1, 0, 0, 2, 0, 8, 0, 4, 0, 7, 0, 2]), Buffer.from([1, 0, 0, 12, 192, 0, 2, 1, n >> 8, n & 255, 0, 0])]);
 }
 
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 10_000) => untilWithin(what, cond, ms);
 
 const flows = (c: TimedCollector, session: number) =>
   walk(c.sessions[session] ?? [])
