@@ -18,12 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Chunk, ChunkType, DataFlags, writeDataChunk } from '../../../src/transport/sctp/chunk.js';
 import { CauseCode } from '../../../src/transport/sctp/error-cause.js';
 import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
-import { type Packet, decodePacket, encodePacket, finishPacket, writeCommonHeader } from '../../../src/transport/sctp/packet.js';
+import { encodePacket, finishPacket, writeCommonHeader } from '../../../src/transport/sctp/packet.js';
 import { ParameterType } from '../../../src/transport/sctp/parameter.js';
 import { type RawIpLowerLayer, loadRawSocket, openRawIp } from '../../../src/transport/sctp/raw-ip.js';
 import { SctpEndpoint } from '../../../src/transport/sctp/endpoint.js';
 import { interopRequired, repoRoot, requireOrSkip, run, runOk, tempDir, toolPath } from '../../helpers/tools.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { chunkInbox } from '../../helpers/sctp-inbox.js';
 
 const DISCARD_SERVER = '/usr/lib/usrsctp/discard_server';
 const DISCARD_PORT = 9;
@@ -158,36 +159,17 @@ describe.skipIf(inside === null)('usrsctp discard_server over raw IP, from insid
 
   /** The association, by hand; returns what usrsctp sent, decoded. */
   async function associate(layer: RawIpLowerLayer, peerAddress: string, localPort: number): Promise<void> {
-    const inbox: Array<{ packet: Packet; remote: Remote }> = [];
-    const undecodable: string[] = [];
-    layer.onPacket((p, len, remote) => {
-      // a raw socket sees every SCTP packet to the host: keep this association's
-      if (len < 4 || ((p[0]! << 8) | p[1]!) !== DISCARD_PORT || ((p[2]! << 8) | p[3]!) !== localPort) return;
-      const r = decodePacket(p, 0, len);
-      if (r.ok) inbox.push({ packet: r.value, remote });
-      else undecodable.push(`${r.error.code}: ${r.error.message}`);
+    // a raw socket sees every SCTP packet to the host: keep this association's; INIT is re-sent every 250 ms
+    const { expectChunk, undecodable } = chunkInbox(layer, {
+      keep: (p, len) => len >= 4 && ((p[0]! << 8) | p[1]!) === DISCARD_PORT && ((p[2]! << 8) | p[3]!) === localPort,
+      resendMs: 250,
+      context: () => `from usrsctp at ${peerAddress}; layer ${JSON.stringify(layer.stats)}; server said: ${serverOut.slice(-2000)}`,
     });
     const peer: Remote = { address: peerAddress, udpPort: 0 };
     const buf = new Uint8Array(2048);
     const send = (vtag: number, chunks: Chunk[]) => {
       const n = encodePacket(buf, 0, { srcPort: localPort, dstPort: DISCARD_PORT, verificationTag: vtag }, chunks);
       layer.send(buf, n, peer);
-    };
-    const expectChunk = async (type: number, resend?: () => void): Promise<{ packet: Packet; remote: Remote }> => {
-      const t0 = Date.now();
-      let last = 0;
-      for (;;) {
-        const i = inbox.findIndex((m) => m.packet.chunks.some((c) => c.type === type));
-        if (i >= 0) return inbox.splice(i, 1)[0]!;
-        if (Date.now() - t0 > 8000)
-          throw new Error(`no chunk of type ${type} from usrsctp at ${peerAddress}; got ${JSON.stringify(inbox.map((m) => m.packet.chunks.map((c) => c.type)))}; undecodable ${undecodable.join(', ')}; layer ${JSON.stringify(layer.stats)}; server said: ${serverOut.slice(-2000)}`);
-        // the server may still be starting: INIT again every 250 ms until it answers
-        if (resend && Date.now() - last > 250) {
-          resend();
-          last = Date.now();
-        }
-        await new Promise((r) => setTimeout(r, 5));
-      }
     };
 
     const myTag = 0x5ca1ab1e;

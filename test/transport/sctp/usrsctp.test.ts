@@ -9,9 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Chunk, ChunkType, DataFlags, writeDataChunk } from '../../../src/transport/sctp/chunk.js';
 import { CauseCode } from '../../../src/transport/sctp/error-cause.js';
 import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
-import { type Packet, decodePacket, encodePacket, finishPacket, packetLength, writeCommonHeader } from '../../../src/transport/sctp/packet.js';
+import { encodePacket, finishPacket, packetLength, writeCommonHeader } from '../../../src/transport/sctp/packet.js';
 import { ParameterType } from '../../../src/transport/sctp/parameter.js';
 import { openUdpEncapsulation } from '../../../src/transport/sctp/udp-encap.js';
+import { chunkInbox } from '../../helpers/sctp-inbox.js';
 import { freeUdpPort, interopRequired } from '../../helpers/tools.js';
 
 const DISCARD_SERVER = '/usr/lib/usrsctp/discard_server';
@@ -47,33 +48,13 @@ describe.skipIf(!haveDiscardServer())('usrsctp discard_server over UDP encapsula
       server.stdout!.on('data', (b: Buffer) => (serverOut += b.toString()));
       server.stderr!.on('data', (b: Buffer) => (serverOut += b.toString()));
 
-      const inbox: Array<{ packet: Packet; remote: Remote }> = [];
-      const undecodable: string[] = [];
-      udp.onPacket((p, len, remote) => {
-        const r = decodePacket(p, 0, len);
-        if (r.ok) inbox.push({ packet: r.value, remote });
-        else undecodable.push(`${r.error.code}: ${r.error.message}`);
-      });
+      // INIT is re-sent every 200 ms until the server answers
+      const { expectChunk, undecodable } = chunkInbox(udp, { resendMs: 200, context: () => `from usrsctp; server said: ${serverOut}` });
       const peer: Remote = { address: '127.0.0.1', udpPort: serverUdpPort };
       const buf = new Uint8Array(2048);
       const send = (vtag: number, chunks: Chunk[]) => {
         const n = encodePacket(buf, 0, { srcPort: 5001, dstPort: DISCARD_PORT, verificationTag: vtag }, chunks);
         udp.send(buf, n, peer);
-      };
-      /** Wait for a packet holding a chunk of `type`, re-sending `resend` every 200 ms (the server may still be starting). */
-      const expectChunk = async (type: number, resend?: () => void): Promise<{ packet: Packet; remote: Remote }> => {
-        const t0 = Date.now();
-        let last = 0;
-        for (;;) {
-          const i = inbox.findIndex((m) => m.packet.chunks.some((c) => c.type === type));
-          if (i >= 0) return inbox.splice(i, 1)[0]!;
-          if (Date.now() - t0 > 8000) throw new Error(`no chunk of type ${type} from usrsctp; got ${JSON.stringify(inbox.map((m) => m.packet.chunks.map((c) => c.type)))}; undecodable ${undecodable.join(', ')}; server said: ${serverOut}`);
-          if (resend && Date.now() - last > 200) {
-            resend();
-            last = Date.now();
-          }
-          await new Promise((r) => setTimeout(r, 5));
-        }
       };
 
       const myTag = 0x1a2b3c4d;
