@@ -1,14 +1,20 @@
 // IPFIX Messages built byte by byte for tests (RFC 7011 §3.1, §3.3.2): a Message Header (version 10,
-// length, export time 1,700,000,000, sequence 0, Observation Domain ID) followed by Sets, each a Set
+// length, export time 1,700,000,000, sequence number, Observation Domain ID) followed by Sets, each a Set
 // Header (Set ID, length) and its body. Template 256 below is the one the stream tests share.
 
-/** An IPFIX Message: header, then the sets as given. */
+/** An IPFIX Message with Sequence Number 0: header, then the sets as given. */
 export function ipfix(odid: number, ...sets: Buffer[]): Buffer {
+  return ipfixMessage(odid, 0, sets);
+}
+
+/** An IPFIX Message with this Sequence Number: header, then the sets as given. */
+export function ipfixMessage(odid: number, sequence: number, sets: Buffer[]): Buffer {
   const body = Buffer.concat(sets);
   const h = Buffer.alloc(16);
   h.writeUInt16BE(10, 0);
   h.writeUInt16BE(16 + body.length, 2);
   h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(sequence, 8);
   h.writeUInt32BE(odid, 12);
   return Buffer.concat([h, body]);
 }

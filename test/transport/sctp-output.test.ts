@@ -17,17 +17,8 @@ import { SctpListener } from '../../src/transport/sctp-listener.js';
 import { parseSctpUrl, type SctpUrl } from '../../src/transport/sctp-options.js';
 import { reconnects, sctpAbandoned, sctpRetransmissions } from '../../src/observe/metrics.js';
 import { lossyRelay, until, type LossyRelay } from '../helpers/sctp.js';
+import { ipfixMessage as message } from '../helpers/ipfix-message.js';
 
-function message(odid: number, sequence: number, sets: Buffer[]): Buffer {
-  const body = Buffer.concat(sets);
-  const h = Buffer.alloc(16);
-  h.writeUInt16BE(10, 0);
-  h.writeUInt16BE(16 + body.length, 2);
-  h.writeUInt32BE(1_700_000_000, 4);
-  h.writeUInt32BE(sequence, 8);
-  h.writeUInt32BE(odid, 12);
-  return Buffer.concat([h, body]);
-}
 const TEMPLATE_SET = Buffer.from('00020010010000020008000400010008', 'hex');
 function dataSet(records: number, seed: number): Buffer {
   const b = Buffer.alloc(4 + 12 * records);
