@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseConfig, loadConfig, ConfigError, DEFAULT_CONFIG_PATH } from '../../src/config/load.js';
+import { parseConfig, loadConfig, DEFAULT_CONFIG_PATH } from '../../src/config/load.js';
+import { configErrors } from '../helpers/config-errors.js';
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, 'gw.yaml');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.errors;
-    throw e;
-  }
-  return [];
-}
+const errorsOf = (text: string): string[] => configErrors(text);
 
 describe('config', () => {
   it('applies the documented defaults', () => {

@@ -2,7 +2,8 @@
 // (docs/config.md). Values are checked after loading; every mistake names its file, line and key.
 
 import { describe, expect, it } from 'vitest';
-import { parseConfig, ConfigError } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { configErrors } from '../helpers/config-errors.js';
 
 const head = `inputs:
   - name: in
@@ -10,15 +11,7 @@ const head = `inputs:
 outputs:
 `;
 
-function errors(yaml: string): string[] {
-  try {
-    parseConfig(head + yaml, '/etc/gw.yaml');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.errors;
-    throw e;
-  }
-  return [];
-}
+const errors = (yaml: string): string[] => configErrors(head + yaml, '/etc/gw.yaml');
 
 describe('output delivery config', () => {
   it('reads a failover group with queue, spool and drain time; members named by default', () => {

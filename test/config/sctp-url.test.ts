@@ -2,18 +2,10 @@
 // the fix (the same parser serves outputs, inputs and `collect --listen`).
 
 import { describe, expect, it } from 'vitest';
-import { parseConfig, ConfigError } from '../../src/config/load.js';
+import { configErrors } from '../helpers/config-errors.js';
 import { parseSctpUrl, stackSettings } from '../../src/transport/sctp-options.js';
 
-function outputErrors(url: string): string[] {
-  try {
-    parseConfig(`inputs:\n  - name: r\n    listen: udp://127.0.0.1:2055\noutputs:\n  - name: c\n    url: "${url}"\n`, 'gw.yaml');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.errors;
-    throw e;
-  }
-  return [];
-}
+const outputErrors = (url: string): string[] => configErrors(`inputs:\n  - name: r\n    listen: udp://127.0.0.1:2055\noutputs:\n  - name: c\n    url: "${url}"\n`);
 
 describe('sctp:// URL options', () => {
   it('defaults: raw IP, collector UDP port 9899 if encapsulated, 16 streams, fully reliable, stack timers untouched', () => {
