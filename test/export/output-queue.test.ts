@@ -138,41 +138,21 @@ describe('output queue and spool', () => {
     expect(two!.records.filter((r) => r.template.scopeCount === 0 && r.template.fields.length === 3).length).toBe(3500);
   }, 30_000);
 
-  it('spool full, drop-newest: the oldest records arrive, the counter names every dropped record', async () => {
+  /**
+   * 60,000 records (~490 KB: more than 64 KiB memory + 256 KiB spool) fed while the collector is down,
+   * then the collector comes up: how many records the spool dropped, and the session the collector got.
+   */
+  async function spoolFull(policy: 'drop-newest' | 'drop-oldest', exporter: string) {
     const port = await closedPort();
     const spoolDir = tmp('spool-');
-    const cfg = output(`tcp://127.0.0.1:${port}`, { queue: { maxBytes: 1 << 16, policy: 'drop-newest' }, spool: { dir: spoolDir, maxBytes: 1 << 18 } });
+    const cfg = output(`tcp://127.0.0.1:${port}`, { queue: { maxBytes: 1 << 16, policy }, spool: { dir: spoolDir, maxBytes: 1 << 18 } });
     const ep = createExportingProcess(cfg);
     await ep.start();
-    const s = makeExporterSession('in', 'ipfix', '192.0.2.8', 4739, 1);
+    const s = makeExporterSession('in', 'ipfix', exporter, 4739, 1);
     const f = new Feeder(ep, s);
     const a = flowA();
     ep.sessionStarted(s);
-    ep.templateDefined(s, a);
-    f.feed(a, 600); // 60000 records, ~490 KB: more than 64 KiB memory + 256 KiB spool
-    const lost = await dropped(cfg.name, 'spool_full');
-    expect(lost).toBeGreaterThan(0);
-    const col = new TestCollector(port);
-    await col.start();
-    expect(await until(() => col.parsed()[0] !== undefined && numbers(col.parsed()[0]!.records).length >= 60000 - lost)).toBe(true);
-    await ep.close();
-    await col.stop();
-    const p = col.parsed()[0]!;
-    expect(p.errors).toEqual([]);
-    expect(numbers(p.records)).toEqual(range(1, 60000 - lost));
-  }, 30_000);
-
-  it('spool full, drop-oldest: the newest records arrive, a template from a dropped file still precedes its data', async () => {
-    const port = await closedPort();
-    const spoolDir = tmp('spool-');
-    const cfg = output(`tcp://127.0.0.1:${port}`, { queue: { maxBytes: 1 << 16, policy: 'drop-oldest' }, spool: { dir: spoolDir, maxBytes: 1 << 18 } });
-    const ep = createExportingProcess(cfg);
-    await ep.start();
-    const s = makeExporterSession('in', 'ipfix', '192.0.2.9', 4739, 1);
-    const f = new Feeder(ep, s);
-    const a = flowA();
-    ep.sessionStarted(s);
-    ep.templateDefined(s, a); // announced in the first message, which is dropped with the oldest file
+    ep.templateDefined(s, a); // drop-oldest: announced in the first message, which is dropped with the oldest file
     f.feed(a, 600);
     const lost = await dropped(cfg.name, 'spool_full');
     expect(lost).toBeGreaterThan(0);
@@ -181,7 +161,17 @@ describe('output queue and spool', () => {
     expect(await until(() => col.parsed()[0] !== undefined && numbers(col.parsed()[0]!.records).length >= 60000 - lost)).toBe(true);
     await ep.close();
     await col.stop();
-    const p = col.parsed()[0]!;
+    return { lost, p: col.parsed()[0]! };
+  }
+
+  it('spool full, drop-newest: the oldest records arrive, the counter names every dropped record', async () => {
+    const { lost, p } = await spoolFull('drop-newest', '192.0.2.8');
+    expect(p.errors).toEqual([]);
+    expect(numbers(p.records)).toEqual(range(1, 60000 - lost));
+  }, 30_000);
+
+  it('spool full, drop-oldest: the newest records arrive, a template from a dropped file still precedes its data', async () => {
+    const { lost, p } = await spoolFull('drop-oldest', '192.0.2.9');
     expect(p.errors).toEqual([]);
     // The oldest file held the first message: the origin record (1) and flows 1..lost-1.
     expect(numbers(p.records)).toEqual(range(lost, 60000));
