@@ -13,7 +13,7 @@ import { type Chunk, ChunkType } from '../../../src/transport/sctp/chunk.js';
 import { kernelSctpEvidence } from '../../../src/transport/sctp/kernel-sctp.js';
 import type { Remote } from '../../../src/transport/sctp/lower-layer.js';
 import { decodePacket, encodePacket, packetLength } from '../../../src/transport/sctp/packet.js';
-import { RawIpError, type RawIpLowerLayer, loadRawSocket, openRawIp, parseIPv4, sctpOffsetInIPv4 } from '../../../src/transport/sctp/raw-ip.js';
+import { RawIpError, type RawIpLowerLayer, type RawIpOptions, loadRawSocket, openRawIp, parseIPv4, sctpOffsetInIPv4 } from '../../../src/transport/sctp/raw-ip.js';
 import { interopRequired, requireOrSkip, runOk, tempDir, toolPath } from '../../helpers/tools.js';
 import * as S from './samples.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -22,6 +22,13 @@ const closers: Array<() => void> = [];
 afterEach(() => {
   while (closers.length) closers.pop()!();
 });
+
+/** A raw IP layer, closed after the test. */
+async function opened(opts?: RawIpOptions): Promise<RawIpLowerLayer> {
+  const l = await openRawIp(opts);
+  closers.push(() => l.close());
+  return l;
+}
 
 /** Raw sockets need root or CAP_NET_RAW and the built addon: say plainly why the tests below would not run. */
 function rawSocketsUsable(): boolean {
@@ -217,10 +224,8 @@ describe('IPv4 header as a raw socket delivers it', () => {
 
 describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   it('IPv4: packets arrive byte for byte, from the bound source address, and only at the bound destination', async () => {
-    const a = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => a.close());
-    const b = await openRawIp({ address: '127.0.0.2' });
-    closers.push(() => b.close());
+    const a = await opened({ address: '127.0.0.1' });
+    const b = await opened({ address: '127.0.0.2' });
     const [pa, pb] = ports();
     const atA = collect(a, pa, pb);
     const atB = collect(b, pa, pb);
@@ -254,11 +259,9 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('IPv4 unbound: packets to any local address are taken, the kernel picks the source', async () => {
-    const any = await openRawIp();
-    closers.push(() => any.close());
+    const any = await opened();
     expect([any.family, any.localAddress, any.device]).toEqual([4, '0.0.0.0', null]);
-    const a = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => a.close());
+    const a = await opened({ address: '127.0.0.1' });
     const [pa, pb] = ports();
     const atAny = collect(any, pa, pb);
     const atA = collect(a, pa, pb);
@@ -277,10 +280,8 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('IPv6 on ::1: the payload arrives without the IPv6 header, the source from recvfrom', async () => {
-    const a = await openRawIp({ address: '::1' });
-    closers.push(() => a.close());
-    const b = await openRawIp({ family: 6 });
-    closers.push(() => b.close());
+    const a = await opened({ address: '::1' });
+    const b = await opened({ family: 6 });
     expect(a.device).toBe('lo');
     const [pa, pb] = ports();
     const atA = collect(a, pa, pb);
@@ -296,10 +297,8 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('a packet with a bad CRC32c is handed up unchanged (checking is the endpoint’s job)', async () => {
-    const a = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => a.close());
-    const b = await openRawIp({ address: '127.0.0.2' });
-    closers.push(() => b.close());
+    const a = await opened({ address: '127.0.0.1' });
+    const b = await opened({ address: '127.0.0.2' });
     const [pa, pb] = ports();
     const atB = collect(b, pa, pb);
     const bad = packet(pa, pb, 0x01020304, [dataChunk(7, 'damaged on the way')]);
@@ -312,8 +311,7 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('IPv4 with header options: the receiver strips the header by its IHL', async () => {
-    const b = await openRawIp({ address: '127.0.0.2' });
-    closers.push(() => b.close());
+    const b = await opened({ address: '127.0.0.2' });
     const [pa, pb] = ports();
     const atB = collect(b, pa, pb);
     // a datagram built here with our own header (IP_HDRINCL): IHL 6, options NOP NOP NOP EOL
@@ -337,10 +335,8 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('send copies before returning, and received packets stay valid across many later ones', async () => {
-    const a = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => a.close());
-    const b = await openRawIp({ address: '127.0.0.2' });
-    closers.push(() => b.close());
+    const a = await opened({ address: '127.0.0.1' });
+    const b = await opened({ address: '127.0.0.2' });
     const [pa, pb] = ports();
     const atB = collect(b, pa, pb);
     // one buffer, rewritten for every packet straight after send(): 1,000 packets of 1,400 octets
@@ -368,10 +364,8 @@ describe.skipIf(!rawSocketsUsable())('two raw IP layers in one process', () => {
   });
 
   it('send errors are counted, never thrown', async () => {
-    const v4 = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => v4.close());
-    const v6 = await openRawIp({ address: '::1' });
-    closers.push(() => v6.close());
+    const v4 = await opened({ address: '127.0.0.1' });
+    const v6 = await opened({ address: '::1' });
     const errors: string[] = [];
     v4.onError((e) => errors.push(e.message));
     const p = packet(40000, 40001, 1, [S.heartbeat]);
@@ -402,10 +396,8 @@ describe.skipIf(!rawSocketsUsable() || !requireOrSkip('dumpcap', 'tshark'))('tsh
   });
 
   it('IPv4 and IPv6: SCTP with CRC32c good, IPv4 header checksum good, addresses and chunks as sent; no ICMP unreachable', async () => {
-    const a = await openRawIp({ address: '127.0.0.1' });
-    closers.push(() => a.close());
-    const a6 = await openRawIp({ address: '::1' });
-    closers.push(() => a6.close());
+    const a = await opened({ address: '127.0.0.1' });
+    const a6 = await opened({ address: '::1' });
     const [pa, pb] = ports();
     const pcap = join(tmp.dir, 'raw.pcap');
     // (only packets from port pa are judged: answers to them from any other raw-mode stack go the other way)
