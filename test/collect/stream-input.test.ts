@@ -26,9 +26,9 @@ const data256 = (a: number, port: number) => set(256, Buffer.from([192, 0, 2, a,
 
 const until = (cond: () => boolean, ms = 5000) => untilWithin('the condition', cond, ms);
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+    const s = net.connect({ host, port }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -185,10 +185,7 @@ describe('reliable input over TCP', () => {
     await cp6.start();
     await cp4.start();
     try {
-      const c = await new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect({ host: '::1', port: cp6.port }, () => resolve(s));
-        s.once('error', reject);
-      });
+      const c = await connect(cp6.port, '::1');
       c.write(ipfix(9, template256, data256(4, 8080)));
       await until(() => events.some((e) => e[0] === 'records'));
       expect(events.slice(0, 3)).toEqual([
