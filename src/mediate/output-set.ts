@@ -1,7 +1,8 @@
 // The outputs every input feeds, as one RecordSink that a configuration reload can change while the inputs
-// keep running (their sessions and templates untouched). Like FanOut, every event goes to every output in
-// order; adding or removing an output swaps the list between two events, never inside one, so an output
-// sees each session from a start (announced to it when it joins: CollectingProcess.announceTo) to an end.
+// keep running (their sessions and templates untouched). Every event goes to every output in order (each
+// output gets every record unless its `select` rules say otherwise); adding or removing an output swaps
+// the list between two events, never inside one, so an output sees each session from a start (announced
+// to it when it joins: CollectingProcess.announceTo) to an end.
 
 import type { ExporterSession } from '../collect/session.js';
 import type { Template } from '../ipfix/template.js';

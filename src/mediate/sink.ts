@@ -20,23 +20,3 @@ export interface RecordSink {
   records(session: ExporterSession, template: Template, buf: Buffer, start: number, end: number, count: number, exportTime: number): void;
   sessionEnded(session: ExporterSession, reason: SessionEndReason): void;
 }
-
-/** Fans every event out to several sinks in order (each output gets every record by default). */
-export class FanOut implements RecordSink {
-  constructor(private readonly sinks: RecordSink[]) {}
-  sessionStarted(s: ExporterSession): void {
-    for (const k of this.sinks) k.sessionStarted(s);
-  }
-  templateDefined(s: ExporterSession, t: Template): void {
-    for (const k of this.sinks) k.templateDefined(s, t);
-  }
-  templateWithdrawn(s: ExporterSession, t: Template): void {
-    for (const k of this.sinks) k.templateWithdrawn(s, t);
-  }
-  records(s: ExporterSession, t: Template, buf: Buffer, start: number, end: number, count: number, exportTime: number): void {
-    for (const k of this.sinks) k.records(s, t, buf, start, end, count, exportTime);
-  }
-  sessionEnded(s: ExporterSession, reason: SessionEndReason): void {
-    for (const k of this.sinks) k.sessionEnded(s, reason);
-  }
-}
