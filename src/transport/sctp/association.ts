@@ -39,7 +39,7 @@ import { DataResult, ReceiveTracker } from './receive-tracker.js';
 import { RtoEstimator } from './rto.js';
 import { SctpError, type SctpErrorCode } from './sctp-error.js';
 import { SendTracker } from './send-tracker.js';
-import { ssnAdd, tsnAdd } from './serial.js';
+import { ssnAdd, tsnAdd, tsnLte } from './serial.js';
 import { Timer } from './timer.js';
 import { u16, u32 } from './wire.js';
 
@@ -148,6 +148,8 @@ class PendingMessage {
   /** Octets of `data` already handed to DATA chunks. */
   offset = 0;
   ssn = 0;
+  /** The TSN of its last fragment, once wholly handed to DATA chunks. */
+  lastTsn = 0;
   constructor(
     readonly id: number,
     readonly data: Uint8Array,
@@ -227,6 +229,9 @@ export class SctpAssociation extends EventEmitter {
   // sending
   private queue: PendingMessage[] = [];
   private qHead = 0;
+  /** Messages wholly sent whose last TSN the peer's Cumulative TSN Ack has not yet covered, in send order. */
+  private unacked: PendingMessage[] = [];
+  private unackedHead = 0;
   private nextSsn = new Uint16Array(0);
   private nextMessageId = 1;
   private buffered = 0;
@@ -343,6 +348,42 @@ export class SctpAssociation extends EventEmitter {
     return true;
   }
 
+  /**
+   * After the association went down: the messages the peer did not acknowledge, in the order they were
+   * sent, as the buffers given to send(). A message counts as acknowledged once the Cumulative TSN Ack
+   * covers its last fragment (a gap-acknowledged chunk may still be reneged, §6.2.1: not counted); those
+   * sent but not covered come first, then those still queued (half sent or not at all). Messages
+   * PR-SCTP abandoned are not returned ('abandoned' reported them); nor is data in flight when the peer
+   * restarted ('restart' counted it). Empties the association: a second call returns [].
+   */
+  takeUnacknowledged(): Uint8Array[] {
+    if (this.state !== State.CLOSED) throw new SctpError('closed', `SCTP association is ${this.state}: takeUnacknowledged() is for an association that is down`);
+    const out: Uint8Array[] = [];
+    const tx = this.tx;
+    const abandoned = new Set<number>();
+    if (tx) {
+      for (let t = tsnAdd(tx.cumulativeTsnAck, 1); t !== tx.nextTsn; t = tsnAdd(t, 1)) {
+        const c = tx.get(t);
+        if (c && c.abandoned) abandoned.add(c.messageId);
+      }
+    }
+    for (let i = this.unackedHead; i < this.unacked.length; i++) {
+      const p = this.unacked[i]!;
+      if (tx && tsnLte(p.lastTsn, tx.cumulativeTsnAck)) continue;
+      if (!abandoned.has(p.id)) out.push(p.data);
+    }
+    for (let i = this.qHead; i < this.queue.length; i++) {
+      const p = this.queue[i]!;
+      if (!abandoned.has(p.id)) out.push(p.data);
+    }
+    this.unacked = [];
+    this.unackedHead = 0;
+    this.queue = [];
+    this.qHead = 0;
+    this.buffered = 0;
+    return out;
+  }
+
   /** Graceful shutdown (§9.2): queued and outstanding data is delivered first; resolves once closed. */
   shutdown(): Promise<void> {
     if (this.state === State.CLOSED) return Promise.resolve();
@@ -402,6 +443,8 @@ export class SctpAssociation extends EventEmitter {
   /** @internal Client: send INIT, enter COOKIE-WAIT; settles when the association is up or fails. */
   start(): Promise<SctpAssociation> {
     this.localTag = this.host.random32();
+    this.unacked = []; // went to the old peer: counted as lost above, never returned by takeUnacknowledged
+    this.unackedHead = 0;
     this.localTieTag = this.host.random32();
     this.peerTieTag = this.host.random32();
     this.localInitialTsn = this.host.random32();
@@ -656,6 +699,7 @@ export class SctpAssociation extends EventEmitter {
     const now = this.clock.now();
     const o = tx.onSack(s.cumulativeTsnAck, s.aRwnd, s.gapAckBlocks, now, this.cc.inFastRecovery);
     if (o.stale || o.invalid) return;
+    if (o.cumulativeAdvanced) this.forgetAcknowledged(tx.cumulativeTsnAck);
     if (o.rttSample >= 0) this.rto.measure(o.rttSample);
     this.cc.onSack(o.ackedBytes, o.cumulativeAdvanced, s.cumulativeTsnAck, o.flightSizeBefore, tx.flightSize);
     if (o.ackedBytes > 0 || o.cumulativeAdvanced) this.errorCount = 0; // §8.3: the peer is alive
@@ -1173,6 +1217,8 @@ export class SctpAssociation extends EventEmitter {
             dataSent = true;
             if (p.offset === p.data.length) {
               this.qHead++;
+              p.lastTsn = c.tsn;
+              this.unacked.push(p);
               this.counters.messagesSent++;
             }
           }
@@ -1219,6 +1265,19 @@ export class SctpAssociation extends EventEmitter {
   }
 
   // ------------------------------------------------------------------ closing
+
+  /** The Cumulative TSN Ack moved to `cum`: the messages wholly at or below it are delivered. */
+  private forgetAcknowledged(cum: number): void {
+    const u = this.unacked;
+    while (this.unackedHead < u.length && tsnLte(u[this.unackedHead]!.lastTsn, cum)) u[this.unackedHead++] = undefined as unknown as PendingMessage;
+    if (this.unackedHead === u.length) {
+      u.length = 0;
+      this.unackedHead = 0;
+    } else if (this.unackedHead > 1024 && this.unackedHead * 2 > u.length) {
+      this.unacked = u.slice(this.unackedHead);
+      this.unackedHead = 0;
+    }
+  }
 
   /** @internal Go to CLOSED: stop every timer, leave the endpoint, tell the user. */
   close(reason: DownReason, detail: string, errorCode?: SctpErrorCode): void {
