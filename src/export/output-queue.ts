@@ -13,7 +13,15 @@
 //   message in this Transport Session (RFC 7011 §3.1), so replayed and live messages number correctly.
 //
 // What a transport accepted but its collector never read when the session died (socket buffers, data in
-// flight) is beyond any IPFIX exporter's knowledge over TCP and is not replayed (docs/export.md).
+// flight) is beyond any IPFIX exporter's knowledge over TCP and is not replayed (docs/export.md). A
+// transport that knows what its peer acknowledged (sctp://) hands the rest back (Transport.onReturned):
+// they go back to the front of the queue and are sent again after the next preamble. The preamble announces
+// the Templates as they are after them, which is what they need as long as none of them withdraws one
+// (over a reliable transport a Template ID changes its definition only after a withdrawal, RFC 7011 §8.1,
+// so any Template Record among them is identical to the one announced: a harmless repeat, §8). When one
+// withdraws, replay would withdraw or redefine out of order: their Data Records are counted dropped
+// (association_lost) instead. Delivery is at least once: what the collector's stack received but had
+// not yet acknowledged comes again.
 
 import { join } from 'node:path';
 import type { Transport } from '../transport/transport.js';
@@ -21,7 +29,7 @@ import { TemplateState, templateSetsOnly, withdrawAllMessage } from './template-
 import { SpoolFiles } from './spool-files.js';
 import { openSync, writeSync, closeSync, existsSync, readSync, unlinkSync } from 'node:fs';
 import { MESSAGE_HEADER_LENGTH } from '../ipfix/constants.js';
-import { log } from '../observe/log.js';
+import { RateLimitedLog, log } from '../observe/log.js';
 import {
   DropReason,
   bytesSent,
@@ -58,6 +66,27 @@ function fileTag(output: string): string {
   return output.replace(/[^\w.-]+/g, '_');
 }
 
+/** Does the message withdraw a Template (a Template or Options Template Record with field count 0)? */
+function withdraws(m: Buffer): boolean {
+  const end = Math.min(m.length, m.readUInt16BE(2));
+  for (let p = MESSAGE_HEADER_LENGTH; p + 4 <= end; ) {
+    const setId = m.readUInt16BE(p);
+    const len = m.readUInt16BE(p + 2);
+    if (len < 4 || p + len > end) return true; // not a message we built: never replay it
+    if (setId === 2 || setId === 3) {
+      const setEnd = p + len;
+      for (let q = p + 4; q + 4 <= setEnd; ) {
+        const fields = m.readUInt16BE(q + 2);
+        if (fields === 0) return true;
+        q += setId === 3 ? 6 : 4;
+        for (let f = 0; f < fields && q + 4 <= setEnd; f++) q += m[q]! & 0x80 ? 8 : 4;
+      }
+    }
+    p += len;
+  }
+  return false;
+}
+
 /** Octets one pump turn hands to the transport before yielding to the event loop (inputs keep reading). */
 const PUMP_BYTES = 1 << 20;
 const PUMP_INTERVAL_MS = 20;
@@ -82,6 +111,7 @@ export class OutputQueue implements Transport {
   private pumping = false;
   private pumpScheduled = false;
   private closed = false;
+  private readonly returnLog = new RateLimitedLog(log, 1);
 
   private readonly messagesOut;
   private readonly bytesOut;
@@ -121,6 +151,7 @@ export class OutputQueue implements Transport {
       // Spool files of a run that did not stop cleanly lack the Templates sent before them: not replayable.
       if (stale.length) log.warn({ output, dir: settings.spool.dir, files: stale.length }, 'spool files of an earlier run that did not stop cleanly are left alone (not self-contained, not replayed)');
     }
+    if (inner.reliable) inner.onReturned = (messages) => this.returned(messages);
     this.gaugeSpool.set(0);
     this.gaugeMemory.set(0);
     this.gaugeMessages.set(0);
@@ -228,6 +259,35 @@ export class OutputQueue implements Transport {
     this.enqueue({ buf: message, records });
     this.schedulePump();
     return true;
+  }
+
+  /**
+   * Messages the transport sent but its collector never acknowledged (their session died), in send order.
+   * Their Data Records are counted by following them once more through the Template state: for Data Sets
+   * only that changes nothing but the last Options data, which ends as it was (the last of them is the
+   * newest); for Template Sets, re-applying the same definitions and withdrawals in order leaves the same
+   * state too.
+   */
+  private returned(messages: Buffer[]): void {
+    let records = 0;
+    let withdrawal = false;
+    const items: Item[] = [];
+    for (const m of messages) {
+      const r = this.sent.apply(m, true);
+      records += r;
+      if (withdraws(m)) withdrawal = true;
+      items.push({ buf: m, records: r });
+    }
+    if (withdrawal || this.closed) {
+      this.drop(records, DropReason.associationLost);
+      this.returnLog.warn('lost', { output: this.output, messages: messages.length, records }, 'transport session lost before the collector acknowledged these messages; they withdraw Templates, so they cannot be replayed in order and their records are counted dropped (association_lost)');
+      return;
+    }
+    // older than everything waiting, and older than what drop-oldest kept in front
+    this.front.unshift(...items);
+    if (records) this.queued.inc(records);
+    this.returnLog.warn('replay', { output: this.output, messages: messages.length, records }, 'transport session lost before the collector acknowledged these messages; they are sent again after the reconnect (the collector may see some twice)');
+    this.updateGauges();
   }
 
   private idle(): boolean {

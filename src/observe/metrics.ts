@@ -103,6 +103,8 @@ export const DropReason = {
   spoolFull: 'spool_full',
   /** Still waiting in an output queue when the gateway stopped (drain timeout). */
   unsentAtShutdown: 'unsent_at_shutdown',
+  /** Sent on an SCTP association that went down before the collector acknowledged them, and not replayable. */
+  associationLost: 'association_lost',
   /** A source outside the input's allow list (RFC 6183 §9). */
   notAllowed: 'not_allowed',
   /** An exporter above the input's rate limit. */

@@ -65,6 +65,9 @@ export class SctpTransport implements Transport {
   private readonly abandonLog = new RateLimitedLog(log, 1);
   /** Counted for tests and the log: associations that came up, and why the last one went down. */
   associations = 0;
+  /** Messages handed back through onReturned (or lost without it) because their association went down. */
+  returnedMessages = 0;
+  onReturned?: (messages: Buffer[]) => void;
   lastDown?: { reason: DownReason | 'init-failed'; detail?: string };
 
   constructor(
@@ -163,12 +166,22 @@ export class SctpTransport implements Transport {
     this.association = undefined;
     this.up = false;
     this.lastDown = { reason, detail };
+    this.giveBack(a);
     transportUp.set(this.labels, 0);
     queueDepth.set(this.labels, 0);
     if (this.closing) return;
     const what = reason === 'comm-lost' ? 'collector unreachable (COMM_LOST)' : reason === 'abort' ? 'collector aborted the association' : reason === 'shutdown' ? 'collector shut the association down' : 'association closed';
     log.warn({ output: this.output, collector: this.collector, reason, detail, retryInSeconds: this.backoff }, `SCTP association down: ${what}; reconnecting`);
     this.retry();
+  }
+
+  /** What the collector never acknowledged goes back to the user (the OutputQueue), never silently away. */
+  private giveBack(a: SctpAssociation): void {
+    const back = a.takeUnacknowledged() as Buffer[]; // the Buffers send() was given
+    if (back.length === 0) return;
+    this.returnedMessages += back.length;
+    if (this.onReturned) this.onReturned(back);
+    else log.warn({ output: this.output, collector: this.collector, messages: back.length }, 'SCTP association down: messages the collector did not acknowledge are lost');
   }
 
   private retry(): void {

@@ -14,6 +14,13 @@ export interface Transport {
   /** Sends one message (the buffer is the transport's from now on). False: it was dropped, with `reason`. */
   send(message: Buffer): true | { reason: string };
   close(): Promise<void>;
+  /**
+   * Set by the user (the OutputQueue) on a reliable transport that can tell which accepted messages its
+   * peer never acknowledged: when a Transport Session dies, the transport hands those back — in the order
+   * they were sent, the very buffers given to send() — before any new session starts. Without it, the
+   * transport logs what it lost. (sctp:// only: a TCP socket cannot say what its peer acknowledged.)
+   */
+  onReturned?: (messages: Buffer[]) => void;
   /** Files: true when size or age says the next message belongs in a new file. */
   rotateDue?(): boolean;
   /** Files: close this file and start the next (a new Transport Session: onSession fires). */
