@@ -31,6 +31,8 @@ export class FailoverTransport implements Transport {
   private timer?: NodeJS.Timeout;
   private onSession: () => void = () => {};
   private readonly gauge;
+  /** What a member's peer never acknowledged when it died comes back through the group (see Transport). */
+  onReturned?: (messages: Buffer[]) => void;
 
   constructor(
     readonly output: string,
@@ -39,6 +41,7 @@ export class FailoverTransport implements Transport {
     if (members.length === 0) throw new Error(`output ${output}: a failover group needs members`);
     for (const m of members) if (!m.transport.reliable) throw new Error(`output ${output}: failover member ${m.name} is not a reliable transport`);
     this.maxMessage = Math.min(...members.map((m) => m.transport.maxMessage));
+    for (const m of members) m.transport.onReturned = (messages) => this.onReturned?.(messages);
     this.gauge = failoverActive.labels({ output });
     this.gauge.set(-1);
   }

@@ -11,6 +11,7 @@ import { makeExporterSession } from '../../src/collect/session.js';
 import { makeTemplate } from '../../src/ipfix/template.js';
 import { registry } from '../../src/observe/metrics.js';
 import { FailoverTransport } from '../../src/export/failover.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { TestCollector, until, type Rec } from './strict-collector.js';
 
 const QUEUE_LIMIT = 1 << 20;
@@ -123,4 +124,19 @@ describe('failover group', () => {
     // ... and no more than that connection can hold unread: its queue limit plus the kernel's buffers.
     expect(lost * 8).toBeLessThanOrEqual(QUEUE_LIMIT + kernelBuffers());
   }, 30_000);
+
+  it('hands what a member\'s peer never acknowledged back to the group\'s owner (the output queue)', () => {
+    // Two members that only record what they are given; the first says its peer never acknowledged two messages.
+    const member = (): Transport => ({ reliable: true, refreshesTemplates: false, maxMessage: 65535, start: async () => {}, isUp: () => false, send: () => ({ reason: 'transport_down' }), close: async () => {} });
+    const a = member();
+    const b = member();
+    const group = new FailoverTransport('fo-returned', [{ name: 'a', transport: a }, { name: 'b', transport: b }]);
+    const got: Buffer[][] = [];
+    group.onReturned = (m) => got.push(m);
+    const lost = [Buffer.from('first'), Buffer.from('second')];
+    a.onReturned!(lost);
+    b.onReturned!([]);
+    expect(got).toEqual([lost, []]);
+    expect(got[0]![0]).toBe(lost[0]); // the same buffers, not copies
+  });
 });
