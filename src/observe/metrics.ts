@@ -66,6 +66,7 @@ export const failoverActive = gauge('failover_active_member', 'Index (from 0) of
 export const failoverSwitches = counter('failover_switches_total', 'Times a failover group moved to another member', ['output']);
 export const recordsUnselected = counter('records_unselected_total', 'Data records an output\'s select rules passed over', ['output'], flushBeforeScrape);
 export const sctpAbandoned = counter('sctp_abandoned_messages_total', 'IPFIX messages of Data Sets only that SCTP gave up after their PR-SCTP lifetime (RFC 3758 ttl), per output', ['output']);
+export const sctpLostAtRestart = counter('sctp_messages_lost_at_restart_total', 'IPFIX messages in flight to a collector when its SCTP stack restarted (RFC 9260 §5.2.2), never acknowledged and not replayed, per output', ['output']);
 export const sctpRetransmissions = counter('sctp_retransmissions_total', 'DATA chunks SCTP sent again (T3-rtx and fast retransmit), per output', ['output']);
 export const sctpRto = gauge('sctp_rto_milliseconds', 'Current SCTP retransmission timeout of the output\'s association (RFC 9260 §6.3)', ['output']);
 export const sctpCwnd = gauge('sctp_cwnd_bytes', 'Current SCTP congestion window of the output\'s association (RFC 9260 §7.2)', ['output']);

@@ -13,7 +13,7 @@ import { SctpEndpoint, type DownReason, type SctpAssociation } from './sctp/inde
 import { openLowerLayer, resolveHost } from './sctp-lower.js';
 import { stackSettings, type SctpUrlOptions } from './sctp-options.js';
 import { RateLimitedLog, log } from '../observe/log.js';
-import { queueDepth, reconnects, sctpAbandoned, sctpCwnd, sctpRetransmissions, sctpRto, transportUp } from '../observe/metrics.js';
+import { queueDepth, reconnects, sctpAbandoned, sctpCwnd, sctpLostAtRestart, sctpRetransmissions, sctpRto, transportUp } from '../observe/metrics.js';
 
 const MESSAGE_HEADER = 16;
 const TEMPLATE_SET = 2;
@@ -146,10 +146,12 @@ export class SctpTransport implements Transport {
       sctpAbandoned.inc(this.labels, count);
       this.abandonLog.warn('abandoned', { output: this.output, messages: count, ttl: this.options.ttl }, 'SCTP: data messages abandoned after their PR-SCTP lifetime (RFC 3758)');
     });
-    a.on('restart', () => {
+    a.on('restart', (lost) => {
       if (a !== this.association) return;
       // The collector restarted (RFC 9260 §5.2.2): it knows no templates, so a new Transport Session.
-      log.warn({ output: this.output, collector: this.collector }, 'SCTP peer restarted; announcing templates again');
+      // What was in flight to its old incarnation is gone with it: counted, not silently lost.
+      if (lost) sctpLostAtRestart.inc(this.labels, lost);
+      log.warn({ output: this.output, collector: this.collector, messagesLost: lost }, 'SCTP peer restarted; announcing templates again');
       this.blocked = false;
       this.blockedBytes = 0;
       this.onSession();
