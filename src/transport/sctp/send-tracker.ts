@@ -223,14 +223,8 @@ export class SendTracker {
             htna = c.tsn;
             htnaSet = true;
           }
-          if (c.inFlight) {
-            c.inFlight = false;
-            this.flightSize -= c.size;
-          }
-          if (c.retransmit) {
-            c.retransmit = false;
-            this.retransmitPending--;
-          }
+          this.outOfFlight(c);
+          this.unmark(c);
         }
       } else if (c.acked) {
         c.acked = false;
@@ -383,37 +377,36 @@ export class SendTracker {
   private mark(c: OutstandingChunk): void {
     c.retransmit = true;
     this.retransmitPending++;
-    if (c.inFlight) {
-      c.inFlight = false;
-      this.flightSize -= c.size;
-      this.peerRwnd += c.size; // §6.2.1 C
-    }
+    if (this.outOfFlight(c)) this.peerRwnd += c.size; // §6.2.1 C
   }
 
   private abandon(c: OutstandingChunk): void {
     if (c.abandoned) return;
     c.abandoned = true;
     this.stats.abandonedChunks++;
-    if (c.inFlight) {
-      c.inFlight = false;
-      this.flightSize -= c.size;
-    }
-    if (c.retransmit) {
-      c.retransmit = false;
-      this.retransmitPending--;
-    }
+    this.outOfFlight(c);
+    this.unmark(c);
   }
 
   private leave(c: OutstandingChunk): void {
     if (c.acked) this.gapAckedChunks--;
-    if (c.inFlight) {
-      c.inFlight = false;
-      this.flightSize -= c.size;
-    }
-    if (c.retransmit) {
-      c.retransmit = false;
-      this.retransmitPending--;
-    }
+    this.outOfFlight(c);
+    this.unmark(c);
+  }
+
+  /** Takes the chunk's octets out of the flight size; false when it was not in flight. */
+  private outOfFlight(c: OutstandingChunk): boolean {
+    if (!c.inFlight) return false;
+    c.inFlight = false;
+    this.flightSize -= c.size;
+    return true;
+  }
+
+  /** Clears a pending retransmission mark. */
+  private unmark(c: OutstandingChunk): void {
+    if (!c.retransmit) return;
+    c.retransmit = false;
+    this.retransmitPending--;
   }
 
   private compact(): void {
