@@ -3,18 +3,7 @@
 // Each process wraps its own lower layer: the sender's drops hit DATA, the receiver's drop SACKs, so
 // a rate r on both sides is r loss each way. Benchmark use only (tests use the stack's LossyLink).
 
-/** xorshift32: the same drop pattern on every run for a seed. */
-function generator(seed) {
-  let s = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
+import { sctp } from './sctp-stack.mjs';
 
 export class DroppingLowerLayer {
   /**
@@ -24,7 +13,7 @@ export class DroppingLowerLayer {
   constructor(inner, opts) {
     this.inner = inner;
     this.dropRate = opts.dropRate;
-    this.random = generator(opts.seed ?? 1);
+    this.random = sctp.seededRandom(opts.seed ?? 1); // the same drop pattern on every run for a seed
     this.stats = { sent: 0, dropped: 0 };
   }
 

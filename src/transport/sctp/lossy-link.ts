@@ -66,8 +66,8 @@ interface InFlight {
   to: string;
 }
 
-/** xorshift32: small, fast, and the same sequence on every run for a seed. */
-function generator(seed: number): () => number {
+/** xorshift32 in [0, 1): small, fast, and the same sequence on every run for a seed (also bench/lib/sctp-lossy.mjs's). */
+export function seededRandom(seed: number): () => number {
   let s = (seed ^ 0x9e3779b9) >>> 0 || 1;
   return () => {
     s ^= s << 13;
@@ -97,7 +97,7 @@ export class LossyLink {
   private timerDue = Infinity;
 
   constructor(opts: LossyLinkOptions = {}) {
-    this.random = generator(opts.seed ?? 1);
+    this.random = seededRandom(opts.seed ?? 1);
     this.clock = opts.clock ?? realClock;
     const delayMs = opts.delayMs ?? 0;
     this.options = {
