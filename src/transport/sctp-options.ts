@@ -5,6 +5,7 @@
 // can be set in the URL.
 
 import { parseHostPortUrl, nearest, type HostPort } from '../config/load.js';
+import type { EndpointOptions } from './sctp/endpoint.js';
 
 /** RFC 6951 §5.1: the registered UDP port for SCTP over UDP ("sctp-tunneling"). */
 export const SCTP_UDP_PORT = 9899;
@@ -13,7 +14,16 @@ export const DEFAULT_STREAMS = 16;
 
 export type SctpRole = 'output' | 'listen';
 
-export interface SctpUrlOptions {
+/**
+ * The stack's own settings a URL may give (RFC 9260 §16 timers and limits, and the largest packet);
+ * undefined keeps the stack's defaults. `mtu` defaults to 1232, which fits any IPv6 path; 1452 suits a
+ * 1500-octet IPv4 path with UDP encapsulation and carries a 1,400-octet IPFIX message in one DATA chunk
+ * instead of two.
+ */
+const STACK_KEYS = ['rtoInitial', 'rtoMin', 'rtoMax', 'maxInitRetransmits', 'associationMaxRetrans', 'pathMaxRetrans', 'heartbeatInterval', 'mtu'] as const;
+type StackSettings = Pick<EndpointOptions, (typeof STACK_KEYS)[number]>;
+
+export interface SctpUrlOptions extends StackSettings {
   /** 'udp': RFC 6951 UDP encapsulation; 'none': SCTP straight over IP (raw socket). */
   encapsulation: 'udp' | 'none';
   /**
@@ -29,20 +39,6 @@ export interface SctpUrlOptions {
   ttl: number;
   /** Output: largest IPFIX message in octets (default 65535); with ttl, smaller messages lose fewer records when one is abandoned. */
   messageSize: number;
-  /** Stack timers and limits (ms / counts); undefined keeps the stack's RFC 9260 defaults. */
-  rtoInitial?: number;
-  rtoMin?: number;
-  rtoMax?: number;
-  maxInitRetransmits?: number;
-  associationMaxRetrans?: number;
-  pathMaxRetrans?: number;
-  heartbeatInterval?: number;
-  /**
-   * Largest SCTP packet in octets (common header and chunks, no IP/UDP header). Default the stack's
-   * 1232, which fits any IPv6 path; 1452 suits a 1500-octet IPv4 path with UDP encapsulation and
-   * carries a 1,400-octet IPFIX message in one DATA chunk instead of two.
-   */
-  mtu?: number;
 }
 
 interface Spec {
@@ -119,10 +115,8 @@ export function parseSctpUrl(url: string, role: SctpRole): SctpUrl | string {
   return { at, options };
 }
 
-const STACK_KEYS = ['rtoInitial', 'rtoMin', 'rtoMax', 'maxInitRetransmits', 'associationMaxRetrans', 'pathMaxRetrans', 'heartbeatInterval', 'mtu'] as const;
-
 /** The stack's timer, limit and packet-size settings the URL gave (only those), for SctpEndpoint's options. */
-export function stackSettings(o: SctpUrlOptions): Partial<Pick<SctpUrlOptions, (typeof STACK_KEYS)[number]>> {
+export function stackSettings(o: SctpUrlOptions): StackSettings {
   const out: Record<string, number> = {};
   for (const k of STACK_KEYS) {
     if (o[k] !== undefined) out[k] = o[k];
