@@ -26,12 +26,15 @@ export function queueSettings(c: OutputConfig): QueueSettings {
   };
 }
 
+/** An exporter's identity in an output: its outgoing Observation Domain is allocated per key. */
+const exporterKey = (s: ExporterSession) => `${s.address}|${s.port}|${s.observationDomainId}`;
+
 export class ExportingProcess implements RecordSink {
   readonly name: string;
   private readonly domains = new Map<string, Domain>(); // by exporter identity
   private readonly byTemplate = new Map<number, OutTemplate>(); // by incoming template uid
   private readonly bySession = new Map<number, Domain>(); // by exporter session uid
-  private readonly live = new Map<Domain, { key: string; sessions: number }>(); // live exporter sessions per domain
+  private readonly liveSessions = new Map<Domain, number>(); // exporter sessions using each domain
   private nextOdid = 1;
   private readonly templateIds = new TemplateIds();
   private flushTimer?: NodeJS.Timeout;
@@ -117,7 +120,7 @@ export class ExportingProcess implements RecordSink {
   private domainOf(s: ExporterSession): Domain {
     let d = this.bySession.get(s.uid);
     if (d) return d;
-    const key = `${s.address}|${s.port}|${s.observationDomainId}`;
+    const key = exporterKey(s);
     d = this.domains.get(key);
     if (!d) {
       d = new Domain(this.nextOdid++, s, this.transport.maxMessage, this.templateIds);
@@ -126,9 +129,7 @@ export class ExportingProcess implements RecordSink {
       this.countState();
     }
     this.bySession.set(s.uid, d);
-    const l = this.live.get(d);
-    if (l) l.sessions++;
-    else this.live.set(d, { key, sessions: 1 });
+    this.liveSessions.set(d, (this.liveSessions.get(d) ?? 0) + 1);
     return d;
   }
 
@@ -170,10 +171,11 @@ export class ExportingProcess implements RecordSink {
     // The incoming session is gone: its ODID mapping ends with it once no other session of the same
     // exporter uses the domain (RFC 6183 §5.3.2.1). Reliable inputs put the ephemeral source port into
     // the key, so keeping it would add one Domain (and its message buffer) per reconnect.
-    const l = this.live.get(d);
-    if (l && --l.sessions === 0 && d.templates.size === 0) {
-      this.live.delete(d);
-      this.domains.delete(l.key);
+    const left = (this.liveSessions.get(d) ?? 1) - 1;
+    this.liveSessions.set(d, left);
+    if (left === 0 && d.templates.size === 0) {
+      this.liveSessions.delete(d);
+      this.domains.delete(exporterKey(d.origin));
       this.exportTimes.delete(d);
       this.templateIds.release(d.originTemplate.id);
     }
