@@ -132,12 +132,17 @@ let ipHeaders = 0;
 let pendingTunnel = 0;
 let keepOuterFlow = false;
 
-function u16(s: Uint8Array, i: number): number {
-  return (s[i]! << 8) | s[i + 1]!;
+/** A DataView over the bytes being decoded: made again only when the caller passes other bytes (the sFlow
+ *  decoder always passes its one datagram buffer), so a read is a single load. */
+let bytes: Uint8Array | undefined;
+let dv!: DataView;
+
+function u16(_s: Uint8Array, i: number): number {
+  return dv.getUint16(i);
 }
 
-function u32(s: Uint8Array, i: number): number {
-  return ((s[i]! << 24) | (s[i + 1]! << 16) | (s[i + 2]! << 8) | s[i + 3]!) >>> 0;
+function u32(_s: Uint8Array, i: number): number {
+  return dv.getUint32(i);
 }
 
 /** What follows an EtherType (after tags), for every Ethernet-like payload. */
@@ -201,8 +206,8 @@ function ethernet(s: Uint8Array, at: number, end: number, view: FlowView): numbe
     type = snap ? u16(s, at + 6) : 0;
   }
   if (record) {
-    view.copy(O_DST_MAC, s, header, 6);
-    view.copy(O_SRC_MAC, s, header + 6, 6);
+    view.copy(O_DST_MAC, dv, header, 6);
+    view.copy(O_SRC_MAC, dv, header + 6, 6);
     view.u16(O_ETHERTYPE, type);
     view.mask |= Group.ethernet;
   }
@@ -231,10 +236,10 @@ function mpls(s: Uint8Array, at: number, end: number, view: FlowView): number {
   }
   if (!sawMpls) {
     sawMpls = true;
-    view.copy(O_MPLS1, s, top, 3);
-    if (depth > 1) view.copy(O_MPLS2, s, top + 4, 3);
+    view.copy(O_MPLS1, dv, top, 3);
+    if (depth > 1) view.copy(O_MPLS2, dv, top + 4, 3);
     else view.u24(O_MPLS2, 0);
-    if (depth > 2) view.copy(O_MPLS3, s, top + 8, 3);
+    if (depth > 2) view.copy(O_MPLS3, dv, top + 8, 3);
     else view.u24(O_MPLS3, 0);
     view.u8(O_MPLS_TTL, s[top + 3]!);
     view.u8(O_MPLS_DEPTH, depth > 255 ? 255 : depth);
@@ -279,8 +284,8 @@ function ipv4(s: Uint8Array, at: number, end: number, view: FlowView): number {
   view.u8(O_TOS, s[at + 1]!);
   view.u8(O_TTL, s[at + 8]!);
   view.u32(O_IP_LENGTH, u16(s, at + 2));
-  view.copy(O_SRC_V4, s, at + 12, 4);
-  view.copy(O_DST_V4, s, at + 16, 4);
+  view.copy(O_SRC_V4, dv, at + 12, 4);
+  view.copy(O_DST_V4, dv, at + 16, 4);
   view.mask |= Group.ip | Group.ipv4 | Group.ttl;
   // Flags (reserved, DF, MF) and the fragment offset in 8-octet units, as fragmentFlags/fragmentOffset want.
   const flags = s[at + 6]! & 0xe0;
@@ -312,8 +317,8 @@ function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
   view.u32(O_FLOW_LABEL, first & 0xfffff);
   view.u32(O_IP_LENGTH, u16(s, at + 4) + 40);
   view.u8(O_TTL, s[at + 7]!);
-  view.copy(O_SRC_V6, s, at + 8, 16);
-  view.copy(O_DST_V6, s, at + 24, 16);
+  view.copy(O_SRC_V6, dv, at + 8, 16);
+  view.copy(O_DST_V6, dv, at + 24, 16);
   let header = s[at + 6]!;
   at += 40;
   let offset = 0;
@@ -477,7 +482,7 @@ function vxlan(s: Uint8Array, at: number, end: number, view: FlowView): number {
   if (end - at < 8 || (s[at]! & 0x08) === 0) return at;
   view.u32(O_VXLAN, SEGMENT_TYPE_VXLAN << 24);
   view.u8(O_VXLAN + 4, 0);
-  view.copy(O_VXLAN + 5, s, at + 4, 3);
+  view.copy(O_VXLAN + 5, dv, at + 4, 3);
   view.mask |= Group.vxlan;
   return tunnelTo(ETHERNET, Tunnel.vxlan, at + 8);
 }
@@ -532,6 +537,10 @@ export function decodeHeader(
   else return HeaderOutcome.unsupportedProtocol;
   if (end > src.length) end = src.length;
   if (start < 0 || start >= end) return HeaderOutcome.truncated;
+  if (src !== bytes) {
+    bytes = src;
+    dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  }
   sawEthernet = sawMpls = false;
   ipHeaders = 0;
   pendingTunnel = Tunnel.none;

@@ -93,6 +93,8 @@ export function copySource(runs: readonly Run[], toParameter = false): string {
 
 export class Shapes {
   private readonly byMask = new Map<number, Shape>();
+  private lastMask = 0;
+  private last: Shape | undefined = undefined;
   private readonly sv: DataView;
 
   /** `source`: the view the decoder fills; `arena`: where staging areas come from. */
@@ -112,9 +114,14 @@ export class Shapes {
 
   /** The shape of `mask`, or undefined when MAX_SHAPES are in use (the caller drops and counts the sample). */
   get(mask: number): Shape | undefined {
-    const hit = this.byMask.get(mask);
-    if (hit || this.byMask.size >= MAX_SHAPES) return hit;
-    return this.make(mask);
+    // Consecutive samples mostly share a shape: the last one answers without a Map lookup.
+    if (mask === this.lastMask && this.last !== undefined) return this.last;
+    const hit = this.byMask.get(mask) ?? (this.byMask.size >= MAX_SHAPES ? undefined : this.make(mask));
+    if (hit) {
+      this.lastMask = mask;
+      this.last = hit;
+    }
+    return hit;
   }
 
   /** Compiles the shape of a mask seen for the first time (kept apart so get() stays closure-free). */
