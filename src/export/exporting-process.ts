@@ -123,7 +123,7 @@ export class ExportingProcess implements RecordSink {
     const key = exporterKey(s);
     d = this.domains.get(key);
     if (!d) {
-      d = new Domain(this.nextOdid++, s, this.transport.maxMessage, this.templateIds);
+      d = new Domain(this.nextOdid++, s, this.transport.maxMessage, this.templateIds, this.transport.doneOnReturn === true);
       this.domains.set(key, d);
       log.info({ output: this.name, exporter: s.address, port: s.port, odid: s.observationDomainId, outgoingOdid: d.odid }, 'outgoing observation domain allocated');
       this.countState();

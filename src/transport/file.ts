@@ -23,6 +23,8 @@ export class FileTransport implements Transport {
   readonly reliable = false;
   readonly refreshesTemplates = false;
   readonly maxMessage = 65535;
+  /** writeSync: the message is in the file (the page cache) when send() returns. */
+  readonly doneOnReturn = true;
   private fd = -1;
   private current = '';
   private bytes = 0;

@@ -11,8 +11,16 @@ export interface Transport {
   readonly maxMessage: number;
   start(onSession: () => void): Promise<void>;
   isUp(): boolean;
-  /** Sends one message (the buffer is the transport's from now on). False: it was dropped, with `reason`. */
+  /**
+   * Sends one message (the buffer is the transport's from now on, unless `doneOnReturn`). False: it was
+   * dropped, with `reason`.
+   */
   send(message: Buffer): true | { reason: string };
+  /**
+   * send() has written the message out (or copied it) by the time it returns, so the caller may fill the
+   * same buffer again (files: writeSync). Absent or false: send() keeps the buffer (a socket's queue).
+   */
+  readonly doneOnReturn?: boolean;
   close(): Promise<void>;
   /**
    * Set by the user (the OutputQueue) on a reliable transport that can tell which accepted messages its

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createExportingProcess } from '../../src/export/index.js';
+import { createExportingProcess, ExportingProcess } from '../../src/export/index.js';
 import type { OutputConfig } from '../../src/config/types.js';
 import { makeExporterSession } from '../../src/collect/session.js';
 import { makeTemplate } from '../../src/ipfix/template.js';
@@ -259,6 +259,60 @@ describe('Exporting Process', () => {
     }
     expect(total).toBe(30 * 1000 + files.length); // every record, plus one origin record per file
   });
+  it('reuses one message buffer only on a transport that is done with it when send() returns (files), never on one that keeps it', async () => {
+    // Each batch of records carries its own values; a message buffer filled again while the transport still
+    // held it would show a later batch's values in an earlier message.
+    const batch = (k: number) => {
+      const b = Buffer.alloc(8 * 3);
+      for (let i = 0; i < 3; i++) {
+        b.writeUInt32BE(0xc0000200 + k, 8 * i);
+        b.writeUInt32BE(k * 10 + i, 8 * i + 4);
+      }
+      return b;
+    };
+    /** The second field of the first record of every 3-record Data Set, message by message. */
+    const batchValues = (b: Buffer) => {
+      const out: number[] = [];
+      let o = 0;
+      for (const m of parseStream(b)) {
+        let p = o + 16;
+        for (const x of m.sets) {
+          if (x.id >= 256 && x.length === 4 + 24) out.push(b.readUInt32BE(p + 4 + 4));
+          p += x.length;
+        }
+        o += m.length;
+      }
+      return out;
+    };
+    // A transport that keeps every buffer given to send() (as a socket's queue does), not done on return.
+    const kept: Buffer[] = [];
+    const keeping = { reliable: false, refreshesTemplates: false, maxMessage: 65535, start: async (on: () => void) => on(), isUp: () => true, send: (m: Buffer) => (kept.push(m), true as const), close: async () => {} };
+    const dir = mkdtempSync(join(tmpdir(), 'reuse-'));
+    const file = createExportingProcess(output(`file://${dir}/flows.ipfix`));
+    const held = new ExportingProcess(output('udp://127.0.0.1:9'), keeping);
+    const s = makeExporterSession('in', 'ipfix', '192.0.2.9', 4739, 1);
+    const t = t4();
+    for (const ep of [file, held]) {
+      await ep.start();
+      ep.sessionStarted(s);
+      ep.templateDefined(s, t);
+      for (let k = 1; k <= 5; k++) {
+        ep.records(s, t, batch(k), 0, 24, 3, 0);
+        ep.flush();
+      }
+    }
+    await file.close();
+    await held.close();
+    // Five messages with data, in order, each with its own batch's values.
+    const fromFile = readFileSync(join(dir, readdirSync(dir)[0]!));
+    expect(batchValues(fromFile)).toEqual([10, 20, 30, 40, 50]);
+    // Sequence numbers count the records before each message (the first carries the origin record too).
+    expect(parseStream(fromFile).map((m) => m.sequence)).toEqual([0, 4, 7, 10, 13]);
+    expect(batchValues(Buffer.concat(kept))).toEqual([10, 20, 30, 40, 50]);
+    // The keeping transport was given a buffer of its own for every message.
+    expect(new Set(kept.map((m) => m.buffer)).size).toBe(kept.length);
+  });
+
   it('announces a template used only inside structured data, under the exporter\'s own Template ID when free', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sub-'));
     const ep = createExportingProcess(output(`file://${dir}/x.ipfix`));
