@@ -18,17 +18,18 @@
 // (sysctl -w net.core.rmem_max=67108864) as an operator would, or bursts are lost. --rmem N raises it
 // to N for the run (root only) and puts the old value back on exit.
 
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v5Datagrams, v9Datagrams, recordsIn } from './lib/netflow-gen.mjs';
 import { sflowDatagrams, samplesIn, describe } from './lib/sflow-gen.mjs';
 import { ipfixCounter, ipfixDirCounter } from './lib/ipfix-count.mjs';
+import { cpuSeconds, rssMiB } from './lib/proc.mjs';
+import { raiseRmemForRun, rmemMax } from './lib/rmem.mjs';
+import { writeGatewayConfig, startGateway, COUNTERS } from './lib/gateway.mjs';
 
-const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const protocol = args.find((a) => a === 'v5' || a === 'v9' || a === 'sflow') ?? 'v5';
 const sflow = protocol === 'sflow';
@@ -46,16 +47,7 @@ const seconds = Number(opt('--seconds', '3'));
 const outputKind = opt('--output', 'file');
 
 // Kernel receive buffer cap: raised for the run only when asked, and restored however the run ends.
-const RMEM = '/proc/sys/net/core/rmem_max';
-const rmemBefore = readFileSync(RMEM, 'utf8').trim();
-const rmemWanted = opt('--rmem', '');
-if (rmemWanted && Number(rmemWanted) > Number(rmemBefore)) {
-  writeFileSync(RMEM, rmemWanted);
-  const restore = () => writeFileSync(RMEM, rmemBefore);
-  process.on('exit', restore);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
-  console.error(`net.core.rmem_max ${rmemBefore} → ${rmemWanted} for this run`);
-}
+raiseRmemForRun(Number(opt('--rmem', '0')));
 
 const basePort = 20000 + Math.floor(Math.random() * 20000);
 const inPort = basePort;
@@ -64,22 +56,12 @@ const metricsPort = basePort + 2;
 
 const dir = mkdtempSync(join(tmpdir(), 'ipfix-bench-'));
 const configPath = join(dir, 'bench.yaml');
-writeFileSync(
-  configPath,
-  `inputs:
-  - name: bench
-    listen: udp://127.0.0.1:${inPort}
-    protocol: auto
-    sessionTimeout: 300
-    receiveBuffer: 67108864
-outputs:
-  - name: sink
-    url: ${outputKind === 'udp' ? `udp://127.0.0.1:${sinkPort}` : `file://${dir}/out/flows.ipfix`}
-    rotate: { maxBytes: 268435456, interval: 3600, keep: ${sflow ? 1000 : 2} }
-metrics: 127.0.0.1:${metricsPort}
-logLevel: warn
-`,
-);
+writeGatewayConfig(configPath, {
+  inPort,
+  outputUrl: outputKind === 'udp' ? `udp://127.0.0.1:${sinkPort}` : `file://${dir}/out/flows.ipfix`,
+  metricsPort,
+  keep: sflow ? 1000 : 2,
+});
 
 // The counting sink: IPFIX messages and the records they carry would need decoding; count messages and bytes.
 const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 64 << 20 });
@@ -97,33 +79,8 @@ const fileRecords = sflow && outputKind === 'file' ? ipfixDirCounter(join(dir, '
 const outputSamples = () => (sinkRecords ? sinkRecords.marked : fileRecords ? fileRecords().marked : NaN);
 await new Promise((r) => sink.bind(sinkPort, '127.0.0.1', r));
 
-const gw = spawn(process.execPath, [join(root, 'bin/ipfix-mediator'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
-const stop = () => gw.kill('SIGTERM');
-process.on('exit', stop);
-
-async function metric(name) {
-  for (let i = 0; i < 50; i++) {
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      let sum = 0;
-      for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').pop());
-      return sum;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error('gateway metrics endpoint did not answer');
-}
-
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100/s)
-}
-
-function rssMiB(pid) {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+const gw = startGateway(configPath, metricsPort);
+const { metric, counters, stop } = gw;
 
 const pool = sflow ? sflowDatagrams(8000) : protocol === 'v5' ? v5Datagrams(2000) : v9Datagrams(2000, { templateEvery: 2000 });
 // Records each datagram carries (sFlow: samples, which vary per datagram), and the mean.
@@ -172,21 +129,6 @@ async function offer(rate) {
     await new Promise((r) => setImmediate(r));
   }
   return { sent, records };
-}
-
-/** Gateway counters the loss is judged by (sums over labels). */
-const COUNTERS = {
-  decoded: 'ipfix_mediator_records_received_total',
-  datagrams: 'ipfix_mediator_packets_received_total',
-  datagramsDropped: 'ipfix_mediator_packets_dropped_total',
-  recordsDropped: 'ipfix_mediator_records_dropped_total',
-  recordsSent: 'ipfix_mediator_records_sent_total',
-  sflowLost: 'ipfix_mediator_sflow_datagrams_lost_total',
-};
-async function counters() {
-  const c = {};
-  for (const [k, name] of Object.entries(COUNTERS)) c[k] = await metric(name);
-  return c;
 }
 
 const rows = [];
@@ -248,7 +190,7 @@ console.log(
   JSON.stringify(
     {
       bench: `e2e-${protocol}-${outputKind}`,
-      rmemMax: readFileSync(RMEM, 'utf8').trim(),
+      rmemMax: String(rmemMax()),
       recordsPerDatagram: +perDatagram.toFixed(2),
       ...(sflow ? { traffic: describe(pool) } : {}),
       seconds,
