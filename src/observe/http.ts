@@ -2,7 +2,7 @@
 // outputs). Bound to the configured host:port, loopback by default.
 
 import { createServer, type Server } from 'node:http';
-import { registry } from './metrics.js';
+import { metricsText, registry } from './metrics.js';
 
 export type HealthReport = () => Record<string, unknown>;
 
@@ -13,7 +13,7 @@ export async function startHttp(hostPort: string, health: HealthReport): Promise
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
-      registry.metrics().then(
+      metricsText().then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
           res.end(text);

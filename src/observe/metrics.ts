@@ -20,6 +20,28 @@ function flushBeforeScrape(): void {
   for (const f of scrapeFlushes) f();
 }
 
+/** A registry read as JSON: what a worker thread sends for the main thread's scrape. */
+export type MetricsJson = Awaited<ReturnType<client.Registry['getMetricsAsJSON']>>;
+
+/**
+ * prom-client registries are per thread: worker threads (src/pipeline/) count in their own. A source added
+ * here yields those registries' JSON on every scrape, and metricsText() sums them with this one (counters and
+ * gauges with the same labels add up).
+ */
+const threadSources = new Set<() => Promise<MetricsJson[]>>();
+export function addThreadMetrics(source: () => Promise<MetricsJson[]>): () => void {
+  threadSources.add(source);
+  return () => void threadSources.delete(source);
+}
+
+/** The Prometheus text of this registry plus every worker thread's. */
+export async function metricsText(): Promise<string> {
+  if (threadSources.size === 0) return registry.metrics();
+  const parts: MetricsJson[] = [await registry.getMetricsAsJSON()];
+  for (const more of await Promise.all([...threadSources].map((f) => f()))) parts.push(...more);
+  return client.AggregatorRegistry.aggregate(parts).metrics();
+}
+
 function counter(name: string, help: string, labelNames: string[], collect?: () => void) {
   return new client.Counter({ name: P + name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
 }
@@ -112,5 +134,7 @@ export const DropReason = {
   rateLimited: 'rate_limited',
   /** Records that arrived while a reload restarted their output, beyond what the reload may hold (64 MiB). */
   reloadHoldFull: 'reload_hold_full',
+  /** Datagrams the main thread could not hand to their worker thread: it had too many batches in flight (src/pipeline/). */
+  workerBacklog: 'worker_backlog',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];
