@@ -25,6 +25,7 @@ import type { Config, InputConfig, OutputConfig } from '../config/types.js';
 import { ConfigError, loadConfig, parseListenUrl } from '../config/load.js';
 import { describeDiff, diffConfig } from '../config/diff.js';
 import { CollectingProcess } from '../collect/collecting-process.js';
+import { ShardedInput, type InputProcess } from '../pipeline/sharded-input.js';
 import { createExportingProcess, type ExportingProcess } from '../export/index.js';
 import { OutputSet } from '../mediate/output-set.js';
 import { EventHold } from '../mediate/event-hold.js';
@@ -69,7 +70,7 @@ const outputUsesTls = (c: OutputConfig) => c.url.startsWith('tls:') || (c.failov
 
 export class Gateway {
   private readonly outputSet = new OutputSet();
-  private readonly inputs = new Map<string, CollectingProcess>();
+  private readonly inputs = new Map<string, InputProcess>();
   private readonly outputs = new Map<string, Output>();
   private registry: Registry;
   private mappingPrint: string;
@@ -114,8 +115,11 @@ export class Gateway {
     await this.startHttp();
   }
 
-  private makeInput(c: InputConfig, registry: Registry): CollectingProcess {
-    return new CollectingProcess(c, this.outputSet, { registry, mapping: this.config.mapping });
+  /** UDP inputs decode in `workers` worker threads (src/pipeline/) when there are any; the others here. */
+  private makeInput(c: InputConfig, registry: Registry): InputProcess {
+    const options = { registry, mapping: this.config.mapping };
+    if (this.config.workers > 0 && parseListenUrl(c.listen)?.scheme === 'udp') return new ShardedInput(c, this.outputSet, options, this.config.workers, this.config.logLevel);
+    return new CollectingProcess(c, this.outputSet, options);
   }
 
   /**
@@ -184,7 +188,7 @@ export class Gateway {
     let next: Config;
     let registry = this.registry;
     let print = this.mappingPrint;
-    const fresh: CollectingProcess[] = [];
+    const fresh: InputProcess[] = [];
     let d: ReturnType<typeof diffConfig>;
     let mappingChanged: boolean;
     let restartInputs: InputConfig[];
@@ -199,6 +203,8 @@ export class Gateway {
       if (mappingChanged) registry = loadRegistry(next.mapping.dir);
       // Decoders are built (mapping tables read) here: a table that does not load rejects the reload.
       restartInputs = mappingChanged ? [...d.inputs.unchanged, ...d.inputs.changed] : d.inputs.changed;
+      // A new worker count restarts the UDP inputs (their sessions move to the new threads).
+      if (!mappingChanged && next.workers !== old.workers) restartInputs = [...d.inputs.changed, ...d.inputs.unchanged.filter((c) => parseListenUrl(c.listen)?.scheme === 'udp')];
       this.config = next; // makeInput reads the mapping settings from here
       for (const c of [...restartInputs, ...d.inputs.added]) fresh.push(this.makeInput(c, registry));
     } catch (e) {
@@ -211,7 +217,10 @@ export class Gateway {
       return 'rejected';
     }
     log.info({ config: this.path, ...describeDiff(d), mappingChanged }, 'SIGHUP: applying the new configuration');
-    if (d.logLevel) log.level = next.logLevel;
+    if (d.logLevel) {
+      log.level = next.logLevel;
+      for (const i of this.inputs.values()) if (i instanceof ShardedInput) i.logLevel(next.logLevel);
+    }
     let failed = 0;
 
     // 2. Outputs: removed and changed ones leave and close; changed and added ones start and join. What

@@ -15,6 +15,11 @@ import { parseCidr } from '../collect/allow-list.js';
 export const DEFAULT_SFLOW_MAPPING: SflowMappingConfig = { enterprise: 4294967293, keepOuterFlow: false, scaleCounts: false, headerSection: false };
 export const DEFAULT_MAPPING: MappingConfig = { dir: DEFAULT_MAPPINGS_DIR, netflow9Enterprise: 4294967294, netflow9HighEnterprise: 4294967295, sflow: DEFAULT_SFLOW_MAPPING };
 
+/** Worker threads when the config says nothing (docs/performance.md "Worker threads"). */
+export const DEFAULT_WORKERS = 0;
+/** More threads than this only cost memory and context switches. */
+const MAX_WORKERS = 64;
+
 /** Default UDP port per forced protocol, for a listen URL given without one (auto needs a port). */
 export const DEFAULT_PORTS: Partial<Record<ProtocolSetting, number>> = { netflow5: 2055, netflow9: 2055, ipfix: 4739, sflow: 6343 };
 
@@ -29,7 +34,7 @@ export class ConfigError extends Error {
 }
 
 const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
-const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel'];
+const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel', 'workers'];
 const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
 const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername', 'queue', 'spool', 'drainTimeout', 'failover', 'select', 'exportTime'];
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
@@ -167,7 +172,8 @@ class Validator {
       if (typeof value === 'string' && LOG_LEVELS.includes(value)) logLevel = value;
       else this.fail(lNode, 'logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
     }
-    return { source: this.source, inputs, outputs, mapping, metrics, logLevel };
+    const workers = this.num(top, 'workers', '', DEFAULT_WORKERS, 0, MAX_WORKERS);
+    return { source: this.source, inputs, outputs, mapping, metrics, logLevel, workers };
   }
 
   private list<T>(node: Node | null | undefined, path: string, parent: Node | null, each: (n: Node, p: string) => T | undefined): T[] {

@@ -163,4 +163,9 @@ export interface Config {
   /** host:port for the HTTP /metrics and /health endpoint, or null for none. Default 127.0.0.1:9464. */
   metrics: string | null;
   logLevel: string;
+  /**
+   * Worker threads that decode each UDP input's datagrams, sharded by exporter (docs/performance.md "Worker
+   * threads"); 0 (the default) decodes on the main thread.
+   */
+  workers: number;
 }

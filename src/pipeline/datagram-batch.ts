@@ -1,0 +1,91 @@
+// Datagrams handed from the main thread (which owns the UDP socket) to a worker thread, many at a time in
+// one ArrayBuffer that is transferred (postMessage transfer list: no copy) and comes back to be reused.
+// The main thread copies each datagram once, from dgram's Buffer into the batch; the worker decodes it in
+// place.
+//
+// Layout: a header (count u32, used u32), then per datagram
+//   port u16 | address length u8 | address text (latin1) | length u32 | datagram octets
+
+/** Batch size: room for dozens of full-size sFlow datagrams; one maximal UDP payload always fits. */
+export const DATAGRAM_BATCH_BYTES = 256 * 1024;
+const HEADER = 8;
+/** Per-datagram overhead besides the address text: port, address length, datagram length. */
+const ENTRY = 2 + 1 + 4;
+
+/** The batch being filled on the main thread. */
+export class DatagramBatch {
+  readonly bytes: Buffer;
+  count = 0;
+  private used = HEADER;
+
+  constructor(readonly buffer: ArrayBuffer = new ArrayBuffer(DATAGRAM_BATCH_BYTES)) {
+    this.bytes = Buffer.from(buffer);
+  }
+
+  /** Does a datagram of `length` octets from `address` still fit? */
+  fits(address: string, length: number): boolean {
+    return this.used + ENTRY + address.length + length <= this.bytes.length;
+  }
+
+  /** Appends (the caller checked `fits`). */
+  add(datagram: Buffer, address: string, port: number): void {
+    const b = this.bytes;
+    let o = this.used;
+    b.writeUInt16LE(port, o);
+    const n = b.write(address, o + 3, 'latin1');
+    b[o + 2] = n;
+    o += 3 + n;
+    b.writeUInt32LE(datagram.length, o);
+    o += 4;
+    datagram.copy(b, o);
+    this.used = o + datagram.length;
+    this.count++;
+  }
+
+  /** Writes the header; the buffer is then ready to transfer. */
+  seal(): ArrayBuffer {
+    this.bytes.writeUInt32LE(this.count, 0);
+    this.bytes.writeUInt32LE(this.used, 4);
+    return this.buffer;
+  }
+}
+
+export type DatagramHandler = (datagram: Buffer, address: string, port: number) => void;
+
+/**
+ * Reads a sealed batch on the worker: `each` gets a view of every datagram (valid until the batch goes back
+ * to the main thread). Consecutive datagrams from one address share one address string.
+ */
+export class DatagramReader {
+  private lastAddress = '';
+  private readonly lastBytes = Buffer.alloc(64);
+  private lastLength = -1;
+
+  read(buffer: ArrayBuffer, each: DatagramHandler): number {
+    const b = Buffer.from(buffer);
+    const count = b.readUInt32LE(0);
+    const used = b.readUInt32LE(4);
+    let o = HEADER;
+    for (let i = 0; i < count && o + ENTRY <= used; i++) {
+      const port = b.readUInt16LE(o);
+      const n = b[o + 2]!;
+      const at = o + 3;
+      const address = this.address(b, at, n);
+      o = at + n;
+      const length = b.readUInt32LE(o);
+      o += 4;
+      each(b.subarray(o, o + length), address, port);
+      o += length;
+    }
+    return count;
+  }
+
+  /** The address text at b[at, at+n): the previous string when the octets are the same. */
+  private address(b: Buffer, at: number, n: number): string {
+    if (n === this.lastLength && b.compare(this.lastBytes, 0, n, at, at + n) === 0) return this.lastAddress;
+    b.copy(this.lastBytes, 0, at, at + n);
+    this.lastLength = n;
+    this.lastAddress = b.toString('latin1', at, at + n);
+    return this.lastAddress;
+  }
+}

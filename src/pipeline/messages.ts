@@ -1,0 +1,35 @@
+// What the main thread and a worker thread say to each other (worker.ts, sharded-input.ts). Buffers travel
+// in the transfer list: they change owner, nothing is copied, and each side gives them back to be reused.
+
+import type { InputConfig, MappingConfig } from '../config/types.js';
+import type { MetricsJson } from '../observe/metrics.js';
+
+/** What a worker is started with (workerData): the input it serves and the mapping settings its decoders compile. */
+export interface WorkerSetup {
+  readonly input: InputConfig;
+  readonly mapping: MappingConfig;
+  readonly logLevel: string;
+  /** Index of this worker among the input's (for logs). */
+  readonly shard: number;
+}
+
+export type ToWorker =
+  /** A sealed DatagramBatch to decode; it comes back with the events it produced. */
+  | { readonly type: 'datagrams'; readonly buffer: ArrayBuffer }
+  /** Event batches the main thread has replayed, for reuse. */
+  | { readonly type: 'free'; readonly buffers: ArrayBuffer[] }
+  | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'logLevel'; readonly level: string }
+  /** End every session ('shutdown'), send the last events and metrics, then wait to be terminated. */
+  | { readonly type: 'stop' };
+
+export type FromWorker =
+  /** Registry loaded, decoders compiled: the worker takes datagrams. */
+  | { readonly type: 'ready' }
+  /** Failed to start (e.g. the mapping tables did not load). */
+  | { readonly type: 'failed'; readonly message: string }
+  /** Event batches in order; `datagrams`: the batch they came from, returned (absent for a sweep's events). */
+  | { readonly type: 'events'; readonly events: ArrayBuffer[]; readonly datagrams?: ArrayBuffer }
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
+  /** After 'stop': the last events were sent before this; the final counters. */
+  | { readonly type: 'stopped'; readonly metrics: MetricsJson };

@@ -1,0 +1,86 @@
+// A worker thread: one Collecting Process without a socket for one UDP input's share of exporters
+// (shard.ts). Datagram batches come in from the main thread, every exporter session, template and decoder
+// state lives here, and the in-band sink events go back as event batches (event-channel.ts), in order.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { CollectingProcess } from '../collect/collecting-process.js';
+import { loadRegistry } from '../model/registry.js';
+import { log } from '../observe/log.js';
+import { registry as metrics } from '../observe/metrics.js';
+import { DatagramReader } from './datagram-batch.js';
+import { EVENT_BATCH_BYTES, EventWriter } from './event-channel.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
+
+// As the Collecting Process's own timer (collecting-process.ts): session ends within a second of their timeout.
+const SWEEP_INTERVAL_MS = 250;
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+log.level = setup.logLevel;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** Event buffers the main thread gave back. */
+const free: ArrayBuffer[] = [];
+const writer = new EventWriter((size) => {
+  if (size === EVENT_BATCH_BYTES) {
+    const b = free.pop();
+    if (b) return b;
+  }
+  return new ArrayBuffer(size);
+});
+
+let cp: CollectingProcess;
+try {
+  cp = new CollectingProcess(setup.input, writer, { registry: loadRegistry(setup.mapping.dir), mapping: setup.mapping });
+} catch (e) {
+  post({ type: 'failed', message: (e as Error).message });
+  throw e;
+}
+
+/** Sends what the writer holds; `datagrams` rides along so the main thread knows the batch is done. */
+function send(datagrams?: ArrayBuffer): void {
+  const events = writer.take();
+  if (!datagrams && events.length === 0) return;
+  const transfer = datagrams ? [...events, datagrams] : events;
+  post(datagrams ? { type: 'events', events, datagrams } : { type: 'events', events }, transfer);
+}
+
+const reader = new DatagramReader();
+const feed = (d: Buffer, address: string, p: number) => cp.feed(d, address, p);
+
+const timer = setInterval(() => {
+  try {
+    cp.sweep();
+  } catch (err) {
+    log.warn({ input: setup.input.name, shard: setup.shard, err }, 'expiry sweep failed');
+  }
+  send();
+}, SWEEP_INTERVAL_MS);
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'datagrams':
+      reader.read(m.buffer, feed);
+      send(m.buffer);
+      break;
+    case 'free':
+      for (const b of m.buffers) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      break;
+    case 'metrics':
+      void metrics.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, metrics: json }));
+      break;
+    case 'logLevel':
+      log.level = m.level;
+      break;
+    case 'stop':
+      clearInterval(timer);
+      void cp
+        .stop()
+        .then(() => send())
+        .then(() => metrics.getMetricsAsJSON())
+        .then((json) => post({ type: 'stopped', metrics: json }));
+      break;
+  }
+});
+
+post({ type: 'ready' });
