@@ -54,6 +54,7 @@ export function startGateway(configPath, metricsPort, { nodeArgs = [], env = pro
   const stop = () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGTERM');
   process.on('exit', stop);
   const exited = new Promise((r) => proc.once('exit', r));
+  exited.then(() => process.off('exit', stop));
 
   async function metric(name) {
     for (let i = 0; i < 50; i++) {

@@ -63,21 +63,76 @@ export function v5Datagrams(count, { recordsPer = 30, seed = 1, unixSecs = 1_700
   return out;
 }
 
-// v9 template 256: an IPv4 flow; 257: an IPv6 flow (field type, length).
+// v9 templates (field type, length; RFC 3954 §8). 256: an IPv4 flow; 257: an IPv6 flow; 258: an IPv4 flow
+// as a switch-router exports it (8-octet counters, 2-octet interfaces, next hop, masks, MACs, VLAN,
+// direction); 259: an IPv6 flow with flow label, masks and IPv6 next hop.
 const V9_TEMPLATES = {
   256: [[8, 4], [12, 4], [7, 2], [11, 2], [4, 1], [6, 1], [5, 1], [10, 4], [14, 4], [2, 4], [1, 4], [22, 4], [21, 4], [16, 4], [17, 4]],
   257: [[27, 16], [28, 16], [7, 2], [11, 2], [4, 1], [6, 1], [5, 1], [10, 4], [14, 4], [2, 4], [1, 8], [22, 4], [21, 4]],
+  258: [[8, 4], [12, 4], [15, 4], [7, 2], [11, 2], [4, 1], [6, 1], [5, 1], [9, 1], [13, 1], [10, 2], [14, 2], [2, 8], [1, 8], [22, 4], [21, 4], [56, 6], [80, 6], [58, 2], [61, 1]],
+  259: [[27, 16], [28, 16], [62, 16], [7, 2], [11, 2], [4, 1], [6, 1], [5, 1], [31, 3], [29, 1], [30, 1], [10, 4], [14, 4], [2, 4], [1, 4], [22, 4], [21, 4]],
 };
 
-function v9RecordLength(tid) {
+export function v9RecordLength(tid) {
   return V9_TEMPLATES[tid].reduce((n, [, l]) => n + l, 0);
+}
+
+/** The template FlowSet (id 0) defining `templates`, header included. */
+function v9TemplateFlowSet(templates) {
+  const recs = [];
+  for (const tid of templates) {
+    const f = V9_TEMPLATES[tid];
+    const r = Buffer.alloc(4 + f.length * 4);
+    r.writeUInt16BE(tid, 0);
+    r.writeUInt16BE(f.length, 2);
+    f.forEach(([t, l], i) => {
+      r.writeUInt16BE(t, 4 + i * 4);
+      r.writeUInt16BE(l, 6 + i * 4);
+    });
+    recs.push(r);
+  }
+  const body = Buffer.concat(recs);
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(0, 0);
+  h.writeUInt16BE(4 + body.length, 2);
+  return Buffer.concat([h, body]);
+}
+
+function v9Header(count, uptime, unixSecs, sequence, sourceId) {
+  const h = Buffer.alloc(20);
+  h.writeUInt16BE(9, 0);
+  h.writeUInt16BE(count, 2);
+  h.writeUInt32BE(uptime, 4);
+  h.writeUInt32BE(unixSecs, 8);
+  h.writeUInt32BE(sequence, 12);
+  h.writeUInt32BE(sourceId, 16);
+  return h;
+}
+
+/** A v9 datagram carrying only the template FlowSet of `templates` (no data): what a warm-up sends first. */
+export function v9TemplateDatagram({ templates = [256, 257], sourceId = 1, unixSecs = 1_700_000_000, uptime = 7_200_000 } = {}) {
+  return Buffer.concat([v9Header(templates.length, uptime, unixSecs, 0, sourceId), v9TemplateFlowSet(templates)]);
+}
+
+/** Records of `templates` (shared out in turn) that fit one datagram of at most `maxDatagram` octets. */
+export function v9RecordsPerDatagram(templates, maxDatagram = 1464) {
+  const room = maxDatagram - 20 - templates.length * 8; // header, set headers and worst-case padding
+  const perRound = templates.reduce((n, t) => n + v9RecordLength(t), 0);
+  const rounds = Math.floor(room / perRound);
+  let n = rounds * templates.length;
+  for (let i = 0, left = room - rounds * perRound; i < templates.length && left >= v9RecordLength(templates[i]); i++) {
+    left -= v9RecordLength(templates[i]);
+    n++;
+  }
+  return n;
 }
 
 /**
  * `count` v9 datagrams, each with a template FlowSet (every `templateEvery` datagrams, first included) and
- * data FlowSets alternating IPv4 (256) and IPv6 (257) records, `recordsPer` records per datagram.
+ * one data FlowSet per template in `templates` (default IPv4 256 and IPv6 257), `recordsPer` records per
+ * datagram shared out among them (the first ones get one more when it does not divide).
  */
-export function v9Datagrams(count, { recordsPer = 24, seed = 2, unixSecs = 1_700_000_000, sourceId = 1, templateEvery = 100 } = {}) {
+export function v9Datagrams(count, { recordsPer = 24, seed = 2, unixSecs = 1_700_000_000, sourceId = 1, templateEvery = 100, templates = [256, 257] } = {}) {
   const rnd = prng(seed);
   const out = [];
   let sequence = 0;
@@ -85,28 +140,13 @@ export function v9Datagrams(count, { recordsPer = 24, seed = 2, unixSecs = 1_700
     const parts = [];
     let flowsets = 0;
     if (d % templateEvery === 0) {
-      const recs = [];
-      for (const tid of [256, 257]) {
-        const f = V9_TEMPLATES[tid];
-        const r = Buffer.alloc(4 + f.length * 4);
-        r.writeUInt16BE(tid, 0);
-        r.writeUInt16BE(f.length, 2);
-        f.forEach(([t, l], i) => {
-          r.writeUInt16BE(t, 4 + i * 4);
-          r.writeUInt16BE(l, 6 + i * 4);
-        });
-        recs.push(r);
-        flowsets++;
-      }
-      const body = Buffer.concat(recs);
-      const h = Buffer.alloc(4);
-      h.writeUInt16BE(0, 0);
-      h.writeUInt16BE(4 + body.length, 2);
-      parts.push(h, body);
+      parts.push(v9TemplateFlowSet(templates));
+      flowsets += templates.length;
     }
     const uptime = 7_200_000 + d * 10;
-    for (const tid of [256, 257]) {
-      const n = tid === 256 ? Math.ceil(recordsPer / 2) : Math.floor(recordsPer / 2);
+    for (let k = 0; k < templates.length; k++) {
+      const tid = templates[k];
+      const n = Math.floor(recordsPer / templates.length) + (k < recordsPer % templates.length ? 1 : 0);
       const len = v9RecordLength(tid);
       const padded = (4 + n * len + 3) & ~3;
       const s = Buffer.alloc(padded);
@@ -117,10 +157,14 @@ export function v9Datagrams(count, { recordsPer = 24, seed = 2, unixSecs = 1_700
         for (const [t, l] of V9_TEMPLATES[tid]) {
           if (t === 22) s.writeUInt32BE(uptime - 4000, o);
           else if (t === 21) s.writeUInt32BE(uptime - 50, o);
-          else if (t === 27 || t === 28) {
+          else if (t === 27 || t === 28 || t === 62) {
             s.writeUInt32BE(0x20010db8, o);
             s.writeUInt32BE(Math.floor(rnd() * 0xffffffff), o + 12);
-          } else if (l === 8) s.writeBigUInt64BE(BigInt(Math.floor(rnd() * 1e9)), o);
+          } else if (l === 6) {
+            s.writeUInt32BE(0x001c7300 | Math.floor(rnd() * 256), o); // a MAC in one vendor's block
+            s.writeUInt16BE(Math.floor(rnd() * 0xffff), o + 4);
+          } else if (l === 3) s.writeUIntBE(Math.floor(rnd() * 0xfffff), o, 3); // IPv6 flow label (20 bits)
+          else if (l === 8) s.writeBigUInt64BE(BigInt(Math.floor(rnd() * 1e9)), o);
           else if (l === 4) s.writeUInt32BE(Math.floor(rnd() * 0xffffffff), o);
           else if (l === 2) s.writeUInt16BE(Math.floor(rnd() * 0xffff), o);
           else s[o] = t === 4 ? 6 : Math.floor(rnd() * 255);
@@ -131,13 +175,7 @@ export function v9Datagrams(count, { recordsPer = 24, seed = 2, unixSecs = 1_700
       flowsets += n;
     }
     const body = Buffer.concat(parts);
-    const h = Buffer.alloc(20);
-    h.writeUInt16BE(9, 0);
-    h.writeUInt16BE(flowsets, 2);
-    h.writeUInt32BE(uptime, 4);
-    h.writeUInt32BE(unixSecs + Math.floor(d / 1000), 8);
-    h.writeUInt32BE(sequence++, 12);
-    h.writeUInt32BE(sourceId, 16);
+    const h = v9Header(flowsets, uptime, unixSecs + Math.floor(d / 1000), sequence++, sourceId);
     out.push(Buffer.concat([h, body]));
   }
   return out;

@@ -66,3 +66,27 @@ export const treeCpuSeconds = (pids) => pids.reduce((s, p) => s + (cpuSeconds(p)
 export const treePeakRssMiB = (pids) => pids.reduce((s, p) => s + (peakRssMiB(p) || 0), 0);
 /** Summed current RSS of a set of processes, MiB. */
 export const treeRssMiB = (pids) => pids.reduce((s, p) => s + (rssMiB(p) || 0), 0);
+
+/**
+ * The kernel's view of the IPv4 UDP socket bound to 127.0.0.1:`port` (/proc/net/udp): the octets queued
+ * in its receive buffer and the datagrams it dropped because the buffer was full. null when none is bound.
+ */
+export function udpSocket(port) {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== local) continue;
+    return { rxQueue: parseInt(f[4].split(':')[1], 16), drops: Number(f[f.length - 1]) };
+  }
+  return null;
+}
+
+/** Whether a process still exists. */
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,251 @@
+// Side-by-side benchmark (issue 6): the gateway and the C tools an operator would otherwise run, fed the
+// same generated traffic over loopback in the same run.
+//
+//   node bench/peers.mjs [--protocols v5,v9,sflow] [--receivers gateway,peer] [--seconds 3]
+//                        [--rates 100000,200000] [--rates-v5 …] [--rates-v9 …] [--rates-sflow …]
+//                        [--exporters 16] [--rmem 67108864] [--stop-after 2] [--no-doc]
+//
+// Per protocol, each receiver in turn (the gateway; nfcapd for NetFlow v5/v9, sfacctd for sFlow, see
+// bench/lib/receivers.mjs) is started fresh for every offered rate, gets the warm-up (v9: each exporter's
+// Templates; the gateway also the whole traffic once, gently, so its code is compiled and its sessions
+// exist: that is counted out through its own metrics), then the traffic at the rate for --seconds from
+// every exporter's own 127.0.0.x address. After the send, a 1 s grace, then until the receiver is idle
+// (the gateway: its decoded count stops moving; a C peer: its CPU time stops moving). Measured over that
+// interval: the receiver's CPU (utime + stime of its processes, /proc/<pid>/stat), records decoded (what
+// the receiver itself reports or wrote: the gateway's /metrics, nfdump's flow count of nfcapd's files,
+// sfacctd's print output and counter log), the loss against what was sent, the kernel's drops on the
+// receiver's socket, and its peak RSS (VmHWM). A step qualifies when the loss is below 0.1 % and the
+// receiver was idle right after the grace (backlogMs 0: it kept up, nothing left queued). A receiver's
+// steps stop after --stop-after steps in a row that do not qualify.
+//
+// Every receiver gets the same receive buffer: net.core.rmem_max is raised to --rmem for the run (root;
+// restored on exit) and each asks for that much (gateway receiveBuffer, nfcapd -B, sfacctd_pipe_size).
+//
+// Output: one JSON line per step on stdout ({bench: 'peers', …}), then one per protocol and receiver
+// ({bench: 'peers-summary', …}), and the table in docs/benchmarks.md (unless --no-doc). Rates are
+// records/s (sFlow: samples/s, each flow or counter sample is one record).
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { traffic } from './lib/traffic.mjs';
+import { openSenders, sendGently, offer } from './lib/sender.mjs';
+import { RECEIVERS, PEER_OF } from './lib/receivers.mjs';
+import { cpuSeconds, treeCpuSeconds, treePeakRssMiB, udpSocket } from './lib/proc.mjs';
+import { raiseRmemForRun, rmemMax } from './lib/rmem.mjs';
+import { freeUdpPort } from './lib/ports.mjs';
+import { machine } from './lib/machine.mjs';
+import { writeDocSection, table } from './lib/doc.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const list = (s) => s.split(',').filter(Boolean);
+const protocols = list(opt('--protocols', 'v5,v9,sflow'));
+const receiverNames = list(opt('--receivers', 'gateway,peer'));
+const seconds = Number(opt('--seconds', '3'));
+const exporters = Number(opt('--exporters', '16'));
+const stopAfter = Number(opt('--stop-after', '2'));
+const writeDoc = !args.includes('--no-doc');
+const DEFAULT_RATES = {
+  v5: '250000,500000,1000000,1500000,2000000,2500000,3000000',
+  v9: '250000,500000,1000000,1500000,2000000,2500000',
+  sflow: '100000,200000,300000,400000,600000,800000,1000000',
+};
+const ratesFor = (p) => list(opt(`--rates-${p}`, opt('--rates', DEFAULT_RATES[p]))).map(Number);
+
+// The same receive buffer for everyone, as large as the kernel lets this run have.
+const rmem = raiseRmemForRun(Number(opt('--rmem', '67108864')));
+const buffer = Math.min(Number(opt('--rmem', '67108864')), rmem);
+
+const work = mkdtempSync(join(tmpdir(), 'ipfix-peers-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+const host = machine();
+console.error(`machine: ${JSON.stringify(host)}; receive buffer ${buffer} (rmem_max ${rmemMax()})`);
+
+/** Polls `probe` every 250 ms after `graceMs` until it moves by at most `tolerance`; returns the extra ms. */
+async function settle(probe, tolerance, graceMs = 1000, maxMs = 30000) {
+  await sleep(graceMs);
+  let backlogMs = 0;
+  for (let a = await probe(); backlogMs < maxMs; backlogMs += 250) {
+    await sleep(250);
+    const b = await probe();
+    if (Math.abs(b - a) <= tolerance) break;
+    a = b;
+  }
+  return backlogMs;
+}
+
+let stepNo = 0;
+/**
+ * One receiver, fresh, at one rate: the measurement row. `decodable` is the share of the records it
+ * decodes from one slow pass (calibrate() below); rate 0 is that slow pass itself.
+ */
+async function step(name, t, rate, decodable = 1) {
+  const dir = join(work, `step-${++stepNo}`);
+  mkdirSync(dir);
+  const port = await freeUdpPort();
+  const watchdog = setTimeout(() => {
+    console.error(`step ${name} ${t.protocol} ${rate}/s hung: giving up`);
+    process.exit(2);
+  }, (seconds + 120) * 1000);
+  const r = await RECEIVERS[name].start({ port, buffer, dir, protocol: t.protocol });
+  const senders = await openSenders(t.addresses, port);
+  try {
+    await sendGently(senders.sockets, t.warmup);
+    const live = (await r.decoded()) !== undefined;
+    if (live) {
+      // The gateway: compiled code and every exporter's session before measuring (counted out below).
+      await sendGently(senders.sockets, t.items);
+      await settle(r.decoded, 0, 500);
+    }
+    const pids = r.pids();
+    const cpu0 = treeCpuSeconds(pids);
+    const drops0 = udpSocket(port)?.drops ?? 0;
+    const live0 = live ? await r.decoded() : 0;
+    if (rate === 0) {
+      await sendGently(senders.sockets, t.items);
+      await (live ? settle(r.decoded, 0, 500) : settle(() => treeCpuSeconds(pids), 0.02, 500));
+      const live1 = live ? await r.decoded() : 0;
+      const fin = await r.finish();
+      return (live ? live1 - live0 : fin.decoded) / t.items.reduce((n, i) => n + i.records, 0);
+    }
+    const sent = await offer(senders.sockets, t.items, rate, seconds);
+    const backlogMs = live ? await settle(r.decoded, 0) : await settle(() => treeCpuSeconds(pids), 0.02);
+    const cpu = treeCpuSeconds(pids) - cpu0;
+    const drops = (udpSocket(port)?.drops ?? 0) - drops0;
+    const live1 = live ? await r.decoded() : 0;
+    const peakRss = treePeakRssMiB(pids);
+    const fin = await r.finish();
+    const decoded = live ? live1 - live0 : fin.decoded;
+    const { decoded: _, ...details } = fin;
+    const loss = sent.records > 0 ? 1 - decoded / (sent.records * decodable) : 0;
+    return {
+      bench: 'peers',
+      protocol: t.protocol,
+      receiver: name,
+      offered: rate,
+      sent: sent.records,
+      sentPerSec: Math.round(sent.records / sent.seconds),
+      decoded,
+      lossPct: +(loss * 100).toFixed(3),
+      rawLossPct: +((1 - decoded / Math.max(sent.records, 1)) * 100).toFixed(3),
+      achievedPerSec: Math.round(decoded / sent.seconds),
+      cpuSec: +cpu.toFixed(2),
+      cpuSecPerMillion: +((cpu / Math.max(decoded, 1)) * 1e6).toFixed(3),
+      cpuPct: Math.round((cpu / (sent.seconds + 1 + backlogMs / 1000)) * 100),
+      peakRssMiB: +peakRss.toFixed(1),
+      kernelDrops: drops,
+      backlogMs,
+      qualifies: loss < 0.001 && backlogMs === 0,
+      ...details,
+    };
+  } finally {
+    clearTimeout(watchdog);
+    await senders.close();
+    r.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const summaries = [];
+const trafficInfo = {};
+const versions = {};
+const decodableShare = {};
+for (const protocol of protocols) {
+  const t = traffic(protocol, { exporters, senders: exporters });
+  trafficInfo[protocol] = t.describe;
+  const names = receiverNames.map((n) => (n === 'peer' ? PEER_OF[protocol] : n)).filter((n) => RECEIVERS[n]?.protocols.includes(protocol));
+  const rows = {};
+  for (const name of names) {
+    try {
+      versions[name] ??= RECEIVERS[name].version();
+    } catch (e) {
+      console.error(`skip ${name}: not runnable here (${e.message.split('\n')[0]})`);
+      continue;
+    }
+    rows[name] = [];
+    // What this receiver makes of the traffic when nothing is lost: one slow pass.
+    const decodable = await step(name, t, 0);
+    decodableShare[`${protocol}/${name}`] = decodable;
+    console.error(`== ${protocol} ${name}: decodes ${(decodable * 100).toFixed(3)} % of the records of one slow pass`);
+    let misses = 0;
+    for (const rate of ratesFor(protocol)) {
+      console.error(`== ${protocol} ${name} ${rate} records/s for ${seconds} s`);
+      const row = await step(name, t, rate, decodable);
+      console.log(JSON.stringify(row));
+      rows[name].push(row);
+      misses = row.qualifies ? 0 : misses + 1;
+      if (misses >= stopAfter) break;
+    }
+  }
+  // CPU per record compared at one rate: the highest offered rate every receiver kept up with (or, if
+  // there is none, the lowest one they all ran).
+  const ran = Object.values(rows);
+  const offeredBy = (rs, ok) => new Set(rs.filter((r) => !ok || r.qualifies).map((r) => r.offered));
+  const common = (ok) => ratesFor(protocol).filter((rate) => ran.every((rs) => offeredBy(rs, ok).has(rate)));
+  const referenceRate = common(true).at(-1) ?? common(false)[0];
+  const peer = PEER_OF[protocol];
+  const at = (name) => rows[name]?.find((r) => r.offered === referenceRate);
+  for (const [name, rs] of Object.entries(rows)) {
+    const ok = rs.filter((r) => r.qualifies);
+    const ref = at(name);
+    const s = {
+      bench: 'peers-summary',
+      protocol,
+      receiver: name,
+      maxRateBelow0_1pctLoss: ok.length ? Math.max(...ok.map((r) => r.achievedPerSec)) : 0,
+      referenceRate: referenceRate ?? null,
+      cpuSecPerMillion: ref?.cpuSecPerMillion ?? null,
+      peakRssMiB: Math.max(...rs.map((r) => r.peakRssMiB)),
+      ratesTried: rs.map((r) => r.offered),
+      decodedOfSlowPassPct: +(decodableShare[`${protocol}/${name}`] * 100).toFixed(3),
+    };
+    if (name === 'gateway' && at(peer) && ref) s.cpuRatioToPeer = +(ref.cpuSecPerMillion / at(peer).cpuSecPerMillion).toFixed(2);
+    summaries.push(s);
+    console.log(JSON.stringify(s));
+  }
+}
+
+if (writeDoc && summaries.length) {
+  const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} K` : String(n));
+  const names = { v5: 'NetFlow v5', v9: 'NetFlow v9', sflow: 'sFlow v5' };
+  const rowsMd = summaries.map((s) => {
+    const ratio = s.cpuRatioToPeer ?? summaries.find((g) => g.protocol === s.protocol && g.receiver === 'gateway')?.cpuRatioToPeer;
+    return [
+      names[s.protocol],
+      s.receiver === 'gateway' ? `gateway ${versions.gateway}` : `${s.receiver} ${versions[s.receiver]}`,
+      s.maxRateBelow0_1pctLoss ? `**${fmt(s.maxRateBelow0_1pctLoss)}**` : 'none of the rates tried',
+      s.cpuSecPerMillion === null ? '–' : `${s.cpuSecPerMillion.toFixed(2)} (at ${fmt(s.referenceRate)}/s)`,
+      s.peakRssMiB.toFixed(0),
+      s.receiver === 'gateway' ? (s.cpuRatioToPeer ?? '–') : ratio === undefined ? '–' : '(1.00)',
+    ];
+  });
+  const shortRun = seconds < 3;
+  const md = [
+    `Generated by \`npm run bench\` (bench/peers.mjs) on ${host.date}${shortRun ? ` — **a short development run (${seconds} s per step) on a shared machine: noisy, not the reference figures**` : ''}.`,
+    '',
+    `Machine: ${host.cpu}, ${host.cores} cores, ${host.ramGiB} GiB RAM, ${host.kernel}, Node.js ${host.node.slice(1)}; load average at the start ${host.loadAverage.join(' / ')}. ` +
+      `Peers: ${Object.entries(versions)
+        .filter(([n]) => n !== 'gateway')
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}. Receive buffer ${buffer} octets for every receiver (net.core.rmem_max ${rmem} for the run). ${seconds} s per step.`,
+    '',
+    table(['protocol', 'receiver', 'max rate with < 0.1 % loss (records/s)', 'CPU-seconds per million records', 'peak RSS (MiB)', 'CPU per record, gateway / peer'], rowsMd),
+    '',
+    'Traffic: ' +
+      Object.entries(trafficInfo)
+        .map(([p, d]) => `${names[p]}: ${JSON.stringify(d).replace(/"/g, '').replace(/,/g, ', ')}`)
+        .join('; ') +
+      '.',
+  ].join('\n');
+  writeDocSection('peers', md);
+  console.error('docs/benchmarks.md: peers table written');
+}
+process.exit(0);
