@@ -103,7 +103,7 @@ class Shard {
       b = undefined;
     }
     if (!b) {
-      if (this.inFlight >= MAX_BATCHES_IN_FLIGHT || this.stopping) return false;
+      if (this.inFlight >= this.owner.batchesInFlight || this.stopping) return false;
       b = this.current = new DatagramBatch(this.free.pop());
     }
     b.add(datagram, address, port);
@@ -203,6 +203,8 @@ export class ShardedInput implements InputProcess {
     options: DecoderOptions,
     readonly workers: number,
     logLevel: string = log.level,
+    /** Datagram batches each worker may hold at once (tests make it small). */
+    readonly batchesInFlight: number = MAX_BATCHES_IN_FLIGHT,
   ) {
     // The workers compile their own decoders; compiling them here too makes a mapping table that does not
     // load fail now, in the caller (a reload is rejected before anything changes), not later in a thread.
