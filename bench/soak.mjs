@@ -1,7 +1,7 @@
 // Soak (issue 6): the gateway under steady load for a long time, watched for memory growth.
 //
 //   node bench/soak.mjs [--protocol v5|v9|sflow] [--rate N] [--fraction 0.8] [--minutes 10]
-//                       [--sample-seconds 10] [--exporters 16] [--rmem 67108864] [--no-doc]
+//                       [--sample-seconds 10] [--exporters 16] [--rmem 67108864] [--workers N] [--no-doc]
 //   npm run soak -- --rate 2000000
 //
 // Offers `fraction` × `rate` records/s (the rate defaults to issue 6's target for the protocol: pass the
@@ -50,7 +50,8 @@ const host = machine();
 const port = await freeUdpPort();
 const metricsPort = await freeTcpPort();
 const heapFile = join(dir, 'heap.jsonl');
-writeGatewayConfig(join(dir, 'gateway.yaml'), { inPort: port, outputUrl: `file://${dir}/out/flows.ipfix`, metricsPort, receiveBuffer: buffer });
+const workers = opt('--workers', '');
+writeGatewayConfig(join(dir, 'gateway.yaml'), { inPort: port, outputUrl: `file://${dir}/out/flows.ipfix`, metricsPort, receiveBuffer: buffer, extra: workers ? `workers: ${Number(workers)}\n` : '' });
 const gw = startGateway(join(dir, 'gateway.yaml'), metricsPort, {
   nodeArgs: ['--import', resolve(import.meta.dirname, 'lib/heap-probe.mjs')],
   env: { ...process.env, BENCH_HEAP_FILE: heapFile, BENCH_HEAP_INTERVAL_MS: String(Math.min(1000, sampleSeconds * 500)) },
@@ -158,6 +159,7 @@ const summary = {
   heapSlopeMiBPerMin: round(slope('heapUsedMiB', windowS), 2),
   peakRssMiB: round(peak),
   receiveBuffer: buffer,
+  workers: workers || 'default',
   machine: host,
 };
 console.log(JSON.stringify(summary));
