@@ -191,12 +191,12 @@ for (const protocol of protocols) {
       if (misses >= stopAfter) break;
     }
   }
-  // CPU per record compared at one rate: the highest offered rate every receiver kept up with (or, if
-  // there is none, the lowest one they all ran).
+  // CPU per record compared at one rate: the highest offered rate every receiver kept up with and was
+  // offered in full (else the highest they all kept up with, else the lowest they all ran).
   const ran = Object.values(rows);
-  const offeredBy = (rs, ok) => new Set(rs.filter((r) => !ok || r.qualifies).map((r) => r.offered));
-  const common = (ok) => ratesFor(protocol).filter((rate) => ran.every((rs) => offeredBy(rs, ok).has(rate)));
-  const referenceRate = common(true).at(-1) ?? common(false)[0];
+  const offeredBy = (rs, keep) => new Set(rs.filter(keep).map((r) => r.offered));
+  const common = (keep) => ratesFor(protocol).filter((rate) => ran.every((rs) => offeredBy(rs, keep).has(rate)));
+  const referenceRate = common((r) => r.qualifies && !r.senderLimited).at(-1) ?? common((r) => r.qualifies).at(-1) ?? common(() => true)[0];
   const peer = PEER_OF[protocol];
   const at = (name) => rows[name]?.find((r) => r.offered === referenceRate);
   for (const [name, rs] of Object.entries(rows)) {
@@ -210,6 +210,7 @@ for (const protocol of protocols) {
       // The best step was as fast as the sender could go: the receiver's real maximum may be higher.
       atSenderLimit: ok.length > 0 && ok.reduce((a, b) => (b.achievedPerSec > a.achievedPerSec ? b : a)).senderLimited,
       referenceRate: referenceRate ?? null,
+      referenceAchievedPerSec: ref?.achievedPerSec ?? null,
       cpuSecPerMillion: ref?.cpuSecPerMillion ?? null,
       peakRssMiB: Math.max(...rs.map((r) => r.peakRssMiB)),
       ratesTried: rs.map((r) => r.offered),
@@ -230,9 +231,9 @@ if (writeDoc && summaries.length) {
       names[s.protocol],
       s.receiver === 'gateway' ? `gateway ${versions.gateway}` : `${s.receiver} ${versions[s.receiver]}`,
       s.maxRateBelow0_1pctLoss ? `**${s.atSenderLimit ? '≥ ' : ''}${fmt(s.maxRateBelow0_1pctLoss)}**` : 'none of the rates tried',
-      s.cpuSecPerMillion === null ? '–' : `${s.cpuSecPerMillion.toFixed(2)} (at ${fmt(s.referenceRate)}/s)`,
+      s.cpuSecPerMillion === null ? '–' : `${s.cpuSecPerMillion.toFixed(2)} (at ${fmt(s.referenceAchievedPerSec)}/s)`,
       s.peakRssMiB.toFixed(0),
-      s.receiver === 'gateway' ? (s.cpuRatioToPeer ?? '–') : ratio === undefined ? '–' : '(1.00)',
+      s.receiver === 'gateway' ? (s.cpuRatioToPeer?.toFixed(2) ?? '–') : ratio === undefined ? '–' : '(1.00)',
     ];
   });
   const shortRun = seconds < 3;
@@ -246,6 +247,8 @@ if (writeDoc && summaries.length) {
         .join(', ')}. Receive buffer ${buffer} octets for every receiver (net.core.rmem_max ${rmem} for the run). ${seconds} s per step.`,
     '',
     table(['protocol', 'receiver', 'max rate with < 0.1 % loss (records/s)', 'CPU-seconds per million records', 'peak RSS (MiB)', 'CPU per record, gateway / peer'], rowsMd),
+    '',
+    'Peak RSS is summed over a receiver\'s processes: sfacctd\'s core and print plugin share the plugin pipe (sized like the receive buffer), which counts in both.',
     '',
     '"≥": the sender (one Node thread on the same cores, which also pays the kernel\'s loopback delivery) could not offer more, so the receiver\'s maximum is at least that.',
     '',
