@@ -1,10 +1,11 @@
-// Writes a generated part of docs/benchmarks.md: the text between `<!-- name:start -->` and
+// Writes a generated part of docs/benchmarks.md (or README.md): the text between `<!-- name:start -->` and
 // `<!-- name:end -->` is replaced, the rest of the page (written by hand) is kept.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const BENCHMARKS_MD = resolve(import.meta.dirname, '../../docs/benchmarks.md');
+export const README_MD = resolve(import.meta.dirname, '../../README.md');
 
 export function writeDocSection(name, markdown, path = BENCHMARKS_MD) {
   const start = `<!-- ${name}:start -->`;
