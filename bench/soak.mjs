@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { traffic } from './lib/traffic.mjs';
 import { openSenders, sendGently, offer } from './lib/sender.mjs';
 import { writeGatewayConfig, startGateway, COUNTERS } from './lib/gateway.mjs';
-import { cpuSeconds, rssMiB, peakRssMiB } from './lib/proc.mjs';
+import { cpuSeconds, rssMiB, peakRssMiB, udpSocket } from './lib/proc.mjs';
 import { raiseRmemForRun } from './lib/rmem.mjs';
 import { freeUdpPort, freeTcpPort } from './lib/ports.mjs';
 import { machine } from './lib/machine.mjs';
@@ -86,6 +86,7 @@ const samples = [];
 const start = Date.now();
 const cpu0 = cpuSeconds(gw.pid);
 const decoded0 = await gw.metric(COUNTERS.decoded);
+const drops0 = udpSocket(port)?.drops ?? 0;
 let sampling = Promise.resolve();
 const timer = setInterval(() => {
   sampling = sampling.then(async () => {
@@ -96,6 +97,7 @@ const timer = setInterval(() => {
       heapUsedMiB: +heapMiB().toFixed(1),
       decoded: (await gw.metric(COUNTERS.decoded)) - decoded0,
       cpuSec: +(cpuSeconds(gw.pid) - cpu0).toFixed(2),
+      kernelDrops: (udpSocket(port)?.drops ?? 0) - drops0,
     };
     samples.push(s);
     console.log(JSON.stringify(s));
@@ -111,6 +113,7 @@ for (let a = -1, b = await gw.metric(COUNTERS.decoded), waited = 0; a !== b && w
 }
 const decoded = (await gw.metric(COUNTERS.decoded)) - decoded0;
 const cpu = cpuSeconds(gw.pid) - cpu0;
+const kernelDrops = (udpSocket(port)?.drops ?? 0) - drops0;
 const peak = peakRssMiB(gw.pid);
 await gw.shutdown();
 await senders.close();
@@ -149,6 +152,8 @@ const summary = {
   sent: sent.records,
   decoded,
   lossPct: +((1 - decoded / Math.max(sent.records, 1)) * 100).toFixed(3),
+  // Datagrams the kernel dropped because the gateway's receive buffer was full.
+  kernelDrops,
   cpuSecPerMillion: +((cpu / Math.max(decoded, 1)) * 1e6).toFixed(3),
   windowSeconds: windowS,
   rssFirstMiB: round(mean('rssMiB', 0, windowS)),
@@ -170,7 +175,7 @@ if (!args.includes('--no-doc')) {
   writeDocSection(
     `soak-${protocol}`,
     `- ${names[protocol]}, ${host.date}${short}: ${offered.toLocaleString('en')} records/s (${fraction} × ${rate.toLocaleString('en')}) for ${minutes} min, ` +
-      `loss ${summary.lossPct} %, ${summary.cpuSecPerMillion} CPU-s per million records. RSS ${summary.rssFirstMiB} → ${summary.rssLastMiB} MiB ` +
+      `loss ${summary.lossPct} % (${kernelDrops} datagrams dropped by the kernel, receive buffer full), ${summary.cpuSecPerMillion} CPU-s per million records. RSS ${summary.rssFirstMiB} → ${summary.rssLastMiB} MiB ` +
       `(first vs last ${windowS} s; slope after the first window ${summary.rssSlopeMiBPerMin} MiB/min; peak ${summary.peakRssMiB} MiB), V8 heap (all isolates) ` +
       `${summary.heapFirstMiB} → ${summary.heapLastMiB} MiB (slope ${summary.heapSlopeMiBPerMin} MiB/min). Load average at the start ${host.loadAverage.join(' / ')}.`,
   );
