@@ -127,6 +127,39 @@ describe('Exporting Process', () => {
     expect(dataRecords()).toBe(20000);
   });
 
+  it('keeps two templates apart whose uids share a slot of the lookup in front of the template table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slot-'));
+    const ep = createExportingProcess(output(`file://${dir}/x.ipfix`));
+    await ep.start();
+    const s = makeExporterSession('in', 'ipfix', '192.0.2.10', 4739, 3);
+    const a = makeTemplate(400, [{ id: 8, enterprise: 0, length: 4 }]); // 4-octet records
+    // uids are process-wide and increase by one: 4095 more templates later, the next one lands on a's slot
+    // (the table's front has 4096 slots).
+    for (let i = 0; i < 4095; i++) makeTemplate(999, [{ id: 8, enterprise: 0, length: 4 }]);
+    const b = makeTemplate(401, [{ id: 8, enterprise: 0, length: 4 }, { id: 12, enterprise: 0, length: 4 }]); // 8 octets
+    expect(b.uid - a.uid).toBe(4096);
+    ep.sessionStarted(s);
+    ep.templateDefined(s, a);
+    ep.templateDefined(s, b);
+    const four = Buffer.from([192, 0, 2, 1]);
+    const eight = Buffer.from([192, 0, 2, 2, 198, 51, 100, 2]);
+    for (let i = 0; i < 3; i++) {
+      ep.records(s, a, four, 0, 4, 1, 0);
+      ep.records(s, b, eight, 0, 8, 1, 0);
+    }
+    // b withdrawn: a's records still go out under a's Template ID.
+    ep.templateWithdrawn(s, b);
+    ep.records(s, a, four, 0, 4, 1, 0);
+    await ep.close();
+    const bytes = readFileSync(join(dir, readdirSync(dir)[0]!));
+    const msgs = parseStream(bytes);
+    const defined = new Map(msgs.flatMap((m) => m.sets.filter((x) => x.id === 2).flatMap((x) => x.templates!.map((t) => [t.id, t.fields] as const))));
+    expect(defined.get(400)).toBe(1);
+    expect(defined.get(401)).toBe(2);
+    const dataSets = msgs.flatMap((m) => m.sets.filter((x) => x.id === 400 || x.id === 401).map((x) => `${x.id}:${x.length - 4}`));
+    expect(dataSets).toEqual(['400:4', '401:8', '400:4', '401:8', '400:4', '401:8', '400:4']);
+  });
+
   it('gives two exporters with the same ODID and template id distinct outgoing ODIDs and template ids', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'exp-'));
     const ep = createExportingProcess(output(`file://${dir}/x.ipfix`));
