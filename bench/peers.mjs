@@ -112,6 +112,7 @@ async function step(name, t, rate, decodable = 1) {
     const cpu0 = treeCpuSeconds(pids);
     const drops0 = udpSocket(port)?.drops ?? 0;
     const live0 = live ? await r.decoded() : 0;
+    const counters0 = r.counters ? await r.counters() : null;
     if (rate === 0) {
       await sendGently(senders.sockets, t.items);
       await (live ? settle(r.decoded, 0, 500) : settle(() => treeCpuSeconds(pids), 0.02, 500));
@@ -124,6 +125,14 @@ async function step(name, t, rate, decodable = 1) {
     const cpu = treeCpuSeconds(pids) - cpu0;
     const drops = (udpSocket(port)?.drops ?? 0) - drops0;
     const live1 = live ? await r.decoded() : 0;
+    // The gateway's own drop counters over the measured interval (and what the warm-up cost, if anything).
+    const dropped = {};
+    if (counters0) {
+      const c1 = await r.counters();
+      dropped.datagramsDropped = c1.datagramsDropped - counters0.datagramsDropped;
+      dropped.recordsDropped = c1.recordsDropped - counters0.recordsDropped;
+      if (counters0.datagramsDropped) dropped.datagramsDroppedInWarmup = counters0.datagramsDropped;
+    }
     const peakRss = treePeakRssMiB(pids);
     const fin = await r.finish();
     const decoded = live ? live1 - live0 : fin.decoded;
@@ -151,6 +160,7 @@ async function step(name, t, rate, decodable = 1) {
       // the step shows what the receiver handled, not that it could take more.
       senderLimited: sent.records < 0.97 * rate * sent.seconds,
       ...details,
+      ...dropped,
     };
   } finally {
     clearTimeout(watchdog);
