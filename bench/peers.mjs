@@ -36,7 +36,7 @@ import { traffic } from './lib/traffic.mjs';
 import { openSenders, sendGently, offer } from './lib/sender.mjs';
 import { RECEIVERS, PEER_OF } from './lib/receivers.mjs';
 import { cpuSeconds, treeCpuSeconds, treePeakRssMiB, udpSocket } from './lib/proc.mjs';
-import { raiseRmemForRun, rmemMax } from './lib/rmem.mjs';
+import { raiseRmemForRun, keepRmem, rmemMax } from './lib/rmem.mjs';
 import { freeUdpPort } from './lib/ports.mjs';
 import { machine } from './lib/machine.mjs';
 import { writeDocSection, table, README_MD } from './lib/doc.mjs';
@@ -94,6 +94,7 @@ async function step(name, t, rate, decodable = 1) {
   const dir = join(work, `step-${++stepNo}`);
   mkdirSync(dir);
   const port = await freeUdpPort();
+  const rmemNow = keepRmem(buffer);
   const watchdog = setTimeout(() => {
     console.error(`step ${name} ${t.protocol} ${rate}/s hung: giving up`);
     process.exit(2);
@@ -154,6 +155,7 @@ async function step(name, t, rate, decodable = 1) {
       cpuPct: Math.round((cpu / (sent.seconds + 1 + backlogMs / 1000)) * 100),
       peakRssMiB: +peakRss.toFixed(1),
       kernelDrops: drops,
+      rmemMax: rmemNow,
       backlogMs,
       qualifies: loss < 0.001 && backlogMs === 0,
       // The sender (one Node thread, paying the kernel's loopback delivery too) fell short of the rate:
