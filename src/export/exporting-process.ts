@@ -11,7 +11,7 @@ import { recordEnd } from '../ipfix/render.js';
 import { OPTIONS_TEMPLATE_SET_ID, TEMPLATE_SET_ID } from '../ipfix/constants.js';
 import type { Transport } from '../transport/transport.js';
 import { Domain, TemplateIds, type OutTemplate } from './domain.js';
-import { DropReason, bytesSent, messagesSent, outputDomains, outputTemplates, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
+import { DropReason, onScrape, bytesSent, messagesSent, outputDomains, outputTemplates, recordsDropped, recordsSent, templatesSent, withdrawalsSent } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { OutputQueue, type QueueSettings } from './output-queue.js';
 import { FailoverTransport } from './failover.js';
@@ -55,6 +55,12 @@ export class ExportingProcess implements RecordSink {
   private readonly recordsOut;
   private readonly templatesGauge;
   private readonly domainsGauge;
+  // What send() handed to an unreliable transport, summed in plain numbers and given to prom-client at
+  // scrape time (metrics.ts onScrape): three inc() per message cost ~0.6 us, on UDP ~7 % of a send.
+  private sentMessages = 0;
+  private sentBytes = 0;
+  private sentRecords = 0;
+  private readonly unhookScrape: () => void;
   /** Reliable transports: what the Exporting Process writes into (the transport is behind it). */
   readonly queue?: OutputQueue;
   private readonly transport: Transport;
@@ -78,6 +84,15 @@ export class ExportingProcess implements RecordSink {
     this.templatesGauge = outputTemplates.labels({ output: this.name });
     this.domainsGauge = outputDomains.labels({ output: this.name });
     this.countState();
+    this.unhookScrape = onScrape(() => this.flushCounts());
+  }
+
+  /** Hands the messages, octets and records sent since the last flush to prom-client. */
+  private flushCounts(): void {
+    if (this.sentMessages > 0) this.messagesOut.inc(this.sentMessages);
+    if (this.sentBytes > 0) this.bytesOut.inc(this.sentBytes);
+    if (this.sentRecords > 0) this.recordsOut.inc(this.sentRecords);
+    this.sentMessages = this.sentBytes = this.sentRecords = 0;
   }
 
   /** output_templates / output_domains, after every change of the mapping (never per record). */
@@ -322,9 +337,9 @@ export class ExportingProcess implements RecordSink {
     }
     const r = this.transport.send(m.message);
     if (r === true) {
-      this.messagesOut.inc();
-      this.bytesOut.inc(m.message.length);
-      if (m.records) this.recordsOut.inc(m.records);
+      this.sentMessages++;
+      this.sentBytes += m.message.length;
+      this.sentRecords += m.records;
     } else if (m.records) this.dropped(r.reason, m.records);
   }
 
@@ -356,5 +371,7 @@ export class ExportingProcess implements RecordSink {
     }
     for (const d of this.domains.values()) this.send(d);
     await this.transport.close();
+    this.flushCounts();
+    this.unhookScrape();
   }
 }

@@ -68,9 +68,9 @@ export const connectionsRefused = counter('input_connections_refused_total', 'Ex
 export const packetsTrailingOctets = counter('packets_trailing_octets_total', 'Datagrams longer than their header announces: decoded, extra octets ignored; per input and protocol', ['input', 'protocol']);
 
 // Exporting Processes
-export const messagesSent = counter('messages_sent_total', 'IPFIX messages sent per output', ['output']);
-export const bytesSent = counter('bytes_sent_total', 'Octets sent per output', ['output']);
-export const recordsSent = counter('records_sent_total', 'Data records sent per output', ['output']);
+export const messagesSent = counter('messages_sent_total', 'IPFIX messages sent per output', ['output'], flushBeforeScrape);
+export const bytesSent = counter('bytes_sent_total', 'Octets sent per output', ['output'], flushBeforeScrape);
+export const recordsSent = counter('records_sent_total', 'Data records sent per output', ['output'], flushBeforeScrape);
 export const templatesSent = counter('templates_sent_total', 'Template records sent per output', ['output']);
 export const withdrawalsSent = counter('template_withdrawals_sent_total', 'Template withdrawals sent per output', ['output']);
 export const transportUp = gauge('transport_up', '1 when the output transport is connected/open', ['output']);

@@ -13,6 +13,7 @@ import type { OutputConfig } from '../../src/config/types.js';
 import { makeExporterSession } from '../../src/collect/session.js';
 import { makeTemplate } from '../../src/ipfix/template.js';
 import { readTemplateSet, messageLength } from '../../src/ipfix/reader.js';
+import { metricsText } from '../../src/observe/metrics.js';
 
 function output(url: string, over: Partial<OutputConfig> = {}): OutputConfig {
   return { name: `o${Math.random().toString(36).slice(2, 7)}`, url, templateRefresh: 60, mtu: 1500, flushInterval: 10, reconnectMin: 0.05, reconnectMax: 0.2, queueLimit: 1 << 20, rotate: { maxBytes: 1 << 20, interval: 300, keep: 0 }, ...over };
@@ -158,6 +159,36 @@ describe('Exporting Process', () => {
     expect(defined.get(401)).toBe(2);
     const dataSets = msgs.flatMap((m) => m.sets.filter((x) => x.id === 400 || x.id === 401).map((x) => `${x.id}:${x.length - 4}`));
     expect(dataSets).toEqual(['400:4', '401:8', '400:4', '401:8', '400:4', '401:8', '400:4']);
+  });
+
+  it('counts messages, octets and records sent exactly at every scrape, though send() only adds to plain numbers', async () => {
+    const rx = dgram.createSocket('udp4');
+    const got: Buffer[] = [];
+    rx.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+    const config = output(`udp://127.0.0.1:${rx.address().port}`, { mtu: 576 });
+    const ep = createExportingProcess(config);
+    await ep.start();
+    const s = makeExporterSession('in', 'netflow9', '192.0.2.11', 2055, 44);
+    const t = t4();
+    ep.sessionStarted(s);
+    ep.templateDefined(s, t);
+    const sent = async (name: string) => {
+      const m = new RegExp(`^ipfix_mediator_${name}\\{output="${config.name}"\\} (\\d+)$`, 'm').exec(await metricsText());
+      return m ? Number(m[1]) : 0;
+    };
+    const data = recs(1000);
+    ep.records(s, t, data, 0, data.length, 1000, 0);
+    ep.flush();
+    for (let i = 0; i < 100 && got.reduce((n, m) => n + m.length, 0) < 8000; i++) await wait(10);
+    // 1000 data records and the origin record; every datagram and its octets.
+    expect(await sent('records_sent_total')).toBe(1001);
+    expect(await sent('messages_sent_total')).toBe(got.length);
+    expect(await sent('bytes_sent_total')).toBe(got.reduce((n, m) => n + m.length, 0));
+    ep.records(s, t, data, 0, 80, 10, 0);
+    await ep.close(); // the last message is counted by close()
+    expect(await sent('records_sent_total')).toBe(1011);
+    rx.close();
   });
 
   it('gives two exporters with the same ODID and template id distinct outgoing ODIDs and template ids', async () => {
