@@ -3,7 +3,8 @@
 //
 //   node bench/peers.mjs [--protocols v5,v9,sflow] [--receivers gateway,peer] [--seconds 3]
 //                        [--rates 100000,200000] [--rates-v5 …] [--rates-v9 …] [--rates-sflow …]
-//                        [--exporters 16] [--rmem 67108864] [--stop-after 2] [--workers N] [--no-doc]
+//                        [--exporters 16] [--rmem 67108864] [--stop-after 2] [--workers N]
+//                        [--sender c|node] [--no-doc]
 //
 // Per protocol, each receiver in turn (the gateway; nfcapd for NetFlow v5/v9, sfacctd for sFlow, see
 // bench/lib/receivers.mjs) is started fresh for every offered rate, gets the warm-up (v9: each exporter's
@@ -17,6 +18,10 @@
 // receiver's socket, and its peak RSS (VmHWM). A step qualifies when the loss is below 0.1 % and the
 // receiver was idle right after the grace (backlogMs 0: it kept up, nothing left queued). A receiver's
 // steps stop after --stop-after steps in a row that do not qualify.
+//
+// The traffic is sent by bench/lib/blast.c (sendmmsg, built with the system's cc on first use, from the
+// same source address and port as the warm-up) or, with --sender node or without a C compiler, from this
+// process (bench/lib/sender.mjs): a Node send() costs several µs more, taken from the receiver on 2 cores.
 //
 // --workers N sets the gateway's `workers` key (worker threads); without it the gateway's default applies.
 //
@@ -34,6 +39,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { traffic } from './lib/traffic.mjs';
 import { openSenders, sendGently, offer } from './lib/sender.mjs';
+import { available as cSenderAvailable, writePool, blast } from './lib/blast.mjs';
 import { RECEIVERS, PEER_OF } from './lib/receivers.mjs';
 import { cpuSeconds, treeCpuSeconds, treePeakRssMiB, udpSocket } from './lib/proc.mjs';
 import { raiseRmemForRun, keepRmem, rmemMax } from './lib/rmem.mjs';
@@ -53,6 +59,8 @@ const seconds = Number(opt('--seconds', '3'));
 const exporters = Number(opt('--exporters', '16'));
 const stopAfter = Number(opt('--stop-after', '2'));
 const workers = opt('--workers', '');
+// The sender: C (sendmmsg, bench/lib/blast.c) unless asked for Node or no C compiler is there.
+const cSender = opt('--sender', 'c') === 'c' && cSenderAvailable() !== null;
 const writeDoc = !args.includes('--no-doc');
 const DEFAULT_RATES = {
   v5: '250000,500000,1000000,1500000,2000000,2500000,3000000',
@@ -94,6 +102,7 @@ async function step(name, t, rate, decodable = 1) {
   const dir = join(work, `step-${++stepNo}`);
   mkdirSync(dir);
   const port = await freeUdpPort();
+  const sourcePort = await freeUdpPort();
   const rmemNow = keepRmem(buffer);
   const watchdog = setTimeout(() => {
     console.error(`step ${name} ${t.protocol} ${rate}/s hung: giving up`);
@@ -103,7 +112,7 @@ async function step(name, t, rate, decodable = 1) {
   let senders;
   try {
     r = await RECEIVERS[name].start({ port, buffer, dir, protocol: t.protocol, workers });
-    senders = await openSenders(t.addresses, port);
+    senders = await openSenders(t.addresses, port, { sourcePort });
     await sendGently(senders.sockets, t.warmup);
     const live = (await r.decoded()) !== undefined;
     if (live) {
@@ -123,7 +132,7 @@ async function step(name, t, rate, decodable = 1) {
       const fin = await r.finish();
       return (live ? live1 - live0 : fin.decoded) / t.items.reduce((n, i) => n + i.records, 0);
     }
-    const sent = await offer(senders.sockets, t.items, rate, seconds);
+    const sent = cSender ? await blast(t.pool, port, rate, seconds, sourcePort) : await offer(senders.sockets, t.items, rate, seconds);
     const backlogMs = live ? await settle(r.decoded, 0) : await settle(() => treeCpuSeconds(pids), 0.02);
     const cpu = treeCpuSeconds(pids) - cpu0;
     const drops = (udpSocket(port)?.drops ?? 0) - drops0;
@@ -160,9 +169,10 @@ async function step(name, t, rate, decodable = 1) {
       rmemMax: rmemNow,
       backlogMs,
       qualifies: loss < 0.001 && backlogMs === 0,
-      // The sender (one Node thread, paying the kernel's loopback delivery too) fell short of the rate:
+      // The sender (one thread, paying the kernel's loopback delivery too) fell short of the rate:
       // the step shows what the receiver handled, not that it could take more.
       senderLimited: sent.records < 0.97 * rate * sent.seconds,
+      sender: cSender ? 'c' : 'node',
       ...details,
       ...dropped,
     };
@@ -180,6 +190,7 @@ const versions = {};
 const decodableShare = {};
 for (const protocol of protocols) {
   const t = traffic(protocol, { exporters, senders: exporters });
+  if (cSender) writePool((t.pool = join(work, `${protocol}.pool`)), t.addresses, t.items);
   trafficInfo[protocol] = t.describe;
   const names = receiverNames.map((n) => (n === 'peer' ? PEER_OF[protocol] : n)).filter((n) => RECEIVERS[n]?.protocols.includes(protocol));
   const rows = {};
@@ -278,7 +289,7 @@ if (writeDoc && summaries.length) {
     '',
     'Peak RSS is summed over a receiver\'s processes: sfacctd\'s core and print plugin share the plugin pipe (sized like the receive buffer), which counts in both.',
     '',
-    '"≥": the sender (one Node thread on the same cores, which also pays the kernel\'s loopback delivery) could not offer more, so the receiver\'s maximum is at least that.',
+    `"≥": the sender (${cSender ? 'bench/lib/blast.c, sendmmsg' : 'Node'}, one thread on the same cores, which also pays the kernel\'s loopback delivery) could not offer more, so the receiver\'s maximum is at least that.`,
     '',
     'Traffic: ' +
       Object.entries(trafficInfo)

@@ -1,7 +1,8 @@
 // Soak (issue 6): the gateway under steady load for a long time, watched for memory growth.
 //
 //   node bench/soak.mjs [--protocol v5|v9|sflow] [--rate N] [--fraction 0.8] [--minutes 10]
-//                       [--sample-seconds 10] [--exporters 16] [--rmem 67108864] [--workers N] [--no-doc]
+//                       [--sample-seconds 10] [--exporters 16] [--rmem 67108864] [--workers N]
+//                       [--sender c|node] [--no-doc]
 //   npm run soak -- --rate 2000000
 //
 // Offers `fraction` × `rate` records/s (the rate defaults to issue 6's target for the protocol: pass the
@@ -20,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { traffic } from './lib/traffic.mjs';
 import { openSenders, sendGently, offer } from './lib/sender.mjs';
+import { available as cSenderAvailable, writePool, blast } from './lib/blast.mjs';
 import { writeGatewayConfig, startGateway, COUNTERS } from './lib/gateway.mjs';
 import { cpuSeconds, rssMiB, peakRssMiB, udpSocket } from './lib/proc.mjs';
 import { raiseRmemForRun } from './lib/rmem.mjs';
@@ -59,7 +61,12 @@ const gw = startGateway(join(dir, 'gateway.yaml'), metricsPort, {
 await gw.metric(COUNTERS.decoded);
 
 const t = traffic(protocol, { exporters: Number(opt('--exporters', '16')), senders: Number(opt('--exporters', '16')) });
-const senders = await openSenders(t.addresses, port);
+const sourcePort = await freeUdpPort();
+const senders = await openSenders(t.addresses, port, { sourcePort });
+// The C sender (as in bench/peers.mjs) unless --sender node or no C compiler.
+const cSender = opt('--sender', 'c') === 'c' && cSenderAvailable() !== null;
+const pool = join(dir, 'traffic.pool');
+if (cSender) writePool(pool, t.addresses, t.items);
 await sendGently(senders.sockets, t.warmup);
 
 /** The V8 heap of every isolate now: the latest line each thread wrote, summed. */
@@ -103,7 +110,7 @@ const timer = setInterval(() => {
     console.log(JSON.stringify(s));
   });
 }, sampleSeconds * 1000);
-const sent = await offer(senders.sockets, t.items, offered, minutes * 60);
+const sent = cSender ? await blast(pool, port, offered, minutes * 60, sourcePort) : await offer(senders.sockets, t.items, offered, minutes * 60);
 clearInterval(timer);
 await sampling;
 // What is still queued in the receive buffer is late, not lost: until the decoded count stops moving.
@@ -138,7 +145,8 @@ function slope(key, from) {
   return (num / den) * 60;
 }
 const total = minutes * 60;
-const windowS = Math.min(60, total / 4);
+// At least one sample in each window, however short the run.
+const windowS = Math.max(Math.min(60, total / 4), samples.length ? samples[0].t + 0.1 : 0);
 const round = (x, d = 1) => (Number.isFinite(x) ? +x.toFixed(d) : null);
 const summary = {
   bench: 'soak',
@@ -157,14 +165,15 @@ const summary = {
   cpuSecPerMillion: +((cpu / Math.max(decoded, 1)) * 1e6).toFixed(3),
   windowSeconds: windowS,
   rssFirstMiB: round(mean('rssMiB', 0, windowS)),
-  rssLastMiB: round(mean('rssMiB', total - windowS, Infinity)),
+  rssLastMiB: round(mean('rssMiB', Math.min(total - windowS, samples.at(-1)?.t ?? 0), Infinity)),
   rssSlopeMiBPerMin: round(slope('rssMiB', windowS), 2),
   heapFirstMiB: round(mean('heapUsedMiB', 0, windowS)),
-  heapLastMiB: round(mean('heapUsedMiB', total - windowS, Infinity)),
+  heapLastMiB: round(mean('heapUsedMiB', Math.min(total - windowS, samples.at(-1)?.t ?? 0), Infinity)),
   heapSlopeMiBPerMin: round(slope('heapUsedMiB', windowS), 2),
   peakRssMiB: round(peak),
   receiveBuffer: buffer,
   workers: workers || 'default',
+  sender: cSender ? 'c' : 'node',
   machine: host,
 };
 console.log(JSON.stringify(summary));

@@ -4,14 +4,18 @@
 import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** One UDP socket per address, bound to it and connected to host:port (connected sends are cheaper). */
-export async function openSenders(addresses, port, host = '127.0.0.1') {
+/**
+ * One UDP socket per address, bound to it and connected to host:port (connected sends are cheaper).
+ * With `sourcePort`, every socket binds that port with SO_REUSEADDR, so the C sender (blast.c) can send
+ * from the very same (address, port) — the same exporter in the receiver's eyes.
+ */
+export async function openSenders(addresses, port, { host = '127.0.0.1', sourcePort = 0 } = {}) {
   const sockets = [];
   for (const a of addresses) {
-    const s = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 << 20 });
+    const s = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 << 20, reuseAddr: sourcePort !== 0 });
     await new Promise((r, j) => {
       s.once('error', j);
-      s.bind(0, a, r);
+      s.bind(sourcePort, a, r);
     });
     s.connect(port, host);
     await new Promise((r) => s.once('connect', r));
