@@ -96,7 +96,7 @@ async function settle(probe, tolerance, graceMs = 1000, maxMs = 30000) {
 let stepNo = 0;
 /**
  * One receiver, fresh, at one rate: the measurement row. `decodable` is the share of the records it
- * decodes from one slow pass (calibrate() below); rate 0 is that slow pass itself.
+ * decodes from one slow pass; rate 0 is that slow pass itself (returns the share).
  */
 async function step(name, t, rate, decodable = 1) {
   const dir = join(work, `step-${++stepNo}`);
