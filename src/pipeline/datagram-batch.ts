@@ -6,8 +6,11 @@
 // Layout: a header (count u32, used u32), then per datagram
 //   port u16 | address length u8 | address text (latin1) | length u32 | datagram octets
 
-/** Batch size: room for dozens of full-size sFlow datagrams; one maximal UDP payload always fits. */
-export const DATAGRAM_BATCH_BYTES = 256 * 1024;
+/**
+ * Batch size: room for about 45 sFlow datagrams of 1,400 octets (libuv reads at most 32 datagrams per
+ * readiness of a socket, so a batch rarely fills); a larger datagram gets a batch of its own size.
+ */
+export const DATAGRAM_BATCH_BYTES = 64 * 1024;
 const HEADER = 8;
 /** Per-datagram overhead besides the address text: port, address length, datagram length. */
 const ENTRY = 2 + 1 + 4;
@@ -20,6 +23,11 @@ export class DatagramBatch {
 
   constructor(readonly buffer: ArrayBuffer = new ArrayBuffer(DATAGRAM_BATCH_BYTES)) {
     this.bytes = Buffer.from(buffer);
+  }
+
+  /** Octets a batch holding only this datagram needs. */
+  static room(address: string, length: number): number {
+    return HEADER + ENTRY + address.length + length;
   }
 
   /** Does a datagram of `length` octets from `address` still fit? */

@@ -14,10 +14,11 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  /** A sealed DatagramBatch to decode; it comes back with the events it produced. */
-  | { readonly type: 'datagrams'; readonly buffer: ArrayBuffer }
-  /** Event batches the main thread has replayed, for reuse. */
-  | { readonly type: 'free'; readonly buffers: ArrayBuffer[] }
+  /**
+   * A sealed DatagramBatch to decode (it comes back with the events it produced), and the event batches the
+   * main thread has replayed since the last one, for reuse (riding along: one message per I/O turn).
+   */
+  | { readonly type: 'datagrams'; readonly buffer: ArrayBuffer; readonly free: ArrayBuffer[] }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'logLevel'; readonly level: string }
   /** End every session ('shutdown'), send the last events and metrics, then wait to be terminated. */
@@ -28,8 +29,11 @@ export type FromWorker =
   | { readonly type: 'ready' }
   /** Failed to start (e.g. the mapping tables did not load). */
   | { readonly type: 'failed'; readonly message: string }
-  /** Event batches in order; `datagrams`: the batch they came from, returned (absent for a sweep's events). */
-  | { readonly type: 'events'; readonly events: ArrayBuffer[]; readonly datagrams?: ArrayBuffer }
+  /**
+   * Event batches in order, and the datagram batches they came from, returned (none for a sweep's events).
+   * The worker answers every datagram batch the main thread's I/O turn delivered in one message.
+   */
+  | { readonly type: 'events'; readonly events: ArrayBuffer[]; readonly datagrams: ArrayBuffer[] }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
   /** After 'stop': the last events were sent before this; the final counters. */
   | { readonly type: 'stopped'; readonly metrics: MetricsJson };

@@ -1,6 +1,7 @@
 // A UDP input whose decoding runs in worker threads (config `workers` > 0). The main thread keeps the socket
-// and the allow list; every datagram goes, by its source address (shard.ts), to one worker, where a
-// Collecting Process without a socket owns that exporter's sessions and templates (worker.ts). Datagrams
+// and the allow list; every datagram goes, by its exporter (shard.ts: the sFlow agent, else the source
+// address), to one worker, where a Collecting Process without a socket owns that exporter's sessions and
+// templates (worker.ts). Datagrams
 // travel in transferred batches (datagram-batch.ts), flushed when full or at the end of the I/O turn; the
 // worker's in-band sink events come back as event batches (event-channel.ts) that are replayed, in order,
 // into the real sink (the OutputSet).
@@ -22,14 +23,18 @@ import { AllowList } from '../collect/allow-list.js';
 import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, type MetricsJson } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
-import { DatagramBatch } from './datagram-batch.js';
+import { DATAGRAM_BATCH_BYTES, DatagramBatch } from './datagram-batch.js';
 import { EventReader } from './event-channel.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
 import { retireMetrics } from './retired-metrics.js';
-import { shardOf } from './shard.js';
+import { shardOf, shardOfDatagram } from './shard.js';
 
-/** Datagram batches a worker may hold at once (decoding, or its events not yet replayed): 16 MiB per worker. */
-export const MAX_BATCHES_IN_FLIGHT = 64;
+/**
+ * Datagram batches a worker may hold at once (decoding, or their events not yet replayed): 64 MiB per worker
+ * at most, as much as a socket's receive buffer. A batch is sent at the end of every I/O turn, so under a
+ * light load batches hold few datagrams each: the count, not their size, is what runs out first.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 1024;
 /** A scrape waits this long for a worker's metrics before using the last ones it sent. */
 const METRICS_TIMEOUT_MS = 2000;
 /** A stopping worker has this long to end its sessions and send its last events. */
@@ -60,6 +65,8 @@ class Shard {
   inFlight = 0;
   private current?: DatagramBatch;
   private readonly free: ArrayBuffer[] = [];
+  /** Event batches replayed, going back to the worker with the next datagram batch. */
+  private replayed: ArrayBuffer[] = [];
   private readonly metricsWaiting = new Map<number, (json: MetricsJson) => void>();
   private lastMetrics: MetricsJson = [];
   private nextId = 1;
@@ -104,7 +111,8 @@ class Shard {
     }
     if (!b) {
       if (this.inFlight >= this.owner.batchesInFlight || this.stopping) return false;
-      b = this.current = new DatagramBatch(this.free.pop());
+      const need = DatagramBatch.room(address, datagram.length);
+      b = this.current = new DatagramBatch(need <= DATAGRAM_BATCH_BYTES ? (this.free.pop() ?? new ArrayBuffer(DATAGRAM_BATCH_BYTES)) : new ArrayBuffer(need));
     }
     b.add(datagram, address, port);
     return true;
@@ -117,7 +125,9 @@ class Shard {
     this.current = undefined;
     const buffer = b.seal();
     this.inFlight++;
-    this.post({ type: 'datagrams', buffer }, [buffer]);
+    const free = this.replayed;
+    this.replayed = [];
+    this.post({ type: 'datagrams', buffer, free }, [buffer, ...free]);
   }
 
   private post(m: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -128,10 +138,10 @@ class Shard {
     switch (m.type) {
       case 'events':
         this.owner.replay(this, m.events);
-        if (m.events.length) this.post({ type: 'free', buffers: m.events }, m.events);
-        if (m.datagrams) {
+        for (const e of m.events) this.replayed.push(e);
+        for (const d of m.datagrams) {
           this.inFlight--;
-          this.free.push(m.datagrams);
+          if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
         }
         break;
       case 'metrics':
@@ -196,6 +206,8 @@ export class ShardedInput implements InputProcess {
   private readonly unhookScrape: () => void;
   private unhookMetrics?: () => void;
   private closing = false;
+  /** Shard by source address only (not by sFlow agent): see receive. */
+  private readonly bySource: boolean;
 
   constructor(
     readonly config: InputConfig,
@@ -210,6 +222,7 @@ export class ShardedInput implements InputProcess {
     // load fail now, in the caller (a reload is rejected before anything changes), not later in a thread.
     for (const factory of Object.values(DECODERS)) factory(options);
     if (config.allow) this.allow = new AllowList(config.allow);
+    this.bySource = config.rateLimit !== undefined;
     this.setup = { input: config, mapping: options.mapping, logLevel };
     this.unhookScrape = onScrape(() => this.flushCounts());
   }
@@ -273,7 +286,9 @@ export class ShardedInput implements InputProcess {
       return;
     }
     const n = this.shards.length;
-    if (!this.shards[n === 1 ? 0 : shardOf(address, n)]!.add(datagram, address, port)) {
+    // A rate limit is per source address: all of a source's datagrams must then meet in one worker.
+    const shard = this.bySource ? shardOf(address, n) : shardOfDatagram(datagram, address, n);
+    if (!this.shards[shard]!.add(datagram, address, port)) {
       this.droppedBacklog++;
       this.warn.warn('worker_backlog', { input: this.config.name, reason: DropReason.workerBacklog, exporter: address }, 'worker thread busy (too many batches in flight): datagram dropped');
       return;

@@ -37,12 +37,18 @@ try {
   throw e;
 }
 
-/** Sends what the writer holds; `datagrams` rides along so the main thread knows the batch is done. */
-function send(datagrams?: ArrayBuffer): void {
+/** Datagram batches decoded since the last send: they go back with the events they produced. */
+let done: ArrayBuffer[] = [];
+let sendQueued = false;
+
+/** Sends what the writer holds, with the datagram batches it came from. */
+function send(): void {
+  sendQueued = false;
   const events = writer.take();
-  if (!datagrams && events.length === 0) return;
-  const transfer = datagrams ? [...events, datagrams] : events;
-  post(datagrams ? { type: 'events', events, datagrams } : { type: 'events', events }, transfer);
+  if (done.length === 0 && events.length === 0) return;
+  const datagrams = done;
+  done = [];
+  post({ type: 'events', events, datagrams }, [...events, ...datagrams]);
 }
 
 const reader = new DatagramReader();
@@ -60,13 +66,18 @@ const timer = setInterval(() => {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'datagrams':
+      for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
       reader.read(m.buffer, feed);
-      send(m.buffer);
-      break;
-    case 'free':
-      for (const b of m.buffers) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      done.push(m.buffer);
+      // Every batch waiting in the port is decoded before the events go (one message for all of them).
+      if (!sendQueued) {
+        sendQueued = true;
+        setImmediate(send);
+      }
       break;
     case 'metrics':
+      // What the counters say was decoded has reached the main thread before they do.
+      if (sendQueued) send();
       void metrics.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, metrics: json }));
       break;
     case 'logLevel':

@@ -35,20 +35,30 @@ describe('DatagramBatch → DatagramReader', () => {
     expect(got).toEqual(packets.map((p) => [p.src, p.srcPort, p.payload.toString('hex')]));
   });
 
-  it('IPv6 addresses and the largest UDP payload fit; a batch refuses what would overflow it', () => {
-    const b = new DatagramBatch();
-    const big = Buffer.alloc(65507, 0xab);
-    big.writeUInt16BE(0x0005, 0);
+  it('a batch holds as many datagrams as fit and refuses the next; the largest UDP payload gets a batch of its size', () => {
     const v6 = 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255';
+    const d = Buffer.alloc(1400, 0xab);
+    const b = new DatagramBatch();
     let added = 0;
-    while (b.fits(v6, big.length)) {
-      b.add(big, v6, 65535);
+    while (b.fits(v6, d.length)) {
+      b.add(d, v6, 65535);
       added++;
     }
-    expect(added).toBe(Math.floor((DATAGRAM_BATCH_BYTES - 8) / (7 + v6.length + big.length)));
+    // header 8 octets; per datagram: port 2, address length 1, the address, length 4, the octets
+    expect(added).toBe(Math.floor((DATAGRAM_BATCH_BYTES - 8) / (7 + v6.length + d.length)));
     const got: [string, number, number][] = [];
-    new DatagramReader().read(b.seal(), (d, a, p) => got.push([a, p, d.length]));
-    expect(got).toEqual(Array.from({ length: added }, () => [v6, 65535, 65507]));
+    new DatagramReader().read(b.seal(), (x, a, p) => got.push([a, p, x.length]));
+    expect(got).toEqual(Array.from({ length: added }, () => [v6, 65535, 1400]));
+
+    const big = Buffer.alloc(65507, 0xcd);
+    expect(new DatagramBatch().fits(v6, big.length)).toBe(false);
+    const own = new DatagramBatch(new ArrayBuffer(DatagramBatch.room(v6, big.length)));
+    expect(own.fits(v6, big.length)).toBe(true);
+    own.add(big, v6, 1);
+    expect(own.fits('1.2.3.4', 0)).toBe(false);
+    const back: Buffer[] = [];
+    new DatagramReader().read(own.seal(), (x) => back.push(Buffer.from(x)));
+    expect(back).toEqual([big]);
   });
 
   it('consecutive datagrams from one exporter share its address; a new exporter gets its own', () => {
