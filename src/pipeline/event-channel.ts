@@ -137,7 +137,9 @@ export class EventWriter implements RecordSink {
     b.writeUInt32LE(count, o + 9);
     b.writeDoubleLE(exportTime, o + 13);
     b.writeUInt32LE(length, o + 21);
-    buf.copy(b, o + 25, start, end);
+    // Buffer.copy costs a native call and a view per call; most records are short: copy them here.
+    if (length <= 256) for (let i = start, p = o + 25; i < end; i++, p++) b[p] = buf[i]!;
+    else b.set(buf.subarray(start, end), o + 25);
     this.used = o + 25 + length;
   }
 
