@@ -15,6 +15,7 @@
 //   3 templateWithdrawn  op u8 | session u32 | template u32
 //   4 records            op u8 | session u32 | template u32 | count u32 | export time f64 | length u32 | octets
 //   5 sessionEnded       op u8 | session u32 | reason u8
+//   6 batch              op u8 | sequence u32   (the events after it come from datagram batch `sequence`)
 
 import { makeExporterSession, type ExporterSession, type InputProtocol } from '../collect/session.js';
 import { makeTemplate, type FieldSpecifier, type Template } from '../ipfix/template.js';
@@ -23,6 +24,8 @@ import type { RecordSink, SessionEndReason } from '../mediate/sink.js';
 /** Size of an event batch; a records event larger than this gets a batch of its own size. */
 export const EVENT_BATCH_BYTES = 1 << 20;
 const HEADER = 4;
+/** Offset of an event batch's first event. */
+export const EVENTS_START = HEADER;
 
 const enum Op {
   sessionStarted = 1,
@@ -30,6 +33,7 @@ const enum Op {
   templateWithdrawn = 3,
   records = 4,
   sessionEnded = 5,
+  batch = 6,
 }
 
 const PROTOCOLS: readonly InputProtocol[] = ['netflow5', 'netflow9', 'ipfix', 'sflow'];
@@ -143,6 +147,14 @@ export class EventWriter implements RecordSink {
     this.used = o + 25 + length;
   }
 
+  /** The events from here on come from datagram batch `sequence` (the reader may wait for its turn). */
+  batch(sequence: number): void {
+    const o = this.room(5);
+    this.bytes[o] = Op.batch;
+    this.bytes.writeUInt32LE(sequence, o + 1);
+    this.used = o + 5;
+  }
+
   sessionEnded(s: ExporterSession, reason: SessionEndReason): void {
     const o = this.room(6);
     const b = this.bytes;
@@ -171,24 +183,62 @@ export class EventReader {
     return this.sessions.size;
   }
 
-  /** Calls `sink` for every event of the batch, in order. Returns the number of events. */
-  replay(buffer: ArrayBuffer, sink: RecordSink): number {
-    const b = Buffer.from(buffer);
+  /**
+   * Calls `sink` for every event of the batch, in order, from offset `from`. At a batch mark it asks `pass`
+   * whether that datagram batch's turn has come, and stops there when not. Returns the offset to go on
+   * from, or -1 when the whole batch was replayed. A sink that throws loses that one event (logged by
+   * `failed`), never the events after it.
+   */
+  replay(buffer: ArrayBuffer | Buffer, sink: RecordSink, from = HEADER, pass: (sequence: number) => boolean = () => true, failed: (err: unknown) => void = () => undefined): number {
+    const b = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer);
     const used = b.readUInt32LE(0);
-    let o = HEADER;
-    let events = 0;
+    let o = from;
     while (o < used) {
       const op = b[o]!;
+      if (op === Op.batch) {
+        if (!pass(b.readUInt32LE(o + 1))) return o;
+        o += 5;
+        continue;
+      }
       const m = this.sessions.get(b.readUInt32LE(o + 1));
-      events++;
-      switch (op) {
+      try {
+        o = this.event(b, o, op, m, sink);
+      } catch (err) {
+        failed(err);
+        o = this.skip(b, o, op);
+      }
+    }
+    return -1;
+  }
+
+  /** The offset after the event at `o` (for an event whose sink call failed). */
+  private skip(b: Buffer, o: number, op: number): number {
+    switch (op) {
+      case Op.sessionStarted:
+        return o + 13 + b[o + 12]!;
+      case Op.templateDefined:
+        return o + 15 + 8 * b.readUInt16LE(o + 13);
+      case Op.templateWithdrawn:
+        return o + 9;
+      case Op.records:
+        return o + 25 + b.readUInt32LE(o + 21);
+      case Op.sessionEnded:
+        return o + 6;
+      default:
+        // Written by our own EventWriter: an unknown op means a bug, and nothing after it can be read.
+        throw new Error(`event batch: unknown event ${op} at offset ${o}`);
+    }
+  }
+
+  /** Replays the one event at `o`; returns the offset after it. */
+  private event(b: Buffer, o: number, op: number, m: Mirrored | undefined, sink: RecordSink): number {
+    switch (op) {
         case Op.sessionStarted: {
           const n = b[o + 12]!;
           const session = makeExporterSession(this.input, PROTOCOLS[b[o + 5]!]!, b.toString('latin1', o + 13, o + 13 + n), b.readUInt16LE(o + 6), b.readUInt32LE(o + 8));
           this.sessions.set(b.readUInt32LE(o + 1), { session, templates: new Map() });
           sink.sessionStarted(session);
-          o += 13 + n;
-          break;
+          return o + 13 + n;
         }
         case Op.templateDefined: {
           const count = b.readUInt16LE(o + 13);
@@ -200,8 +250,7 @@ export class EventReader {
             m.templates.set(b.readUInt32LE(o + 5), t);
             sink.templateDefined(m.session, t);
           }
-          o = p;
-          break;
+          return p;
         }
         case Op.templateWithdrawn: {
           const uid = b.readUInt32LE(o + 5);
@@ -210,30 +259,24 @@ export class EventReader {
             m.templates.delete(uid);
             sink.templateWithdrawn(m.session, t);
           }
-          o += 9;
-          break;
+          return o + 9;
         }
         case Op.records: {
           const length = b.readUInt32LE(o + 21);
           const t = m?.templates.get(b.readUInt32LE(o + 5));
           if (m && t) sink.records(m.session, t, b, o + 25, o + 25 + length, b.readUInt32LE(o + 9), b.readDoubleLE(o + 13));
-          o += 25 + length;
-          break;
+          return o + 25 + length;
         }
         case Op.sessionEnded: {
           if (m) {
             this.sessions.delete(b.readUInt32LE(o + 1));
             sink.sessionEnded(m.session, REASONS[b[o + 5]!]!);
           }
-          o += 6;
-          break;
+          return o + 6;
         }
         default:
-          // Written by our own EventWriter: an unknown op means a bug, and nothing after it can be read.
-          throw new Error(`event batch: unknown event ${op} at offset ${o}`);
+          return this.skip(b, o, op);
       }
-    }
-    return events;
   }
 
   /** An output joining late learns every live session and its templates (as sessions.ts announceTo). */

@@ -15,10 +15,11 @@ export interface WorkerSetup {
 
 export type ToWorker =
   /**
-   * A sealed DatagramBatch to decode (it comes back with the events it produced), and the event batches the
-   * main thread has replayed since the last one, for reuse (riding along: one message per I/O turn).
+   * A sealed DatagramBatch to decode (it comes back with the events it produced, behind a mark with its
+   * `sequence`: the main thread replays the batches of all workers in the order they were received), and the
+   * event batches the main thread has replayed since the last one, for reuse (one message per I/O turn).
    */
-  | { readonly type: 'datagrams'; readonly buffer: ArrayBuffer; readonly free: ArrayBuffer[] }
+  | { readonly type: 'datagrams'; readonly buffer: ArrayBuffer; readonly free: ArrayBuffer[]; readonly sequence: number }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'logLevel'; readonly level: string }
   /** End every session ('shutdown'), send the last events and metrics, then wait to be terminated. */

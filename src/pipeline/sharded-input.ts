@@ -24,7 +24,7 @@ import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, type MetricsJson } from '../observe/metrics.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { DATAGRAM_BATCH_BYTES, DatagramBatch } from './datagram-batch.js';
-import { EventReader } from './event-channel.js';
+import { EVENTS_START, EventReader } from './event-channel.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
 import { retireMetrics } from './retired-metrics.js';
 import { shardOf, shardOfDatagram } from './shard.js';
@@ -64,7 +64,10 @@ class Shard {
   readonly reader: EventReader;
   inFlight = 0;
   private current?: DatagramBatch;
+  private currentSequence = 0;
   private readonly free: ArrayBuffer[] = [];
+  /** Event batches received and not yet replayed to their end (waiting for another worker's turn), in order. */
+  private readonly pending: { buffer: Buffer; offset: number }[] = [];
   /** Event batches replayed, going back to the worker with the next datagram batch. */
   private replayed: ArrayBuffer[] = [];
   private readonly metricsWaiting = new Map<number, (json: MetricsJson) => void>();
@@ -113,6 +116,8 @@ class Shard {
       if (this.inFlight >= this.owner.batchesInFlight || this.stopping) return false;
       const need = DatagramBatch.room(address, datagram.length);
       b = this.current = new DatagramBatch(need <= DATAGRAM_BATCH_BYTES ? (this.free.pop() ?? new ArrayBuffer(DATAGRAM_BATCH_BYTES)) : new ArrayBuffer(need));
+      // Numbered when its first datagram arrives: the order the main thread replays batches in.
+      this.currentSequence = this.owner.sequence(this);
     }
     b.add(datagram, address, port);
     return true;
@@ -127,7 +132,34 @@ class Shard {
     this.inFlight++;
     const free = this.replayed;
     this.replayed = [];
-    this.post({ type: 'datagrams', buffer, free }, [buffer, ...free]);
+    this.post({ type: 'datagrams', buffer, free, sequence: this.currentSequence }, [buffer, ...free]);
+  }
+
+  /**
+   * Replays what has arrived, up to the mark of a datagram batch whose turn has not come. Returns whether
+   * anything was replayed (another worker's batch may have become next).
+   */
+  drain(sink: RecordSink, pass: (sequence: number) => boolean, failed: (err: unknown) => void): boolean {
+    let moved = false;
+    while (this.pending.length > 0) {
+      const p = this.pending[0]!;
+      const at = this.reader.replay(p.buffer, sink, p.offset, pass, failed);
+      if (at < 0) {
+        this.pending.shift();
+        this.replayed.push(p.buffer.buffer as ArrayBuffer);
+        moved = true;
+        continue;
+      }
+      if (at !== p.offset) moved = true;
+      p.offset = at;
+      break;
+    }
+    return moved;
+  }
+
+  /** Event batches received but not replayed to their end. */
+  get waiting(): number {
+    return this.pending.length;
   }
 
   private post(m: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -137,12 +169,11 @@ class Shard {
   private received(m: FromWorker): void {
     switch (m.type) {
       case 'events':
-        this.owner.replay(this, m.events);
-        for (const e of m.events) this.replayed.push(e);
-        for (const d of m.datagrams) {
-          this.inFlight--;
-          if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
-        }
+        // The datagrams are decoded: their buffers can be filled again. The batches stay counted in flight
+        // until their events are replayed (ShardedInput.pass).
+        for (const d of m.datagrams) if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
+        for (const e of m.events) this.pending.push({ buffer: Buffer.from(e), offset: EVENTS_START });
+        this.owner.replay();
         break;
       case 'metrics':
         this.lastMetrics = m.metrics;
@@ -206,6 +237,12 @@ export class ShardedInput implements InputProcess {
   private readonly unhookScrape: () => void;
   private unhookMetrics?: () => void;
   private closing = false;
+  /** Datagram batches sent and not yet replayed, in the order they were received: the replay order. */
+  private order: { sequence: number; shard: Shard }[] = [];
+  private head = 0;
+  private nextSequence = 1;
+  /** Stopping: what is left replays without waiting for the order (a worker that did not answer). */
+  private unordered = false;
   /** Shard by source address only (not by sFlow agent): see receive. */
   private readonly bySource: boolean;
 
@@ -246,15 +283,14 @@ export class ShardedInput implements InputProcess {
     const s = this.socket;
     this.socket = undefined;
     if (s) await new Promise<void>((r) => s.close(() => r()));
-    const shards = this.shards.splice(0);
-    const finals = await Promise.all(
-      shards.map(async (shard) => {
-        const last = await shard.stop();
-        // A worker that did not answer in time: its sessions still end downstream.
-        shard.reader.endAll(this.sink, 'shutdown');
-        return last;
-      }),
-    );
+    const shards = [...this.shards];
+    const finals = await Promise.all(shards.map((shard) => shard.stop()));
+    // What is left waits for a worker that did not answer in time: it replays now, and that worker's
+    // sessions still end downstream.
+    this.unordered = true;
+    this.replay();
+    for (const shard of shards) shard.reader.endAll(this.sink, 'shutdown');
+    this.shards.length = 0;
     this.unhookMetrics?.();
     for (const json of finals) await retireMetrics(json);
     this.flushCounts();
@@ -305,16 +341,65 @@ export class ShardedInput implements InputProcess {
     for (const s of this.shards) s.send();
   };
 
-  /** Called by a Shard with the event batches its worker sent, in order. */
-  replay(shard: Shard, events: ArrayBuffer[]): void {
-    for (const e of events) {
-      try {
-        shard.reader.replay(e, this.sink);
-      } catch (err) {
-        // A downstream bug must not take the input down: the rest of this batch is lost, logged.
-        this.warn.warn('replay_error', { input: this.config.name, shard: shard.index, err }, 'replaying a worker\'s events failed');
+  /** The next datagram batch of `shard` gets the next place in the replay order. */
+  sequence(shard: Shard): number {
+    const sequence = this.nextSequence;
+    this.nextSequence = (this.nextSequence + 1) >>> 0;
+    this.order.push({ sequence, shard });
+    return sequence;
+  }
+
+  /**
+   * May the events of datagram batch `sequence` be replayed now? Only when every batch received before it
+   * has been: the sink sees the exporters' events in the order their datagrams arrived, as without workers
+   * (downstream choices such as which exporter's template keeps its Template ID depend on that order).
+   */
+  private readonly pass = (sequence: number): boolean => {
+    const next = this.order[this.head];
+    if (this.unordered) {
+      if (next?.sequence === sequence) this.advance();
+      return true;
+    }
+    if (next?.sequence !== sequence) return false;
+    this.advance();
+    return true;
+  };
+
+  private advance(): void {
+    this.order[this.head]!.shard.inFlight--;
+    this.head++;
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private readonly failed = (err: unknown): void => {
+    // A downstream bug must not take the input down: that one event is lost, logged.
+    this.warn.warn('replay_error', { input: this.config.name, err }, "replaying a worker's event failed");
+  };
+
+  /** Replays every worker's events as far as the order allows (called when events arrive). */
+  replay(): void {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const s of this.shards) {
+        try {
+          if (s.drain(this.sink, this.pass, this.failed)) moved = true;
+        } catch (err) {
+          // Only a malformed event batch (a bug) gets here: that worker's batches leave the order.
+          log.error({ input: this.config.name, shard: s.index, err }, "a worker's event batch could not be read");
+          this.leaveOrder(s);
+          moved = true;
+        }
       }
     }
+  }
+
+  /** Takes a worker's batches out of the replay order (the worker is gone). */
+  private leaveOrder(shard: Shard): void {
+    this.order = this.order.slice(this.head).filter((o) => o.shard !== shard);
+    this.head = 0;
   }
 
   /** A worker thread ended without being asked to: its sessions end downstream and a new worker takes its shard. */
@@ -323,8 +408,10 @@ export class ShardedInput implements InputProcess {
     const i = this.shards.indexOf(shard);
     if (i < 0) return;
     log.error({ input: this.config.name, shard: shard.index, code, batchesLost: shard.inFlight }, 'worker thread exited: its exporter sessions end and a new worker starts');
+    this.leaveOrder(shard);
     shard.reader.endAll(this.sink, 'shutdown');
     this.shards[i] = new Shard(this, shard.index, { ...this.setup, shard: shard.index });
+    this.replay();
   }
 
   private flushCounts(): void {

@@ -67,6 +67,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'datagrams':
       for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      writer.batch(m.sequence);
       reader.read(m.buffer, feed);
       done.push(m.buffer);
       // Every batch waiting in the port is decoded before the events go (one message for all of them).

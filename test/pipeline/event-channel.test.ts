@@ -179,6 +179,53 @@ describe('EventWriter → EventReader', () => {
     expect(ch.reader.sessionCount).toBe(0);
   });
 
+  it('stops at the mark of a datagram batch whose turn has not come, and goes on from there', () => {
+    const through = recorder();
+    const ch = channel('marks', through.sink);
+    const s = makeExporterSession('marks', 'netflow5', '192.0.2.5', 2055, 0);
+    const t = makeTemplate(256, [{ id: 8, enterprise: 0, length: 4 }]);
+    const w = ch.writer;
+    w.sessionStarted(s); // before any mark: a sweep's events
+    w.batch(7);
+    w.templateDefined(s, t);
+    w.records(s, t, Buffer.from('0a000001', 'hex'), 0, 4, 1, 1);
+    w.batch(8);
+    w.records(s, t, Buffer.from('0a000002', 'hex'), 0, 4, 1, 2);
+    const [b] = w.take();
+    let turn = 0;
+    const pass = (sequence: number) => sequence === turn;
+    const at7 = ch.reader.replay(b!, through.sink, undefined, pass);
+    expect(through.events.map((e) => e[0])).toEqual(['started']);
+    turn = 7;
+    const at8 = ch.reader.replay(b!, through.sink, at7, pass);
+    expect(at8).toBeGreaterThan(at7);
+    expect(through.events.map((e) => e[0])).toEqual(['started', 'defined', 'records']);
+    turn = 8;
+    expect(ch.reader.replay(b!, through.sink, at8, pass)).toBe(-1);
+    expect(through.events.map((e) => e.at(-1))).toEqual(['c0000205', '0/8/4', '0a000001', '0a000002']);
+  });
+
+  it('a sink that throws loses that one event, not the ones after it', () => {
+    const through = recorder();
+    const failing: RecordSink = {
+      ...through.sink,
+      templateDefined: () => {
+        throw new Error('downstream bug');
+      },
+    };
+    const ch = channel('throws', failing);
+    const s = makeExporterSession('throws', 'netflow5', '192.0.2.6', 2055, 0);
+    const t = makeTemplate(256, [{ id: 8, enterprise: 0, length: 4 }]);
+    ch.writer.sessionStarted(s);
+    ch.writer.templateDefined(s, t);
+    ch.writer.records(s, t, Buffer.from('0a000003', 'hex'), 0, 4, 1, 1);
+    ch.writer.sessionEnded(s, 'timeout');
+    const errors: unknown[] = [];
+    for (const b of ch.writer.take()) ch.reader.replay(b, failing, undefined, undefined, (e) => errors.push(e));
+    expect(errors).toHaveLength(1);
+    expect(through.events.map((e) => e[0])).toEqual(['started', 'records', 'ended']);
+  });
+
   it('gives a records event larger than a batch a batch of its own', () => {
     const through = recorder();
     const ch = channel('big', through.sink);

@@ -17,6 +17,7 @@ import { loadRegistry } from '../../src/model/registry.js';
 import { metricsText } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 import { ShardedInput, workerUrl } from '../../src/pipeline/sharded-input.js';
+import { shardOf } from '../../src/pipeline/shard.js';
 import { DATAGRAM_BATCH_BYTES } from '../../src/pipeline/datagram-batch.js';
 import { sleep } from '../helpers/tools.js';
 
@@ -131,6 +132,34 @@ describe.skipIf(!built)('ShardedInput (2 worker threads)', () => {
     // The stopped workers' counters stay in the scrape.
     expect(await scraped('ipfix_mediator_packets_received_total', `input="${c.name}",protocol="sflow"`)).toBe(sflowSent);
   }, 60_000);
+
+  it('hands the sink the exporters\' events in the order their datagrams arrived, whichever worker is faster', async () => {
+    // Pairs of exporters, the first of each on worker 0, the second on worker 1, the first sending first:
+    // the second's worker may well finish first (about half the time), but its session must not start
+    // downstream before the first's (downstream choices, like which exporter's template keeps its Template
+    // ID, follow this order).
+    const v5 = udpPayloads(resolve(corpus, 'nf5/akvorado__nfv5.pcap'))[0]!.payload;
+    const addresses = Array.from({ length: 120 }, (_, i) => `127.0.1.${i + 1}`);
+    const on = (w: number) => addresses.filter((a) => shardOf(a, 2) === w);
+    const pairs = on(0).slice(0, 25).map((a, i) => [a, on(1)[i]!] as const);
+    expect(pairs).toHaveLength(25);
+    const got = recorder();
+    const c = input();
+    const si = new ShardedInput(c, got.sink, options, 2, 'warn');
+    await si.start();
+    const startedCount = () => got.events.filter((e) => e[0] === 'started').length;
+    for (const [k, [first, second]] of pairs.entries()) {
+      const [x, y] = [await sender(first), await sender(second)];
+      // Both datagrams in one go; the pair before them already replayed (so they open new batches, the
+      // first's before the second's: the batches' order is the order of their first datagrams).
+      x.send(v5, si.port, '127.0.0.1');
+      y.send(v5, si.port, '127.0.0.1');
+      await until(() => startedCount() === 2 * (k + 1));
+    }
+    const started = got.events.filter((e) => e[0] === 'started').map((e) => e[1]);
+    expect(started).toEqual(pairs.flat());
+    await si.stop();
+  }, 30_000);
 
   it('drops and counts (worker_backlog) what a worker with its batches all out cannot take', async () => {
     // One batch in flight, and datagrams so large that four fill a batch: 16 datagrams that wait in the
