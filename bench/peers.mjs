@@ -3,7 +3,7 @@
 //
 //   node bench/peers.mjs [--protocols v5,v9,sflow] [--receivers gateway,peer] [--seconds 3]
 //                        [--rates 100000,200000] [--rates-v5 …] [--rates-v9 …] [--rates-sflow …]
-//                        [--exporters 16] [--rmem 67108864] [--stop-after 1] [--tries 2] [--workers N]
+//                        [--exporters 16] [--rmem 67108864] [--stop-after 1] [--tries 2] [--workers N[,M…]]
 //                        [--sender c|node] [--no-doc]
 //
 // Per protocol, each receiver in turn (the gateway; nfcapd for NetFlow v5/v9, sfacctd for sFlow, see
@@ -23,6 +23,8 @@
 // process (bench/lib/sender.mjs): a Node send() costs several µs more, taken from the receiver on 2 cores.
 //
 // --workers N sets the gateway's `workers` key (worker threads); without it the gateway's default applies.
+// Several values (--workers 0,2) run the gateway once per value, each its own receiver and table row
+// ("gateway workers=2"), each compared with the peer.
 //
 // Every receiver gets the same receive buffer: net.core.rmem_max is raised to --rmem for the run (root;
 // restored on exit) and each asks for that much (gateway receiveBuffer, nfcapd -B, sfacctd_pipe_size).
@@ -60,7 +62,13 @@ const seconds = Number(opt('--seconds', '3'));
 const exporters = Number(opt('--exporters', '16'));
 const stopAfter = Number(opt('--stop-after', '1'));
 const tries = Number(opt('--tries', '2'));
-const workers = opt('--workers', '');
+// The gateway once per --workers value: receivers "gateway workers=N" (plain "gateway" without the option).
+const workerCounts = list(opt('--workers', ''));
+const isGateway = (name) => name === 'gateway' || name.startsWith('gateway ');
+for (const w of workerCounts) {
+  RECEIVERS[`gateway workers=${w}`] = { ...RECEIVERS.gateway, start: (o) => RECEIVERS.gateway.start({ ...o, workers: w }) };
+}
+const expandGateway = (n) => (n === 'gateway' && workerCounts.length ? workerCounts.map((w) => `gateway workers=${w}`) : [n]);
 // The sender: C (sendmmsg, bench/lib/blast.c) unless asked for Node or no C compiler is there.
 const cSender = opt('--sender', 'c') === 'c' && cSenderAvailable() !== null;
 const writeDoc = !args.includes('--no-doc');
@@ -113,7 +121,7 @@ async function step(name, t, rate, decodable = 1) {
   let r;
   let senders;
   try {
-    r = await RECEIVERS[name].start({ port, buffer, dir, protocol: t.protocol, workers });
+    r = await RECEIVERS[name].start({ port, buffer, dir, protocol: t.protocol });
     senders = await openSenders(t.addresses, port, { sourcePort });
     await sendGently(senders.sockets, t.warmup);
     const live = (await r.decoded()) !== undefined;
@@ -194,7 +202,7 @@ for (const protocol of protocols) {
   const t = traffic(protocol, { exporters, senders: exporters });
   if (cSender) writePool((t.pool = join(work, `${protocol}.pool`)), t.addresses, t.items);
   trafficInfo[protocol] = t.describe;
-  const names = receiverNames.map((n) => (n === 'peer' ? PEER_OF[protocol] : n)).filter((n) => RECEIVERS[n]?.protocols.includes(protocol));
+  const names = receiverNames.flatMap((n) => (n === 'peer' ? [PEER_OF[protocol]] : expandGateway(n))).filter((n) => RECEIVERS[n]?.protocols.includes(protocol));
   const rows = {};
   for (const name of names) {
     try {
@@ -263,7 +271,7 @@ for (const protocol of protocols) {
       ratesTried: rs.map((r) => r.offered),
       decodedOfSlowPassPct: +(decodableShare[`${protocol}/${name}`] * 100).toFixed(3),
     };
-    if (name === 'gateway' && at(peer) && ref) s.cpuRatioToPeer = +(ref.cpuSecPerMillion / at(peer).cpuSecPerMillion).toFixed(2);
+    if (isGateway(name) && at(peer) && ref) s.cpuRatioToPeer = +(ref.cpuSecPerMillion / at(peer).cpuSecPerMillion).toFixed(2);
     summaries.push(s);
     console.log(JSON.stringify(s));
   }
@@ -273,14 +281,14 @@ if (writeDoc && summaries.length) {
   const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} K` : String(n));
   const names = { v5: 'NetFlow v5', v9: 'NetFlow v9', sflow: 'sFlow v5' };
   const rowsMd = summaries.map((s) => {
-    const ratio = s.cpuRatioToPeer ?? summaries.find((g) => g.protocol === s.protocol && g.receiver === 'gateway')?.cpuRatioToPeer;
+    const ratio = s.cpuRatioToPeer ?? summaries.find((g) => g.protocol === s.protocol && isGateway(g.receiver))?.cpuRatioToPeer;
     return [
       names[s.protocol],
-      s.receiver === 'gateway' ? `gateway ${versions.gateway}` : `${s.receiver} ${versions[s.receiver]}`,
+      isGateway(s.receiver) ? `gateway ${versions[s.receiver]}${s.receiver.slice('gateway'.length)}` : `${s.receiver} ${versions[s.receiver]}`,
       s.maxRateBelow0_1pctLoss ? `**${s.atSenderLimit ? '≥ ' : ''}${fmt(s.maxRateBelow0_1pctLoss)}**` : 'none of the rates tried',
       s.cpuSecPerMillion === null ? '–' : `${s.cpuSecPerMillion.toFixed(2)} (at ${fmt(s.referenceAchievedPerSec)}/s)`,
       s.peakRssMiB.toFixed(0),
-      s.receiver === 'gateway' ? (s.cpuRatioToPeer?.toFixed(2) ?? '–') : ratio === undefined ? '–' : '(1.00)',
+      isGateway(s.receiver) ? (s.cpuRatioToPeer?.toFixed(2) ?? '–') : ratio === undefined ? '–' : '(1.00)',
     ];
   });
   const shortRun = seconds < 3;
@@ -289,7 +297,7 @@ if (writeDoc && summaries.length) {
     '',
     `Machine: ${host.cpu}, ${host.cores} cores, ${host.ramGiB} GiB RAM, ${host.kernel}, Node.js ${host.node.slice(1)}; load average at the start ${host.loadAverage.join(' / ')}. ` +
       `Peers: ${Object.entries(versions)
-        .filter(([n]) => n !== 'gateway')
+        .filter(([n]) => !isGateway(n))
         .map(([n, v]) => `${n} ${v}`)
         .join(', ')}. Receive buffer ${buffer} octets for every receiver (net.core.rmem_max ${rmem} for the run). ${seconds} s per step.`,
     '',
