@@ -164,8 +164,8 @@ export interface Config {
   metrics: string | null;
   logLevel: string;
   /**
-   * Worker threads that decode each UDP input's datagrams, sharded by exporter (docs/workers.md); 0 decodes
-   * on the main thread. Default: the number of cores (os.availableParallelism()).
+   * Worker threads that decode each UDP input's datagrams, sharded by exporter (docs/workers.md); 0 (the
+   * default) decodes on the main thread.
    */
   workers: number;
 }
