@@ -2,14 +2,16 @@
 // - NetFlow v5, v9 and sFlow corpus captures replayed from 30 source addresses (127.0.0.x) with
 //   `workers: 2` give IPFIX files whose records equal those of the same run with `workers: 0`;
 // - the workers' counters are what /metrics reports (the main thread decodes nothing);
-// - exporter sessions that time out in a worker have their templates withdrawn on a TCP collector.
+// - exporter sessions that time out in a worker have their templates withdrawn on a TCP collector;
+// - SIGHUP: an output added learns the live sessions and templates from the main thread's mirror; a new
+//   worker count restarts the UDP input, whose sessions end (templates withdrawn).
 // Build first: npm run build.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freeUdpPort, tempDir } from '../helpers/tools.js';
-import { gatewayBuilt, outputFiles, replay, startGateway, udpDatagramCount } from '../helpers/gateway.js';
+import { gatewayBuilt, gatewayPid, outputFiles, replay, startGateway, udpDatagramCount } from '../helpers/gateway.js';
 import { TimedCollector, walk, type WalkedRecord } from '../helpers/timed-collector.js';
 import { until } from '../helpers/wait-for.js';
 import { VARLEN } from '../../src/ipfix/constants.js';
@@ -136,4 +138,57 @@ describe.skipIf(!gatewayBuilt())('gateway with worker threads', () => {
       await collector.stop();
     }
   }, 60_000);
+
+  it('SIGHUP: an added TCP output learns the live templates from the mirror; a new worker count ends the sessions', async () => {
+    const port = await freeUdpPort();
+    const work = join(tmp.dir, 'reload');
+    const out = join(work, 'out');
+    mkdirSync(out, { recursive: true });
+    const inputs = [{ name: 'udp', listen: `udp://127.0.0.1:${port}`, protocol: 'auto' }];
+    const file = { name: 'file', url: `file://${out}/flows.ipfix` };
+    const g = await startGateway(work, inputs, [file], { workers: 2, logLevel: 'warn' });
+    const collector = new TimedCollector();
+    const cport = await collector.start();
+    try {
+      const nf9 = CAPTURES.slice(1, 3);
+      const sent = nf9.reduce((n, c) => n + udpDatagramCount(c), 0);
+      expect((await replay(nf9, `udp://127.0.0.1:${port}`, ['--map-exporters', '--rate', '2000'])).code).toBe(0);
+      expect(await g.waitReceived(sent)).toBe(sent);
+      const config = JSON.parse(readFileSync(g.configPath, 'utf8')) as Record<string, unknown>;
+      const pid = gatewayPid(g.configPath);
+      const reloads = async () => await g.metric('ipfix_mediator_config_reloads_total');
+
+      // 1. a TCP output joins: before any new datagram, it is told every live session's templates
+      writeFileSync(g.configPath, JSON.stringify({ ...config, outputs: [file, { name: 'tcp', url: `tcp://127.0.0.1:${cport}` }] }));
+      process.kill(pid, 'SIGHUP');
+      await until('reload 1', async () => (await reloads()) === 1);
+      // pmacct 102 has two Source IDs (templates 260 and 313), 101 one (313): three domains, each with its
+      // data template and the RFC 7119 origin options template
+      const domainsWithDataTemplates = () => new Set(collector.walked().filter((x) => x.announced.some((t) => t.scopeCount === 0)).map((x) => x.odid));
+      await until('templates announced to the new output', () => domainsWithDataTemplates().size === 3);
+      expect(collector.walked().flatMap((x) => x.records).filter((r) => r.template.scopeCount === 0)).toHaveLength(0);
+
+      // 2. workers 2 → 1: the UDP input restarts on one worker; its sessions end and everything is withdrawn
+      writeFileSync(g.configPath, JSON.stringify({ ...config, workers: 1, outputs: [file, { name: 'tcp', url: `tcp://127.0.0.1:${cport}` }] }));
+      process.kill(pid, 'SIGHUP');
+      await until('reload 2', async () => (await reloads()) === 2);
+      await until('every template withdrawn', () => {
+        const live = new Map<number, Set<number>>();
+        for (const x of collector.walked()) {
+          const l = live.get(x.odid) ?? new Set<number>();
+          for (const t of x.announced) l.add(t.id);
+          for (const id of x.withdrawn) l.delete(id);
+          live.set(x.odid, l);
+        }
+        return live.size === 3 && [...live.values()].every((l) => l.size === 0);
+      });
+      expect(await g.metric('ipfix_mediator_exporter_sessions_ended_total')).toBe(3);
+      // the input runs again, on its new worker
+      expect((await replay(nf9.slice(1), `udp://127.0.0.1:${port}`, ['--map-exporters', '--rate', '2000'])).code).toBe(0);
+      await until('records on the TCP output after the restart', () => collector.walked().some((x) => x.records.some((r) => r.template.scopeCount === 0)));
+    } finally {
+      await g.stop();
+      await collector.stop();
+    }
+  }, 90_000);
 });
