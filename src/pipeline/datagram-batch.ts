@@ -1,5 +1,5 @@
 // Datagrams handed from the main thread (which owns the UDP socket) to a worker thread, many at a time in
-// one ArrayBuffer that is transferred (postMessage transfer list: no copy) and comes back to be reused.
+// one SharedArrayBuffer that is posted (no copy, no transfer: messages.ts) and comes back to be reused.
 // The main thread copies each datagram once, from dgram's Buffer into the batch; the worker decodes it in
 // place.
 //
@@ -21,7 +21,7 @@ export class DatagramBatch {
   count = 0;
   private used = HEADER;
 
-  constructor(readonly buffer: ArrayBuffer = new ArrayBuffer(DATAGRAM_BATCH_BYTES)) {
+  constructor(readonly buffer: ArrayBufferLike = new SharedArrayBuffer(DATAGRAM_BATCH_BYTES)) {
     this.bytes = Buffer.from(buffer);
   }
 
@@ -50,8 +50,8 @@ export class DatagramBatch {
     this.count++;
   }
 
-  /** Writes the header; the buffer is then ready to transfer. */
-  seal(): ArrayBuffer {
+  /** Writes the header; the buffer is then ready to post. */
+  seal(): ArrayBufferLike {
     this.bytes.writeUInt32LE(this.count, 0);
     this.bytes.writeUInt32LE(this.used, 4);
     return this.buffer;
@@ -69,7 +69,7 @@ export class DatagramReader {
   private readonly lastBytes = Buffer.alloc(64);
   private lastLength = -1;
 
-  read(buffer: ArrayBuffer, each: DatagramHandler): number {
+  read(buffer: ArrayBufferLike, each: DatagramHandler): number {
     const b = Buffer.from(buffer);
     const count = b.readUInt32LE(0);
     const used = b.readUInt32LE(4);

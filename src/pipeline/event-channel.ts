@@ -46,18 +46,18 @@ const REASON_CODE: Record<SessionEndReason, number> = { timeout: 0, restart: 1, 
  * until `take()`; `take()` also closes the current one.
  */
 export class EventWriter implements RecordSink {
-  private buffer!: ArrayBuffer;
+  private buffer!: ArrayBufferLike;
   private bytes!: Buffer;
   private used = HEADER;
-  private readonly ready: ArrayBuffer[] = [];
+  private readonly ready: ArrayBufferLike[] = [];
 
   /** `fresh` supplies an empty buffer of at least `size` octets (recycled ones when there are). */
-  constructor(private readonly fresh: (size: number) => ArrayBuffer) {
+  constructor(private readonly fresh: (size: number) => ArrayBufferLike) {
     this.open(EVENT_BATCH_BYTES);
   }
 
   /** Closed batches, in order, since the last take (the current one included when it holds events). */
-  take(): ArrayBuffer[] {
+  take(): ArrayBufferLike[] {
     if (this.used > HEADER) {
       this.close();
       this.open(EVENT_BATCH_BYTES);
@@ -189,7 +189,7 @@ export class EventReader {
    * from, or -1 when the whole batch was replayed. A sink that throws loses that one event (logged by
    * `failed`), never the events after it.
    */
-  replay(buffer: ArrayBuffer | Buffer, sink: RecordSink, from = HEADER, pass: (sequence: number) => boolean = () => true, failed: (err: unknown) => void = () => undefined): number {
+  replay(buffer: ArrayBufferLike | Buffer, sink: RecordSink, from = HEADER, pass: (sequence: number) => boolean = () => true, failed: (err: unknown) => void = () => undefined): number {
     const b = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer);
     const used = b.readUInt32LE(0);
     let o = from;

@@ -2,7 +2,7 @@
 // and the allow list; every datagram goes, by its exporter (shard.ts: the sFlow agent, else the source
 // address), to one worker, where a Collecting Process without a socket owns that exporter's sessions and
 // templates (worker.ts). Datagrams
-// travel in transferred batches (datagram-batch.ts), flushed when full or at the end of the I/O turn; the
+// travel in shared batches (datagram-batch.ts), flushed when full or at the end of the I/O turn; the
 // worker's in-band sink events come back as event batches (event-channel.ts) that are replayed, in order,
 // into the real sink (the OutputSet).
 //
@@ -65,11 +65,11 @@ class Shard {
   inFlight = 0;
   private current?: DatagramBatch;
   private currentSequence = 0;
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free: ArrayBufferLike[] = [];
   /** Event batches received and not yet replayed to their end (waiting for another worker's turn), in order. */
   private readonly pending: { buffer: Buffer; offset: number }[] = [];
   /** Event batches replayed, going back to the worker with the next datagram batch. */
-  private replayed: ArrayBuffer[] = [];
+  private replayed: ArrayBufferLike[] = [];
   private readonly metricsWaiting = new Map<number, (json: MetricsJson) => void>();
   private lastMetrics: MetricsJson = [];
   private nextId = 1;
@@ -115,7 +115,7 @@ class Shard {
     if (!b) {
       if (this.inFlight >= this.owner.batchesInFlight || this.stopping) return false;
       const need = DatagramBatch.room(address, datagram.length);
-      b = this.current = new DatagramBatch(need <= DATAGRAM_BATCH_BYTES ? (this.free.pop() ?? new ArrayBuffer(DATAGRAM_BATCH_BYTES)) : new ArrayBuffer(need));
+      b = this.current = new DatagramBatch(need <= DATAGRAM_BATCH_BYTES ? (this.free.pop() ?? new SharedArrayBuffer(DATAGRAM_BATCH_BYTES)) : new SharedArrayBuffer(need));
       // Numbered when its first datagram arrives: the order the main thread replays batches in.
       this.currentSequence = this.owner.sequence(this);
     }
@@ -132,7 +132,7 @@ class Shard {
     this.inFlight++;
     const free = this.replayed;
     this.replayed = [];
-    this.post({ type: 'datagrams', buffer, free, sequence: this.currentSequence }, [buffer, ...free]);
+    this.post({ type: 'datagrams', buffer, free, sequence: this.currentSequence });
   }
 
   /**
@@ -146,7 +146,7 @@ class Shard {
       const at = this.reader.replay(p.buffer, sink, p.offset, pass, failed);
       if (at < 0) {
         this.pending.shift();
-        this.replayed.push(p.buffer.buffer as ArrayBuffer);
+        this.replayed.push(p.buffer.buffer as ArrayBufferLike);
         moved = true;
         continue;
       }
@@ -162,8 +162,8 @@ class Shard {
     return this.pending.length;
   }
 
-  private post(m: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(m, transfer);
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
   }
 
   private received(m: FromWorker): void {

@@ -17,16 +17,16 @@ const SWEEP_INTERVAL_MS = 250;
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
 log.level = setup.logLevel;
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const post = (m: FromWorker) => port.postMessage(m);
 
 /** Event buffers the main thread gave back. */
-const free: ArrayBuffer[] = [];
+const free: ArrayBufferLike[] = [];
 const writer = new EventWriter((size) => {
   if (size === EVENT_BATCH_BYTES) {
     const b = free.pop();
     if (b) return b;
   }
-  return new ArrayBuffer(size);
+  return new SharedArrayBuffer(size);
 });
 
 let cp: CollectingProcess;
@@ -38,7 +38,7 @@ try {
 }
 
 /** Datagram batches decoded since the last send: they go back with the events they produced. */
-let done: ArrayBuffer[] = [];
+let done: ArrayBufferLike[] = [];
 let sendQueued = false;
 
 /** Sends what the writer holds, with the datagram batches it came from. */
@@ -48,7 +48,7 @@ function send(): void {
   if (done.length === 0 && events.length === 0) return;
   const datagrams = done;
   done = [];
-  post({ type: 'events', events, datagrams }, [...events, ...datagrams]);
+  post({ type: 'events', events, datagrams });
 }
 
 const reader = new DatagramReader();
