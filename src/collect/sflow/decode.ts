@@ -83,7 +83,6 @@ function u32(o: number): number {
   return DV.getUint32(o);
 }
 
-
 function badGateway(at: number, what: string): SampleError {
   return new SampleError(DropReason.malformed, at, `extended gateway record: ${what}`);
 }
@@ -120,6 +119,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   const view = new FlowView();
   const cview = new Uint8Array(COUNTER_VIEW_LENGTH);
   const cviewDv = new DataView(cview.buffer);
+  // Each name in a buffer of its own (a short Buffer.from is a slice of Node's shared pool).
   const tunnelNames = TUNNEL_NAMES.map((n) => new DataView(Uint8Array.from(Buffer.from(n, 'ascii')).buffer));
   const keepOuter = sflow.keepOuterFlow;
   const scale = sflow.scaleCounts;
