@@ -66,27 +66,6 @@ function fileTag(output: string): string {
   return output.replace(/[^\w.-]+/g, '_');
 }
 
-/** Does the message withdraw a Template (a Template or Options Template Record with field count 0)? */
-function withdraws(m: Buffer): boolean {
-  const end = Math.min(m.length, m.readUInt16BE(2));
-  for (let p = MESSAGE_HEADER_LENGTH; p + 4 <= end; ) {
-    const setId = m.readUInt16BE(p);
-    const len = m.readUInt16BE(p + 2);
-    if (len < 4 || p + len > end) return true; // not a message we built: never replay it
-    if (setId === 2 || setId === 3) {
-      const setEnd = p + len;
-      for (let q = p + 4; q + 4 <= setEnd; ) {
-        const fields = m.readUInt16BE(q + 2);
-        if (fields === 0) return true;
-        q += setId === 3 ? 6 : 4;
-        for (let f = 0; f < fields && q + 4 <= setEnd; f++) q += m[q]! & 0x80 ? 8 : 4;
-      }
-    }
-    p += len;
-  }
-  return false;
-}
-
 /** Octets one pump turn hands to the transport before yielding to the event loop (inputs keep reading). */
 const PUMP_BYTES = 1 << 20;
 const PUMP_INTERVAL_MS = 20;
@@ -275,7 +254,8 @@ export class OutputQueue implements Transport {
     for (const m of messages) {
       const r = this.sent.apply(m, true);
       records += r;
-      if (withdraws(m)) withdrawal = true;
+      // one that withdraws a Template, or is not a message we built, is never replayed
+      if (this.sent.withdrew || this.sent.malformed) withdrawal = true;
       items.push({ buf: m, records: r });
     }
     if (withdrawal || this.closed) {

@@ -37,6 +37,10 @@ const counts = new Int32Array(2);
 
 export class TemplateState {
   private readonly domains = new Map<number, Map<number, Defined>>();
+  /** The last message apply() followed withdrew a Template (a record with field count 0, or all of a kind). */
+  withdrew = false;
+  /** The last message apply() followed had a Set it could not frame (so it was not followed to its end). */
+  malformed = false;
 
   /**
    * Follow one message of the stream (a well-formed IPFIX message written by this process). With `count`,
@@ -44,6 +48,7 @@ export class TemplateState {
    */
   apply(m: Buffer, count = false): number {
     let records = 0;
+    this.withdrew = this.malformed = false;
     const end = Math.min(m.length, m.readUInt16BE(2));
     const odid = m.readUInt32BE(12);
     let d: Map<number, Defined> | undefined;
@@ -51,7 +56,10 @@ export class TemplateState {
     while (p + SET_HEADER_LENGTH <= end) {
       const setId = m.readUInt16BE(p);
       const len = m.readUInt16BE(p + 2);
-      if (len < SET_HEADER_LENGTH || p + len > end) break;
+      if (len < SET_HEADER_LENGTH || p + len > end) {
+        this.malformed = true;
+        break;
+      }
       if (setId === TEMPLATE_SET_ID || setId === OPTIONS_TEMPLATE_SET_ID) {
         d ??= this.domain(odid);
         this.templateSet(d, m, p + SET_HEADER_LENGTH, p + len, setId);
@@ -86,6 +94,7 @@ export class TemplateState {
         d.set(id, { setId, record, template: makeTemplate(id, fields, scopeCount), options: scopeCount > 0, lastCount: 0 });
       },
       withdrawal: (id) => {
+        this.withdrew = true;
         // Template ID 2 or 3 withdraws every Template of that kind in the domain (RFC 7011 §8.1).
         if (id === setId) {
           for (const [k, v] of d) if (v.setId === setId) d.delete(k);
