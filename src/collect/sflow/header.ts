@@ -137,11 +137,11 @@ let keepOuterFlow = false;
 let bytes: Uint8Array | undefined;
 let dv!: DataView;
 
-function u16(_s: Uint8Array, i: number): number {
+function u16(i: number): number {
   return dv.getUint16(i);
 }
 
-function u32(_s: Uint8Array, i: number): number {
+function u32(i: number): number {
   return dv.getUint32(i);
 }
 
@@ -178,13 +178,13 @@ function ethernet(s: Uint8Array, at: number, end: number, view: FlowView): numbe
   const record = !sawEthernet;
   sawEthernet = true;
   const header = at;
-  let type = u16(s, at + 12);
+  let type = u16(at + 12);
   at += 14;
   // 802.1Q tag: TPID (already read as `type`), then TCI = PCP(3) DEI(1) VID(12), then the next type.
   for (let tags = 0; isVlanTpid(type) && tags < MAX_TAGS; tags++) {
     if (end - at < 4) return at;
-    const tci = u16(s, at);
-    type = u16(s, at + 2);
+    const tci = u16(at);
+    type = u16(at + 2);
     if (record && tags === 0) {
       view.u16(O_VLAN_ID, tci & 0x0fff);
       view.u8(O_VLAN_PRIO, tci >>> 13);
@@ -203,7 +203,7 @@ function ethernet(s: Uint8Array, at: number, end: number, view: FlowView): numbe
     if (end - at < 3) return at;
     snap = s[at] === 0xaa && s[at + 1] === 0xaa && s[at + 2] === 0x03;
     if (snap && end - at < 8) return at;
-    type = snap ? u16(s, at + 6) : 0;
+    type = snap ? u16(at + 6) : 0;
   }
   if (record) {
     view.copy(O_DST_MAC, dv, header, 6);
@@ -283,15 +283,15 @@ function ipv4(s: Uint8Array, at: number, end: number, view: FlowView): number {
   view.u8(O_PROTOCOL, protocol);
   view.u8(O_TOS, s[at + 1]!);
   view.u8(O_TTL, s[at + 8]!);
-  view.u32(O_IP_LENGTH, u16(s, at + 2));
+  view.u32(O_IP_LENGTH, u16(at + 2));
   view.copy(O_SRC_V4, dv, at + 12, 4);
   view.copy(O_DST_V4, dv, at + 16, 4);
   view.mask |= Group.ip | Group.ipv4 | Group.ttl;
   // Flags (reserved, DF, MF) and the fragment offset in 8-octet units, as fragmentFlags/fragmentOffset want.
   const flags = s[at + 6]! & 0xe0;
-  const offset = u16(s, at + 6) & 0x1fff;
+  const offset = u16(at + 6) & 0x1fff;
   if ((flags & FRAGMENT_MF) !== 0 || offset !== 0) {
-    view.u32(O_FRAG_ID, u16(s, at + 4));
+    view.u32(O_FRAG_ID, u16(at + 4));
     view.u16(O_FRAG_OFFSET, offset);
     view.u8(O_FRAG_FLAGS, flags);
     view.mask |= Group.fragment;
@@ -309,13 +309,13 @@ function ipv4(s: Uint8Array, at: number, end: number, view: FlowView): number {
 function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
   next = STOP;
   if (end - at < 40) return at;
-  const first = u32(s, at);
+  const first = u32(at);
   if (first >>> 28 !== 6) return at;
   if (!takeIpHeader(view)) return at;
   view.u8(O_IP_VERSION, 6);
   view.u8(O_TOS, (first >>> 20) & 0xff);
   view.u32(O_FLOW_LABEL, first & 0xfffff);
-  view.u32(O_IP_LENGTH, u16(s, at + 4) + 40);
+  view.u32(O_IP_LENGTH, u16(at + 4) + 40);
   view.u8(O_TTL, s[at + 7]!);
   view.copy(O_SRC_V6, dv, at + 8, 16);
   view.copy(O_DST_V6, dv, at + 24, 16);
@@ -341,9 +341,9 @@ function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
     } else if (header === IPPROTO_FRAGMENT) {
       // Fragment header: Next Header, reserved, Fragment Offset(13) Res(2) M(1), Identification(32).
       if (end - at < 8) break;
-      const word = u16(s, at + 2);
+      const word = u16(at + 2);
       offset = word >>> 3;
-      view.u32(O_FRAG_ID, u32(s, at + 4));
+      view.u32(O_FRAG_ID, u32(at + 4));
       view.u16(O_FRAG_OFFSET, offset);
       view.u8(O_FRAG_FLAGS, (word & 1) !== 0 ? FRAGMENT_MF : 0);
       view.mask |= Group.fragment;
@@ -371,19 +371,19 @@ function transport(s: Uint8Array, at: number, end: number, protocol: number, vie
   switch (protocol) {
     case IPPROTO_TCP:
       if (left < 4) return at;
-      view.u16(O_SRC_PORT, u16(s, at));
-      view.u16(O_DST_PORT, u16(s, at + 2));
+      view.u16(O_SRC_PORT, u16(at));
+      view.u16(O_DST_PORT, u16(at + 2));
       view.mask |= Group.ports;
       // Octets 12-13: data offset(4), then the 12 control bits (NS, CWR, ECE, URG ... FIN). tcpControlBits
       // (IE 6, RFC 7125) is those 16 bits with the data offset zeroed.
       if (left < 14) return at;
-      view.u16(O_TCP_FLAGS, u16(s, at + 12) & 0x0fff);
+      view.u16(O_TCP_FLAGS, u16(at + 12) & 0x0fff);
       view.mask |= Group.tcp;
       return at;
     case IPPROTO_UDP: {
       if (left < 4) return at;
-      const sport = u16(s, at);
-      const dport = u16(s, at + 2);
+      const sport = u16(at);
+      const dport = u16(at + 2);
       view.u16(O_SRC_PORT, sport);
       view.u16(O_DST_PORT, dport);
       view.mask |= Group.ports;
@@ -394,18 +394,18 @@ function transport(s: Uint8Array, at: number, end: number, protocol: number, vie
     }
     case IPPROTO_SCTP:
       if (left < 4) return at;
-      view.u16(O_SRC_PORT, u16(s, at));
-      view.u16(O_DST_PORT, u16(s, at + 2));
+      view.u16(O_SRC_PORT, u16(at));
+      view.u16(O_DST_PORT, u16(at + 2));
       view.mask |= Group.ports;
       return at;
     case IPPROTO_ICMP:
       if (left < 2) return at;
-      view.u16(O_ICMP4, u16(s, at));
+      view.u16(O_ICMP4, u16(at));
       view.mask |= Group.icmpv4;
       return at;
     case IPPROTO_ICMPV6:
       if (left < 2) return at;
-      view.u16(O_ICMP6, u16(s, at));
+      view.u16(O_ICMP6, u16(at));
       view.mask |= Group.icmpv6;
       return at;
     case IPPROTO_GRE:
@@ -435,8 +435,8 @@ function tunnelTo(kind: number, tunnel: number, at: number): number {
  */
 function gre(s: Uint8Array, at: number, end: number, view: FlowView): number {
   if (end - at < 4) return at;
-  const flags = u16(s, at);
-  const protocol = u16(s, at + 2);
+  const flags = u16(at);
+  const protocol = u16(at + 2);
   const version = flags & 0x0007;
   let p = at + 4;
   if (version === 0) {
@@ -444,7 +444,7 @@ function gre(s: Uint8Array, at: number, end: number, view: FlowView): number {
     if ((flags & 0x8000) !== 0) p += 4;
     if ((flags & 0x2000) !== 0) {
       if (end - p < 4) return at;
-      view.u32(O_GRE_KEY, u32(s, p));
+      view.u32(O_GRE_KEY, u32(p));
       view.mask |= Group.greKey;
       p += 4;
     }
@@ -464,7 +464,7 @@ function gre(s: Uint8Array, at: number, end: number, view: FlowView): number {
     let ppp = s[p]!;
     if ((ppp & 1) === 0) {
       if (end - p < 2) return at;
-      ppp = u16(s, p);
+      ppp = u16(p);
       p += 2;
     } else p += 1;
     const kind = ppp === PPP_IPV4 ? IPV4 : ppp === PPP_IPV6 ? IPV6 : STOP;
@@ -497,7 +497,7 @@ function gtpu(s: Uint8Array, at: number, end: number, view: FlowView): number {
   if (end - at < 8) return at;
   const flags = s[at]!;
   if (flags >>> 5 !== 1 || (flags & 0x10) === 0 || s[at + 1] !== GTP_GPDU) return at;
-  view.u32(O_TEID, u32(s, at + 4));
+  view.u32(O_TEID, u32(at + 4));
   view.mask |= Group.gtpu;
   let p = at + 8;
   if ((flags & 0x07) !== 0) {
