@@ -4,6 +4,7 @@
 //   node bench/peers.mjs [--protocols v5,v9,sflow] [--receivers gateway,peer] [--seconds 3]
 //                        [--rates 100000,200000] [--rates-v5 …] [--rates-v9 …] [--rates-sflow …]
 //                        [--exporters 16] [--rmem 67108864] [--stop-after 1] [--tries 2] [--workers N[,M…]]
+//                        [--receive recvmmsg|dgram[,…]]
 //                        [--sender c|node] [--no-doc]
 //
 // Per protocol, each receiver in turn (the gateway; nfcapd for NetFlow v5/v9, sfacctd for sFlow, see
@@ -25,6 +26,7 @@
 // --workers N sets the gateway's `workers` key (worker threads); without it the gateway's default applies.
 // Several values (--workers 0,2) run the gateway once per value, each its own receiver and table row
 // ("gateway workers=2"), each compared with the peer.
+// --receive sets the input's `receive` key the same way (recvmmsg: the addon; dgram: node:dgram).
 //
 // Every receiver gets the same receive buffer: net.core.rmem_max is raised to --rmem for the run (root;
 // restored on exit) and each asks for that much (gateway receiveBuffer, nfcapd -B, sfacctd_pipe_size).
@@ -62,13 +64,21 @@ const seconds = Number(opt('--seconds', '3'));
 const exporters = Number(opt('--exporters', '16'));
 const stopAfter = Number(opt('--stop-after', '1'));
 const tries = Number(opt('--tries', '2'));
-// The gateway once per --workers value: receivers "gateway workers=N" (plain "gateway" without the option).
+// The gateway once per --workers value and per --receive value: receivers "gateway workers=N receive=R"
+// (plain "gateway" without either option).
 const workerCounts = list(opt('--workers', ''));
+const receiveWays = list(opt('--receive', ''));
 const isGateway = (name) => name === 'gateway' || name.startsWith('gateway ');
-for (const w of workerCounts) {
-  RECEIVERS[`gateway workers=${w}`] = { ...RECEIVERS.gateway, start: (o) => RECEIVERS.gateway.start({ ...o, workers: w }) };
+const gatewayVariants = [];
+for (const w of workerCounts.length ? workerCounts : [undefined]) {
+  for (const r of receiveWays.length ? receiveWays : [undefined]) {
+    const name = ['gateway', w !== undefined ? `workers=${w}` : '', r !== undefined ? `receive=${r}` : ''].filter(Boolean).join(' ');
+    if (name === 'gateway') continue;
+    RECEIVERS[name] = { ...RECEIVERS.gateway, start: (o) => RECEIVERS.gateway.start({ ...o, workers: w, receive: r }) };
+    gatewayVariants.push(name);
+  }
 }
-const expandGateway = (n) => (n === 'gateway' && workerCounts.length ? workerCounts.map((w) => `gateway workers=${w}`) : [n]);
+const expandGateway = (n) => (n === 'gateway' && gatewayVariants.length ? gatewayVariants : [n]);
 // The sender: C (sendmmsg, bench/lib/blast.c) unless asked for Node or no C compiler is there.
 const cSender = opt('--sender', 'c') === 'c' && cSenderAvailable() !== null;
 const writeDoc = !args.includes('--no-doc');

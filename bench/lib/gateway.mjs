@@ -20,9 +20,10 @@ export const COUNTERS = {
 
 /**
  * Writes the benchmark config: input on udp://127.0.0.1:inPort, `outputUrl` (a file:// or udp:// URL),
- * metrics on 127.0.0.1:metricsPort, the receive buffer every receiver in a comparison gets.
+ * metrics on 127.0.0.1:metricsPort, the receive buffer every receiver in a comparison gets, and how the
+ * input reads its socket (`receive`: auto, recvmmsg or dgram).
  */
-export function writeGatewayConfig(path, { inPort, outputUrl, metricsPort, receiveBuffer = 67108864, keep = 2, extra = '' }) {
+export function writeGatewayConfig(path, { inPort, outputUrl, metricsPort, receiveBuffer = 67108864, receive = 'auto', keep = 2, extra = '' }) {
   writeFileSync(
     path,
     `inputs:
@@ -31,6 +32,7 @@ export function writeGatewayConfig(path, { inPort, outputUrl, metricsPort, recei
     protocol: auto
     sessionTimeout: 300
     receiveBuffer: ${receiveBuffer}
+    receive: ${receive}
 outputs:
   - name: sink
     url: ${outputUrl}

@@ -104,11 +104,11 @@ export const RECEIVERS = {
   gateway: {
     protocols: ['v5', 'v9', 'sflow'],
     version: () => JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
-    async start({ port, buffer, dir, workers }) {
+    async start({ port, buffer, dir, workers, receive }) {
       const metricsPort = await freeTcpPort();
       const config = join(dir, 'gateway.yaml');
       const extra = workers ? `workers: ${Number(workers)}\n` : '';
-      writeGatewayConfig(config, { inPort: port, outputUrl: `file://${dir}/out/flows.ipfix`, metricsPort, receiveBuffer: buffer, extra });
+      writeGatewayConfig(config, { inPort: port, outputUrl: `file://${dir}/out/flows.ipfix`, metricsPort, receiveBuffer: buffer, receive, extra });
       const gw = startGateway(config, metricsPort);
       await listening(port, 15000, () => gw.proc.exitCode === null);
       await gw.metric(COUNTERS.decoded);

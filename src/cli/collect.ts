@@ -14,7 +14,7 @@ import { SctpInput } from '../collect/sctp-input.js';
 import { parseSctpUrl } from '../transport/sctp-options.js';
 
 export function collectorInput(listen: string): InputConfig {
-  return { name: 'collect', listen, protocol: 'ipfix', sessionTimeout: 3600, templateTimeout: 86400, pendingTimeout: 10, pendingLimit: 1024, receiveBuffer: 8 << 20 };
+  return { name: 'collect', listen, protocol: 'ipfix', sessionTimeout: 3600, templateTimeout: 86400, pendingTimeout: 10, pendingLimit: 1024, receiveBuffer: 8 << 20, receive: 'auto' };
 }
 
 export async function collect(argv: string[]): Promise<number> {

@@ -2,16 +2,16 @@
 // one decoder per protocol — turning datagrams into in-band sink events. Nothing a decoder does with bad
 // bytes can stop the process or reach another exporter's session.
 
-import type dgram from 'node:dgram';
 import type { InputConfig } from '../config/types.js';
 import { parseListenUrl } from '../config/load.js';
 import type { RecordSink } from '../mediate/sink.js';
 import type { DecodeContext, DecodeFn, DecoderOptions, SessionState, TemplateEntry } from './decoder.js';
 import type { ExporterSession, InputProtocol } from './session.js';
 import { SessionTable } from './sessions.js';
+import type { SessionHealth } from '../observe/http.js';
 import { dispatch } from './dispatch.js';
 import { DECODERS } from './protocols.js';
-import { listenUdp } from './listener.js';
+import { listenUdp, type UdpListener } from './listener.js';
 import { StreamListener, type RefusedReason } from './stream-listener.js';
 import { SctpInput } from './sctp-input.js';
 import { parseSctpUrl } from '../transport/sctp-options.js';
@@ -45,7 +45,7 @@ export class CollectingProcess {
   private readonly recordsIn = new Float64Array(COUNTED.length);
   private octetsIn = 0;
   private readonly unhookScrape: () => void;
-  private socket?: dgram.Socket;
+  private socket?: UdpListener;
   private timer?: NodeJS.Timeout;
   /** tcp:// and tls:// inputs: the listener and its open Transport Sessions (RFC 7011 §10). */
   private listener?: StreamListener;
@@ -121,7 +121,7 @@ export class CollectingProcess {
   get port(): number {
     if (this.listener) return this.listener.port;
     if (this.sctp) return this.sctp.port;
-    return this.socket ? this.socket.address().port : 0;
+    return this.socket ? this.socket.port : 0;
   }
 
   /**
@@ -158,6 +158,11 @@ export class CollectingProcess {
     this.sessions.announceTo(sink);
   }
 
+  /** Live exporter sessions and their Template IDs, sorted (for /health). */
+  exporterSessions(): SessionHealth[] {
+    return this.sessions.health();
+  }
+
   /** tls:// inputs: read ca/cert/key again; established connections keep theirs. False: the old ones stay. */
   reloadCertificates(): boolean {
     return this.listener ? this.listener.reloadCertificates() : true;
@@ -187,7 +192,7 @@ export class CollectingProcess {
         open: (peer) => this.openTransportSession(peer),
         refused: (reason, address, detail) => this.refused(reason, address, detail),
       });
-    } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
+    } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
     this.timer = setInterval(() => {
       // A downstream bug surfacing in a withdrawal or session end must not kill the process from a timer.
       try {
@@ -205,7 +210,7 @@ export class CollectingProcess {
     this.timer = undefined;
     const s = this.socket;
     this.socket = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await s.close();
     this.sessions.endAll('shutdown');
     const l = this.listener;
     this.listener = undefined;

@@ -8,7 +8,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Doc
 import { DEFAULT_MAPPINGS_DIR } from '../model/registry.js';
 import { parseSctpUrl } from '../transport/sctp-options.js';
 import { SELECT_KEYS, parseRule } from './select-rules.js';
-import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, RateLimitConfig, SflowMappingConfig } from './types.js';
+import type { Config, InputConfig, MappingConfig, OutputConfig, ProtocolSetting, RateLimitConfig, SflowMappingConfig, UdpReceive } from './types.js';
 import { parseCidr } from '../collect/allow-list.js';
 
 /** Mapping settings when the config says nothing (and for collect/inspect, which take no config). */
@@ -37,8 +37,9 @@ export class ConfigError extends Error {
 }
 
 const PROTOCOLS: ProtocolSetting[] = ['auto', 'netflow5', 'netflow9', 'ipfix', 'sflow'];
+const RECEIVE: UdpReceive[] = ['auto', 'recvmmsg', 'dgram'];
 const TOP_KEYS = ['inputs', 'outputs', 'mapping', 'metrics', 'logLevel', 'workers'];
-const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
+const INPUT_KEYS = ['name', 'listen', 'protocol', 'sessionTimeout', 'templateTimeout', 'pendingTimeout', 'pendingLimit', 'receiveBuffer', 'receive', 'ca', 'cert', 'key', 'allow', 'rateLimit'];
 const OUTPUT_KEYS = ['name', 'url', 'templateRefresh', 'mtu', 'flushInterval', 'reconnectMin', 'reconnectMax', 'queueLimit', 'rotate', 'ca', 'cert', 'key', 'servername', 'queue', 'spool', 'drainTimeout', 'failover', 'select', 'exportTime'];
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 const RATE_KEYS = ['datagrams', 'records', 'burst'];
@@ -233,6 +234,12 @@ class Validator {
       if ((PROTOCOLS as string[]).includes(p)) protocol = p as ProtocolSetting;
       else this.fail(m.get('protocol'), `${path}.protocol`, `must be one of ${PROTOCOLS.join(', ')}${nearest(p, PROTOCOLS) ? ` — did you mean "${nearest(p, PROTOCOLS)}"?` : ''}`);
     }
+    let receive: UdpReceive = 'auto';
+    const r = this.str(m, 'receive', path, node, false);
+    if (r !== undefined) {
+      if ((RECEIVE as string[]).includes(r)) receive = r as UdpReceive;
+      else this.fail(m.get('receive'), `${path}.receive`, `must be one of ${RECEIVE.join(', ')} (auto: recvmmsg when the addon is built, else dgram)${nearest(r, RECEIVE) ? ` — did you mean "${nearest(r, RECEIVE)}"?` : ''}`);
+    }
     let listen = this.str(m, 'listen', path, node, true);
     // A forced protocol has a well-known port (sFlow 6343, IPFIX 4739, NetFlow 2055): udp://HOST is enough.
     const port = DEFAULT_PORTS[protocol];
@@ -266,6 +273,7 @@ class Validator {
       pendingTimeout: this.num(m, 'pendingTimeout', path, 10, 0, 3600),
       pendingLimit: this.num(m, 'pendingLimit', path, 256, 0, 1_000_000),
       receiveBuffer: this.num(m, 'receiveBuffer', path, 32 << 20, 4096, 2 ** 31 - 1),
+      receive,
     };
   }
 

@@ -3,6 +3,9 @@
 
 export type ProtocolSetting = 'auto' | 'netflow5' | 'netflow9' | 'ipfix' | 'sflow';
 
+/** How a UDP input reads its socket: recvmmsg(2) through the project's addon, or node:dgram. */
+export type UdpReceive = 'auto' | 'recvmmsg' | 'dgram';
+
 export interface InputConfig {
   name: string;
   /** udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (IPFIX only over tcp/tls). */
@@ -18,6 +21,8 @@ export interface InputConfig {
   pendingLimit: number;
   /** Requested UDP receive buffer in bytes. Default 32 MiB; a warning is logged when the kernel caps it. */
   receiveBuffer: number;
+  /** UDP: auto (recvmmsg when the addon is built, else dgram), recvmmsg (required) or dgram. Default auto. */
+  receive: UdpReceive;
   /** tls://: PEM paths (absolute after loading): the CA exporters' certificates must chain to, our certificate and key. */
   ca?: string;
   cert?: string;

@@ -65,6 +65,7 @@ export const sflowDatagramsLost = counter('sflow_datagrams_lost_total', 'sFlow d
 export const connectionsActive = gauge('input_connections', 'Open TCP/TLS connections (and SCTP associations): Transport Sessions from exporters, per input', ['input']);
 export const connectionsAccepted = counter('input_connections_accepted_total', 'TCP/TLS connections (and SCTP associations) accepted from exporters, per input', ['input']);
 export const connectionsRefused = counter('input_connections_refused_total', 'Exporter connections refused or closed by the gateway, per input and reason (not_allowed, tls_handshake, not_ipfix)', ['input', 'reason']);
+export const workerThreadExits = counter('worker_thread_exits_total', 'Worker threads of an input that ended without being asked to (each replaced by a new one), per input', ['input']);
 export const packetsTrailingOctets = counter('packets_trailing_octets_total', 'Datagrams longer than their header announces: decoded, extra octets ignored; per input and protocol', ['input', 'protocol']);
 
 // Exporting Processes
@@ -132,9 +133,13 @@ export const DropReason = {
   notAllowed: 'not_allowed',
   /** An exporter above the input's rate limit. */
   rateLimited: 'rate_limited',
+  /** Datagrams a worker thread held undecoded (or decoded, events not sent back) when it died (src/pipeline/). */
+  workerExited: 'worker_exited',
   /** Records that arrived while a reload restarted their output, beyond what the reload may hold (64 MiB). */
   reloadHoldFull: 'reload_hold_full',
   /** Datagrams the main thread could not hand to their worker thread: it had too many batches in flight (src/pipeline/). */
   workerBacklog: 'worker_backlog',
+  /** Datagrams the kernel dropped because the input socket's receive buffer was full (SO_RXQ_OVFL; the recvmmsg receiver only). */
+  receiveBufferFull: 'receive_buffer_full',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];

@@ -10,7 +10,6 @@
 // events it produced have been replayed here); beyond that datagrams are dropped and counted
 // (packets_dropped_total{reason="worker_backlog"}), never queued without bound.
 
-import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -18,7 +17,7 @@ import type { InputConfig } from '../config/types.js';
 import { parseListenUrl } from '../config/load.js';
 import type { DecoderOptions } from '../collect/decoder.js';
 import { DECODERS } from '../collect/protocols.js';
-import { listenUdp } from '../collect/listener.js';
+import { listenUdp, type UdpListener } from '../collect/listener.js';
 import { AllowList } from '../collect/allow-list.js';
 import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, type MetricsJson } from '../observe/metrics.js';
@@ -229,7 +228,7 @@ export class ShardedInput implements InputProcess {
   private readonly shards: Shard[] = [];
   private readonly allow?: AllowList;
   private readonly warn = new RateLimitedLog();
-  private socket?: dgram.Socket;
+  private socket?: UdpListener;
   private flushQueued = false;
   private octetsIn = 0;
   private droppedNotAllowed = 0;
@@ -265,7 +264,7 @@ export class ShardedInput implements InputProcess {
   }
 
   get port(): number {
-    return this.socket ? this.socket.address().port : 0;
+    return this.socket ? this.socket.port : 0;
   }
 
   async start(): Promise<void> {
@@ -274,7 +273,7 @@ export class ShardedInput implements InputProcess {
     for (let i = 0; i < this.workers; i++) this.shards.push(new Shard(this, i, { ...this.setup, shard: i }));
     this.unhookMetrics = addThreadMetrics(() => Promise.all(this.shards.map((s) => s.metrics())));
     await Promise.all(this.shards.map((s) => s.ready));
-    this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p));
+    this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port, workers: this.workers }, 'input listening');
   }
 
@@ -282,7 +281,7 @@ export class ShardedInput implements InputProcess {
     this.closing = true;
     const s = this.socket;
     this.socket = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await s.close();
     const shards = [...this.shards];
     const finals = await Promise.all(shards.map((shard) => shard.stop()));
     // What is left waits for a worker that did not answer in time: it replays now, and that worker's

@@ -1,20 +1,30 @@
-// The UDP listener: the receive buffer the kernel really granted is read back (Linux reports double the
-// granted size, socket(7)) and a cap is reported with its remedy; IPv6 inputs receive on a udp6 socket.
+// The UDP listener, read both ways (receive: recvmmsg through native/udp-receiver, receive: dgram): the
+// receive buffer the kernel really granted is read back (Linux reports double the granted size, socket(7))
+// and a cap is reported with its remedy; IPv6 inputs receive on a dual-stack socket; every datagram of a
+// burst from several sources arrives whole, with its source; and with recvmmsg, what the kernel dropped
+// for want of receive buffer (sk_drops) is counted exactly.
 
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
+import type { UdpReceive } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
+import { metricsText } from '../../src/observe/metrics.js';
 import { udpPayloads } from '../../src/util/pcap.js';
 
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
 const RMEM_MAX = '/proc/sys/net/core/rmem_max';
+const LOOPBACK = { scheme: 'udp', host: '127.0.0.1', port: 0, family: 4 as const };
+// CI builds the addon in npm ci (and says so); elsewhere the recvmmsg cases need it built.
+const addonBuilt = existsSync(resolve(import.meta.dirname, '../../native/udp-receiver/build/Release/udp_receiver.node'));
+const ways: UdpReceive[] = addonBuilt || process.env.IPFIX_MEDIATOR_INTEROP === 'required' ? ['recvmmsg', 'dgram'] : ['dgram'];
 
 function capture(): { logger: pino.Logger; lines: Array<{ msg: string; requested?: number; granted?: number }> } {
   const lines: Array<{ msg: string; requested?: number; granted?: number }> = [];
@@ -22,12 +32,20 @@ function capture(): { logger: pino.Logger; lines: Array<{ msg: string; requested
   return { logger, lines };
 }
 
-describe('UDP listener', () => {
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+async function scraped(input: string, reason: string): Promise<number> {
+  const line = (await metricsText()).split('\n').find((l) => l.startsWith(`ipfix_mediator_packets_dropped_total{input="${input}",reason="${reason}"} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe.each(ways)('UDP listener, receive: %s', (receive) => {
   it.skipIf(!existsSync(RMEM_MAX))('reads back the granted receive buffer and names the sysctl when the kernel caps it', async () => {
     const rmemMax = Number(readFileSync(RMEM_MAX, 'utf8').trim());
     const { logger, lines } = capture();
-    const socket = await listenUdp('rcvbuf', { scheme: 'udp', host: '127.0.0.1', port: 0, family: 4 }, Math.floor(rmemMax / 2), () => {}, logger);
+    const socket = await listenUdp('rcvbuf', LOOPBACK, Math.floor(rmemMax / 2), () => {}, { receive, logger });
     try {
+      expect(socket.receive).toBe(receive);
       // Below the cap: granted exactly, nothing to say.
       expect(grantedReceiveBuffer(socket.getRecvBufferSize())).toBe(Math.floor(rmemMax / 2));
       expect(lines).toEqual([]);
@@ -39,19 +57,76 @@ describe('UDP listener', () => {
       expect(lines[0]!.granted).toBe(rmemMax);
       expect(lines[0]!.msg).toContain(`sysctl -w net.core.rmem_max=${requested}`);
     } finally {
-      await new Promise<void>((r) => socket.close(() => r()));
+      await socket.close();
     }
   });
 
-  it('rejects start() when the port is taken, leaving the first listener bound', async () => {
-    const first = await listenUdp('a', { scheme: 'udp', host: '127.0.0.1', port: 0, family: 4 }, 1 << 16, () => {});
+  it('rejects a port that is taken, leaving the first listener bound', async () => {
+    const first = await listenUdp('a', LOOPBACK, 1 << 16, () => {}, { receive });
     try {
-      const port = first.address().port;
-      await expect(listenUdp('b', { scheme: 'udp', host: '127.0.0.1', port, family: 4 }, 1 << 16, () => {})).rejects.toMatchObject({ code: 'EADDRINUSE' });
-      expect(first.address().port).toBe(port);
+      const port = first.port;
+      expect(port).toBeGreaterThan(0);
+      await expect(listenUdp('b', { ...LOOPBACK, port }, 1 << 16, () => {}, { receive })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // Still bound: a datagram to it arrives.
+      const got: Buffer[] = [];
+      await first.close();
+      const again = await listenUdp('a2', { ...LOOPBACK, port }, 1 << 16, (d) => void got.push(Buffer.from(d)), { receive });
+      const tx = dgram.createSocket('udp4');
+      await new Promise<void>((r, j) => tx.send(Buffer.from('hello'), port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      for (let i = 0; i < 100 && got.length === 0; i++) await tick();
+      tx.close();
+      await again.close();
+      expect(got.map((b) => b.toString())).toEqual(['hello']);
     } finally {
-      await new Promise<void>((r) => first.close(() => r()));
+      await first.close();
     }
+  });
+
+  it('delivers every datagram of a burst from three sources whole, with its source address and port, in order per source', async () => {
+    const got: { address: string; port: number; bytes: Buffer }[] = [];
+    const rx = await listenUdp('burst', LOOPBACK, 8 << 20, (d, address, port) => void got.push({ address, port, bytes: Buffer.from(d) }), { receive });
+    const sources = await Promise.all(
+      ['127.0.0.1', '127.0.0.1', '127.0.0.2'].map(
+        (host) =>
+          new Promise<dgram.Socket>((r) => {
+            const s = dgram.createSocket('udp4');
+            s.bind(0, host, () => r(s));
+          }),
+      ),
+    );
+    // Datagram i of source k: octet 0 = k, octets 1-4 = i, then (i * 7 + k) & 0xff repeated; lengths vary
+    // from 5 to 1,504 octets, and every 250th is the largest IPv4 UDP payload (65,507 octets).
+    const from = sources.map((s) => s.address());
+    const N = 1500;
+    const make = (k: number, i: number): Buffer => {
+      const b = Buffer.alloc(i % 250 === 0 ? 65507 : 5 + ((i * 37 + k * 11) % 1500), (i * 7 + k) & 0xff);
+      b[0] = k;
+      b.writeUInt32BE(i, 1);
+      return b;
+    };
+    try {
+      for (let i = 0; i < N; i++) {
+        for (let k = 0; k < sources.length; k++) sources[k]!.send(make(k, i), rx.port, '127.0.0.1');
+        // Paced so that the 8 MiB buffer never overflows: this test is about what arrives, not loss.
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 1));
+      }
+      for (let i = 0; i < 200 && got.length < N * sources.length; i++) await tick();
+    } finally {
+      for (const s of sources) s.close();
+      await rx.close();
+    }
+    expect(got.length).toBe(N * sources.length);
+    const next = [0, 0, 0];
+    for (const g of got) {
+      const k = g.bytes[0]!;
+      const i = g.bytes.readUInt32BE(1);
+      expect(i).toBe(next[k]); // in order per source
+      next[k]!++;
+      expect(g.bytes.equals(make(k, i))).toBe(true);
+      expect(g.address).toBe(from[k]!.address);
+      expect(g.port).toBe(from[k]!.port);
+    }
+    expect(next).toEqual([N, N, N]);
   });
 
   it('receives on an IPv6 input ([::1]) and sees the exporter by its IPv6 address', async () => {
@@ -66,7 +141,7 @@ describe('UDP listener', () => {
     };
     const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
     const cp = new CollectingProcess(
-      { name: 'v6in', listen: 'udp://[::1]:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 16, receiveBuffer: 1 << 20 },
+      { name: `v6in-${receive}`, listen: 'udp://[::1]:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 16, receiveBuffer: 1 << 20, receive },
       sink,
       options,
     );
@@ -77,12 +152,36 @@ describe('UDP listener', () => {
       const [p] = udpPayloads(resolve(corpus, 'nf5/akvorado__nfv5.pcap'));
       expect(p!.payload.readUInt16BE(2)).toBe(29);
       await new Promise<void>((r, j) => tx.send(p!.payload, cp.port, '::1', (e) => (e ? j(e) : r())));
-      for (let i = 0; i < 100 && records < 29; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && records < 29; i++) await tick();
     } finally {
       tx.close();
       await cp.stop();
     }
     expect(records).toBe(29);
     expect(started).toEqual(['::1 16']);
+  });
+});
+
+describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, kernel drops', () => {
+  it('counts the datagrams the kernel dropped for a full receive buffer (receive_buffer_full): received + dropped = sent', async () => {
+    let received = 0;
+    // The smallest buffer the kernel grants (a few KiB): 400 datagrams of 1,000 octets cannot all wait in it.
+    const rx = await listenUdp('rxq-ovfl', LOOPBACK, 4096, () => void received++, { receive: 'recvmmsg', logger: capture().logger });
+    const SENT = 400;
+    try {
+      // spawnSync blocks this thread's event loop while another process sends: nothing is read meanwhile.
+      const sender = `const s=require('dgram').createSocket('udp4');let n=0;const b=Buffer.alloc(1000,1);const go=()=>{if(n===${SENT})return s.close();s.send(b,${rx.port},'127.0.0.1',go);n++};go();`;
+      const r = spawnSync(process.execPath, ['-e', sender], { timeout: 10_000 });
+      expect(r.status).toBe(0);
+      for (let i = 0, last = -1; i < 100 && received !== last; i++) {
+        last = received;
+        await tick();
+      }
+      const dropped = await scraped('rxq-ovfl', 'receive_buffer_full');
+      expect(dropped).toBeGreaterThan(0);
+      expect(received + dropped).toBe(SENT);
+    } finally {
+      await rx.close();
+    }
   });
 });

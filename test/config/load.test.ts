@@ -9,7 +9,7 @@ const errorsOf = (text: string): string[] => configErrors(text);
 describe('config', () => {
   it('applies the documented defaults', () => {
     const c = parseConfig('inputs:\n  - name: r\n    listen: udp://127.0.0.1:2055\noutputs:\n  - name: c\n    url: tcp://127.0.0.1:4739\n', 'gw.yaml');
-    expect(c.inputs[0]).toEqual({ name: 'r', listen: 'udp://127.0.0.1:2055', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 32 << 20 });
+    expect(c.inputs[0]).toEqual({ name: 'r', listen: 'udp://127.0.0.1:2055', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 32 << 20, receive: 'auto' });
     expect(c.outputs[0]).toMatchObject({ templateRefresh: 60, mtu: 1500, flushInterval: 50, reconnectMin: 1, reconnectMax: 30, rotate: { maxBytes: 64 << 20, interval: 300, keep: 0 } });
     expect(c.metrics).toBe('127.0.0.1:9464');
     expect(c.mapping.netflow9Enterprise).toBe(4294967294);

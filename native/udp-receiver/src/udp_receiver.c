@@ -1,0 +1,436 @@
+// UDP receive for ipfix-mediator, the part node:dgram cannot do cheaply.
+//
+// node:dgram reads one datagram per recvmsg(2) and hands each to JavaScript on its own: a fresh backing
+// store, a Buffer, an rinfo object and an address string per datagram, ~7.5 us of CPU each on the
+// project's machines. Here one readiness of the socket drains up to ROUNDS x VLEN datagrams with
+// recvmmsg(2), packs them into the caller's batch buffer and calls JavaScript once per full batch.
+//
+// Batch layout (the one src/pipeline/datagram-batch.ts reads): header count u32 LE, used u32 LE, then per
+// datagram: port u16 LE | address length u8 | address text | length u32 LE | datagram octets.
+//
+// The socket is polled by the libuv loop of the thread that opened it (main thread or worker), so the
+// callback runs on that thread like any I/O callback. SO_MEMINFO reads the socket's drop counter (sk_drops:
+// datagrams the kernel dropped, almost always because the receive buffer was full) so the gateway can
+// count them: a loss nothing in user space would otherwise see.
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VLEN 64
+#define ROUNDS 8
+#define SLOT 65536 /* largest UDP payload (65,507 over IPv4) fits */
+#define HEADER 8
+#define ADDRESS_TEXT INET6_ADDRSTRLEN
+
+typedef struct receiver {
+  napi_env env;
+  uv_poll_t poll;
+  int fd;
+  int polling;
+  int closed;
+  napi_ref on_batch;
+  napi_ref batch_ref;
+  napi_async_context async;
+  uint8_t *batch;
+  size_t batch_size;
+  uint32_t count;
+  uint32_t used;
+  /* recvmmsg slots */
+  struct mmsghdr msgs[VLEN];
+  struct iovec iov[VLEN];
+  struct sockaddr_storage from[VLEN];
+  uint8_t *slots;
+  /* the last source formatted, to skip inet_ntop for a run from one exporter */
+  struct sockaddr_storage last_from;
+  socklen_t last_from_len;
+  char last_text[ADDRESS_TEXT];
+  uint8_t last_text_len;
+  uint16_t last_port;
+  /* counters */
+  double datagrams;
+  double truncated;
+  double receive_calls;
+  int last_errno;
+} receiver_t;
+
+static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", syscall, strerror(err));
+  napi_value code, msg, error;
+  const char *name = NULL;
+  switch (err) {
+    case EADDRINUSE: name = "EADDRINUSE"; break;
+    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
+    case EACCES: name = "EACCES"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case EAFNOSUPPORT: name = "EAFNOSUPPORT"; break;
+    default: name = "ESOCKET"; break;
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_value errno_value;
+  napi_create_int32(env, err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+  p[2] = (v >> 16) & 0xff;
+  p[3] = (v >> 24) & 0xff;
+}
+
+/* Hands the packed batch to JavaScript; afterwards the buffer is free to fill again. */
+static void flush(receiver_t *r) {
+  if (r->count == 0) return;
+  put_u32(r->batch, r->count);
+  put_u32(r->batch + 4, r->used);
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, recv, argv[1], result;
+  napi_get_reference_value(env, r->on_batch, &fn);
+  napi_get_global(env, &recv); /* MakeCallback needs an object as `this` */
+  napi_create_uint32(env, r->count, &argv[0]);
+  r->count = 0;
+  r->used = HEADER;
+  napi_status s = napi_make_callback(env, r->async, recv, fn, 1, argv, &result);
+  if (s == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* The source address as text, as node:dgram gives it (inet_ntop; IPv4-mapped IPv6 stays ::ffff:a.b.c.d). */
+static void source_text(receiver_t *r, const struct sockaddr_storage *from, socklen_t len) {
+  if (len == r->last_from_len && memcmp(from, &r->last_from, len) == 0) return;
+  memcpy(&r->last_from, from, len);
+  r->last_from_len = len;
+  const char *ok = NULL;
+  if (from->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    ok = inet_ntop(AF_INET, &a->sin_addr, r->last_text, sizeof r->last_text);
+    r->last_port = ntohs(a->sin_port);
+  } else if (from->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+    ok = inet_ntop(AF_INET6, &a->sin6_addr, r->last_text, sizeof r->last_text);
+    r->last_port = ntohs(a->sin6_port);
+  }
+  if (!ok) {
+    r->last_text[0] = '\0';
+    r->last_port = 0;
+  }
+  r->last_text_len = (uint8_t)strlen(r->last_text);
+}
+
+static void pack(receiver_t *r, const uint8_t *datagram, uint32_t length) {
+  size_t need = 2 + 1 + r->last_text_len + 4 + (size_t)length;
+  if (r->used + need > r->batch_size) flush(r);
+  if (r->closed) return; /* JavaScript closed the receiver from the callback */
+  uint8_t *p = r->batch + r->used;
+  p[0] = r->last_port & 0xff;
+  p[1] = r->last_port >> 8;
+  p[2] = r->last_text_len;
+  memcpy(p + 3, r->last_text, r->last_text_len);
+  p += 3 + r->last_text_len;
+  put_u32(p, length);
+  memcpy(p + 4, datagram, length);
+  r->used += (uint32_t)need;
+  r->count++;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  receiver_t *r = (receiver_t *)handle->data;
+  if (status < 0 || r->closed) return;
+  for (int round = 0; round < ROUNDS && !r->closed; round++) {
+    for (int i = 0; i < VLEN; i++) {
+      r->msgs[i].msg_hdr.msg_namelen = sizeof r->from[i];
+      r->msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n = recvmmsg(r->fd, r->msgs, VLEN, MSG_DONTWAIT, NULL);
+    r->receive_calls++;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) r->last_errno = errno;
+      break;
+    }
+    for (int i = 0; i < n && !r->closed; i++) {
+      struct msghdr *h = &r->msgs[i].msg_hdr;
+      if (h->msg_flags & MSG_TRUNC) {
+        r->truncated++;
+        continue;
+      }
+      source_text(r, &r->from[i], h->msg_namelen);
+      pack(r, r->slots + (size_t)i * SLOT, r->msgs[i].msg_len);
+      r->datagrams++;
+    }
+    if (n < VLEN) break;
+  }
+  if (!r->closed) flush(r);
+}
+
+static void free_receiver(receiver_t *r) {
+  free(r->slots);
+  free(r);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  receiver_t *r = (receiver_t *)handle->data;
+  free_receiver(r);
+}
+
+/* Stops polling, closes the socket and lets go of the JavaScript values; memory goes when libuv is done. */
+static void close_receiver(receiver_t *r) {
+  if (r->closed) return;
+  r->closed = 1;
+  napi_env env = r->env;
+  if (r->on_batch) napi_delete_reference(env, r->on_batch);
+  if (r->batch_ref) napi_delete_reference(env, r->batch_ref);
+  if (r->async) napi_async_destroy(env, r->async);
+  r->on_batch = r->batch_ref = NULL;
+  r->async = NULL;
+  if (r->fd >= 0) close(r->fd);
+  r->fd = -1;
+  if (r->polling) {
+    uv_poll_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, on_closed);
+  }
+}
+
+static void cleanup_hook(void *arg) {
+  receiver_t *r = (receiver_t *)arg;
+  int polling = r->polling;
+  close_receiver(r);
+  if (!polling) free_receiver(r);
+}
+
+static receiver_t *unwrap(napi_env env, napi_value v) {
+  receiver_t *r = NULL;
+  if (napi_get_value_external(env, v, (void **)&r) != napi_ok || !r) {
+    napi_throw_type_error(env, NULL, "not a UDP receiver");
+    return NULL;
+  }
+  return r;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  /* The receiver outlives its handle object only while it is open; an unclosed one is closed by the
+     environment's cleanup hook, which still owns it. */
+}
+
+// open(family: 4 | 6, address: string, port: number, reusePort: boolean, batch: Uint8Array,
+//      onBatch: (count) => void) -> receiver
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "open(family, address, port, reusePort, batch, onBatch)");
+    return NULL;
+  }
+  int32_t family, port;
+  bool reuse_port;
+  char address[INET6_ADDRSTRLEN + 1];
+  size_t address_len;
+  napi_get_value_int32(env, argv[0], &family);
+  if (napi_get_value_string_latin1(env, argv[1], address, sizeof address, &address_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "address must be a string");
+    return NULL;
+  }
+  napi_get_value_int32(env, argv[2], &port);
+  napi_get_value_bool(env, argv[3], &reuse_port);
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value arraybuffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[4], &type, &length, &data, &arraybuffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "batch must be a Uint8Array");
+    return NULL;
+  }
+  if (length < HEADER + 2 + 1 + INET6_ADDRSTRLEN + 4 + SLOT) {
+    napi_throw_range_error(env, NULL, "batch must hold at least one datagram of 65,536 octets");
+    return NULL;
+  }
+
+  struct sockaddr_storage at;
+  socklen_t at_len;
+  memset(&at, 0, sizeof at);
+  if (family == 6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&at;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, address, &a->sin6_addr) != 1) return throw_errno(env, "inet_pton", EINVAL);
+    at_len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&at;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, address, &a->sin_addr) != 1) return throw_errno(env, "inet_pton", EINVAL);
+    at_len = sizeof *a;
+  }
+
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int one = 1, zero = 0;
+  /* as node:dgram's udp6: dual stack, IPv4 sources appear as ::ffff:a.b.c.d */
+  if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt(SO_REUSEPORT)", e);
+  }
+  if (bind(fd, (struct sockaddr *)&at, at_len) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "bind", e);
+  }
+
+  receiver_t *r = calloc(1, sizeof *r);
+  uint8_t *slots = malloc((size_t)VLEN * SLOT);
+  if (!r || !slots) {
+    free(r);
+    free(slots);
+    close(fd);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  r->env = env;
+  r->fd = fd;
+  r->slots = slots;
+  r->batch = (uint8_t *)data;
+  r->batch_size = length;
+  r->used = HEADER;
+  r->last_from_len = (socklen_t)-1;
+  for (int i = 0; i < VLEN; i++) {
+    r->iov[i].iov_base = slots + (size_t)i * SLOT;
+    r->iov[i].iov_len = SLOT;
+    r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+    r->msgs[i].msg_hdr.msg_iovlen = 1;
+    r->msgs[i].msg_hdr.msg_name = &r->from[i];
+  }
+  napi_create_reference(env, argv[4], 1, &r->batch_ref);
+  napi_create_reference(env, argv[5], 1, &r->on_batch);
+  napi_value resource_name;
+  napi_create_string_utf8(env, "ipfix-mediator:udp-receiver", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &r->async);
+
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &r->poll, fd);
+  r->poll.data = r;
+  uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  r->polling = 1;
+  napi_add_env_cleanup_hook(env, cleanup_hook, r);
+
+  napi_value handle;
+  napi_create_external(env, r, finalize, NULL, &handle);
+  return handle;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  if (!r->closed) {
+    napi_remove_env_cleanup_hook(env, cleanup_hook, r);
+    close_receiver(r);
+  }
+  return NULL;
+}
+
+// receiveBuffer(receiver, size) -> what SO_RCVBUF reads back (Linux: twice what it granted, socket(7))
+static napi_value js_receive_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  if (r->closed) return throw_errno(env, "setsockopt(SO_RCVBUF)", EBADF);
+  int32_t size;
+  napi_get_value_int32(env, argv[1], &size);
+  if (size > 0) setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  int got = 0;
+  socklen_t len = sizeof got;
+  if (getsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
+  napi_value v;
+  napi_create_int32(env, got, &v);
+  return v;
+}
+
+// port(receiver) -> the bound port
+static napi_value js_port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  struct sockaddr_storage at;
+  socklen_t len = sizeof at;
+  int port = 0;
+  if (!r->closed && getsockname(r->fd, (struct sockaddr *)&at, &len) == 0)
+    port = ntohs(at.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&at)->sin6_port : ((struct sockaddr_in *)&at)->sin_port);
+  napi_value v;
+  napi_create_int32(env, port, &v);
+  return v;
+}
+
+// counters(receiver, into: Float64Array(5)): datagrams, truncated, receive calls, kernel drops (sk_drops,
+// a u32 that wraps; -1 when SO_MEMINFO is not there), last errno
+static napi_value js_counters(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array || length < 5) {
+    napi_throw_type_error(env, NULL, "counters needs a Float64Array of 5");
+    return NULL;
+  }
+  double *out = (double *)data;
+  out[0] = r->datagrams;
+  out[1] = r->truncated;
+  out[2] = r->receive_calls;
+  uint32_t meminfo[SK_MEMINFO_VARS];
+  socklen_t len = sizeof meminfo;
+  out[3] = -1;
+  if (!r->closed && getsockopt(r->fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+    out[3] = meminfo[SK_MEMINFO_DROPS];
+  out[4] = r->last_errno;
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
+    {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
+    {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
