@@ -139,7 +139,7 @@ export const DropReason = {
   reloadHoldFull: 'reload_hold_full',
   /** Datagrams the main thread could not hand to their worker thread: it had too many batches in flight (src/pipeline/). */
   workerBacklog: 'worker_backlog',
-  /** Datagrams the kernel dropped because the input socket's receive buffer was full (SO_RXQ_OVFL; the recvmmsg receiver only). */
+  /** Datagrams the kernel dropped at the input socket, almost always for a full receive buffer (its sk_drops read with SO_MEMINFO; the recvmmsg receiver only). */
   receiveBufferFull: 'receive_buffer_full',
 } as const;
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];
