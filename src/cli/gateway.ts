@@ -91,6 +91,11 @@ export class Gateway {
     return this.config;
   }
 
+  /** The running input of this name (tests reach a sharded input's worker threads through it). */
+  input(name: string): InputProcess | undefined {
+    return this.inputs.get(name);
+  }
+
   /** Outputs first (so nothing decoded has nowhere to go), then inputs, then the HTTP endpoint. Throws on failure. */
   async start(): Promise<void> {
     for (const c of this.config.outputs) {
@@ -171,7 +176,7 @@ export class Gateway {
     return {
       inputs: this.config.inputs
         .filter((c) => this.inputs.has(c.name))
-        .map((c) => ({ name: c.name, listen: c.listen, protocol: c.protocol, ...(/^(tcp|tls|sctp):/.test(c.listen) ? { connections: this.inputs.get(c.name)!.connections() } : {}) })),
+        .map((c) => ({ name: c.name, listen: c.listen, protocol: c.protocol, ...(/^(tcp|tls|sctp):/.test(c.listen) ? { connections: this.inputs.get(c.name)!.connections() } : {}), sessions: this.inputs.get(c.name)!.exporterSessions() })),
       outputs: this.config.outputs.filter((c) => this.outputs.has(c.name)).map((c) => ({ name: c.name, url: c.url, ...this.outputs.get(c.name)!.process.health() })),
     };
   }

@@ -17,6 +17,7 @@ import { makeExporterSession, type ExporterSession, type InputProtocol } from '.
 import type { SessionState, TemplateEntry, TemplateStore } from './decoder.js';
 import { DropReason, pendingRecords, recordsDropped, sessionsActive, sessionsEnded, templatesActive, templatesReceived } from '../observe/metrics.js';
 import { RateLimitedLog } from '../observe/log.js';
+import { bySession, sessionHealth, type SessionHealth } from '../observe/http.js';
 
 interface HeldSet {
   templateId: number;
@@ -235,6 +236,13 @@ export class SessionTable {
         for (const t of s.templates.entries.values()) sink.templateDefined(s.session, t.entry.template);
       }
     }
+  }
+
+  /** Every live session and the IDs of its templates, in /health's order. */
+  health(): SessionHealth[] {
+    const out: SessionHealth[] = [];
+    for (const at of this.byAddress.values()) for (const s of at.values()) out.push(sessionHealth(s.session, [...s.templates.entries.values()].map((t) => t.entry.template)));
+    return out.sort(bySession);
   }
 
   /** End every session (input stopping). */

@@ -20,6 +20,7 @@
 import { makeExporterSession, type ExporterSession, type InputProtocol } from '../collect/session.js';
 import { makeTemplate, type FieldSpecifier, type Template } from '../ipfix/template.js';
 import type { RecordSink, SessionEndReason } from '../mediate/sink.js';
+import { sessionHealth, type SessionHealth } from '../observe/http.js';
 
 /** Size of an event batch; a records event larger than this gets a batch of its own size. */
 export const EVENT_BATCH_BYTES = 1 << 20;
@@ -287,10 +288,26 @@ export class EventReader {
     }
   }
 
-  /** The worker is gone (it failed): its sessions end downstream so reliable outputs withdraw their templates. */
-  endAll(sink: RecordSink, reason: SessionEndReason): void {
+  /** The live sessions and their templates' IDs, as /health lists them (unsorted). */
+  health(): SessionHealth[] {
+    const out: SessionHealth[] = [];
+    for (const m of this.sessions.values()) out.push(sessionHealth(m.session, m.templates.values()));
+    return out;
+  }
+
+  /**
+   * The worker is gone (it failed, or stopped without answering): its sessions end downstream so reliable
+   * outputs withdraw their templates. A sink that throws loses that one session's end (`failed`), not the others'.
+   */
+  endAll(sink: RecordSink, reason: SessionEndReason, failed: (err: unknown) => void = () => undefined): void {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    for (const m of all) sink.sessionEnded(m.session, reason);
+    for (const m of all) {
+      try {
+        sink.sessionEnded(m.session, reason);
+      } catch (err) {
+        failed(err);
+      }
+    }
   }
 }

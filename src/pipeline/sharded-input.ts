@@ -9,6 +9,11 @@
 // Backpressure: a worker has at most MAX_BATCHES_IN_FLIGHT datagram batches out (a batch is out until the
 // events it produced have been replayed here); beyond that datagrams are dropped and counted
 // (packets_dropped_total{reason="worker_backlog"}), never queued without bound.
+//
+// A worker thread that dies (exited): the datagrams it had not answered are lost and counted
+// (packets_dropped_total{reason="worker_exited"}); the events it did send are replayed in their turn; then
+// its exporter sessions end downstream ('shutdown': reliable outputs withdraw their templates) and a new
+// worker takes its shard, where the same exporters start new sessions.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +25,8 @@ import { DECODERS } from '../collect/protocols.js';
 import { listenUdp, type UdpListener } from '../collect/listener.js';
 import { AllowList } from '../collect/allow-list.js';
 import type { RecordSink } from '../mediate/sink.js';
-import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, type MetricsJson } from '../observe/metrics.js';
+import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, sessionsEnded, workerThreadExits, type MetricsJson } from '../observe/metrics.js';
+import { bySession, type SessionHealth } from '../observe/http.js';
 import { RateLimitedLog, log } from '../observe/log.js';
 import { DATAGRAM_BATCH_BYTES, DatagramBatch } from './datagram-batch.js';
 import { EVENTS_START, EventReader } from './event-channel.js';
@@ -48,6 +54,8 @@ export interface InputProcess {
   announceTo(sink: RecordSink): void;
   reloadCertificates(): boolean;
   connections(): { exporter: string; address: string; port: number; transport: string; since: string; messages: number }[];
+  /** Live exporter sessions and their Template IDs, sorted (for /health: inputs[].sessions). */
+  exporterSessions(): SessionHealth[];
 }
 
 /** The built worker: beside this file in dist/; from src/ (vitest runs TypeScript) the one in dist/ too. */
@@ -69,13 +77,18 @@ class Shard {
   private readonly pending: { buffer: Buffer; offset: number }[] = [];
   /** Event batches replayed, going back to the worker with the next datagram batch. */
   private replayed: ArrayBufferLike[] = [];
+  /** Datagram batches posted and not answered yet (their events not back), oldest first: sequence, datagrams. */
+  private readonly unanswered: number[] = [];
   private readonly metricsWaiting = new Map<number, (json: MetricsJson) => void>();
-  private lastMetrics: MetricsJson = [];
+  /** The worker's registry as it last sent it (what a scrape uses when it does not answer; retired when it dies). */
+  lastMetrics: MetricsJson = [];
   private nextId = 1;
   private stopped?: (json: MetricsJson) => void;
   stopping = false;
   /** The worker took its config: a later unexpected exit is replaced by a new worker (a failed start is not). */
   started = false;
+  /** A replacement worker that could not start: its shard's datagrams are dropped (worker_exited). */
+  dead = false;
   /** Settles when the worker took its config (ready) or could not (failed, exited). */
   readonly ready: Promise<void>;
 
@@ -83,6 +96,8 @@ class Shard {
     private readonly owner: ShardedInput,
     readonly index: number,
     setup: WorkerSetup,
+    /** Started in place of a worker that died (its failure to start is handled by exited, not by start). */
+    readonly replacement = false,
   ) {
     this.reader = new EventReader(setup.input.name);
     this.worker = new Worker(workerUrl(), { workerData: setup, name: `${setup.input.name}/${index}` });
@@ -129,6 +144,7 @@ class Shard {
     this.current = undefined;
     const buffer = b.seal();
     this.inFlight++;
+    this.unanswered.push(this.currentSequence, b.count);
     const free = this.replayed;
     this.replayed = [];
     this.post({ type: 'datagrams', buffer, free, sequence: this.currentSequence });
@@ -161,6 +177,11 @@ class Shard {
     return this.pending.length;
   }
 
+  /** Forgets the event batches not replayed (one could not be read: a bug). */
+  dropPending(): void {
+    this.pending.length = 0;
+  }
+
   private post(m: ToWorker): void {
     this.worker.postMessage(m);
   }
@@ -171,6 +192,8 @@ class Shard {
         // The datagrams are decoded: their buffers can be filled again. The batches stay counted in flight
         // until their events are replayed (ShardedInput.pass).
         for (const d of m.datagrams) if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
+        // The worker answers its batches in the order they were posted.
+        this.unanswered.splice(0, 2 * m.datagrams.length);
         for (const e of m.events) this.pending.push({ buffer: Buffer.from(e), offset: EVENTS_START });
         this.owner.replay();
         break;
@@ -206,6 +229,26 @@ class Shard {
     this.post({ type: 'logLevel', level });
   }
 
+  /**
+   * The worker is gone: the datagrams it never answered (posted batches, and the open one) are lost. Returns
+   * their count and the batches' sequence numbers (they leave the replay order).
+   */
+  abandon(): { datagrams: number; sequences: Set<number> } {
+    const sequences = new Set<number>();
+    let datagrams = 0;
+    for (let i = 0; i < this.unanswered.length; i += 2) {
+      sequences.add(this.unanswered[i]!);
+      datagrams += this.unanswered[i + 1]!;
+    }
+    this.unanswered.length = 0;
+    if (this.current) {
+      sequences.add(this.currentSequence);
+      datagrams += this.current.count;
+      this.current = undefined;
+    }
+    return { datagrams, sequences };
+  }
+
   /** Ends the worker's sessions ('shutdown', their events replayed first), then the thread. Returns its last counters. */
   async stop(): Promise<MetricsJson> {
     this.stopping = true;
@@ -233,6 +276,9 @@ export class ShardedInput implements InputProcess {
   private octetsIn = 0;
   private droppedNotAllowed = 0;
   private droppedBacklog = 0;
+  private droppedExited = 0;
+  /** Workers that died with events received but not replayed yet: replayed in their turn, then their sessions end. */
+  private readonly draining: Shard[] = [];
   private readonly unhookScrape: () => void;
   private unhookMetrics?: () => void;
   private closing = false;
@@ -289,6 +335,7 @@ export class ShardedInput implements InputProcess {
     this.unordered = true;
     this.replay();
     for (const shard of shards) shard.reader.endAll(this.sink, 'shutdown');
+    for (const shard of this.draining.splice(0)) this.endSessions(shard);
     this.shards.length = 0;
     this.unhookMetrics?.();
     for (const json of finals) await retireMetrics(json);
@@ -297,7 +344,25 @@ export class ShardedInput implements InputProcess {
   }
 
   announceTo(sink: RecordSink): void {
+    for (const s of this.draining) s.reader.announceTo(sink);
     for (const s of this.shards) s.reader.announceTo(sink);
+  }
+
+  /**
+   * From the main thread's mirror: the sessions the outputs have been told of (each worker's events replayed),
+   * with their live templates. Not asked of the workers: /health answers at once, and even when a worker is
+   * stuck or gone, what downstream holds (a dead worker's sessions until they are ended here).
+   */
+  exporterSessions(): SessionHealth[] {
+    const out: SessionHealth[] = [];
+    for (const s of this.draining) out.push(...s.reader.health());
+    for (const s of this.shards) out.push(...s.reader.health());
+    return out.sort(bySession);
+  }
+
+  /** The worker threads by shard (tests end one with terminate() to see what exited does). */
+  threads(): readonly Worker[] {
+    return this.shards.map((s) => s.worker);
   }
 
   reloadCertificates(): boolean {
@@ -323,7 +388,13 @@ export class ShardedInput implements InputProcess {
     const n = this.shards.length;
     // A rate limit is per source address: all of a source's datagrams must then meet in one worker.
     const shard = this.bySource ? shardOf(address, n) : shardOfDatagram(datagram, address, n);
-    if (!this.shards[shard]!.add(datagram, address, port)) {
+    const s = this.shards[shard]!;
+    if (s.dead) {
+      this.droppedExited++;
+      this.warn.warn('worker_exited', { input: this.config.name, reason: DropReason.workerExited, exporter: address, shard }, 'the worker thread of this exporter could not be restarted: datagram dropped');
+      return;
+    }
+    if (!s.add(datagram, address, port)) {
       this.droppedBacklog++;
       this.warn.warn('worker_backlog', { input: this.config.name, reason: DropReason.workerBacklog, exporter: address }, 'worker thread busy (too many batches in flight): datagram dropped');
       return;
@@ -382,6 +453,22 @@ export class ShardedInput implements InputProcess {
   replay(): void {
     for (let moved = true; moved; ) {
       moved = false;
+      // A dead worker's batches all came before its replacement's: its events, and then its sessions' end, go first.
+      for (let i = 0; i < this.draining.length; i++) {
+        const s = this.draining[i]!;
+        try {
+          if (s.drain(this.sink, this.pass, this.failed)) moved = true;
+        } catch (err) {
+          log.error({ input: this.config.name, shard: s.index, err }, "a worker's event batch could not be read");
+          this.leaveOrder(s);
+          s.dropPending();
+        }
+        if (s.waiting === 0) {
+          this.draining.splice(i--, 1);
+          this.endSessions(s);
+          moved = true;
+        }
+      }
       for (const s of this.shards) {
         try {
           if (s.drain(this.sink, this.pass, this.failed)) moved = true;
@@ -395,34 +482,67 @@ export class ShardedInput implements InputProcess {
     }
   }
 
-  /** Takes a worker's batches out of the replay order (the worker is gone). */
-  private leaveOrder(shard: Shard): void {
-    this.order = this.order.slice(this.head).filter((o) => o.shard !== shard);
+  /** Takes a worker's batches (all of them, or those of `only`) out of the replay order (they will never be answered). */
+  private leaveOrder(shard: Shard, only?: Set<number>): void {
+    this.order = this.order.slice(this.head).filter((o) => o.shard !== shard || (only !== undefined && !only.has(o.sequence)));
     this.head = 0;
   }
 
-  /** A worker thread ended without being asked to: its sessions end downstream and a new worker takes its shard. */
+  /** A dead worker's sessions end downstream ('shutdown': reliable outputs withdraw their templates). */
+  private endSessions(shard: Shard): void {
+    const n = shard.reader.sessionCount;
+    shard.reader.endAll(this.sink, 'shutdown', this.failed);
+    // The worker that counted its sessions is gone: they are counted ended here.
+    if (n > 0) sessionsEnded.inc({ input: this.config.name, reason: 'worker_exited' }, n);
+    log.warn({ input: this.config.name, shard: shard.index, sessions: n }, 'the exporter sessions of the exited worker thread ended (outputs withdraw their templates)');
+  }
+
+  /**
+   * A worker thread ended without being asked to (a crash, an out-of-memory abort, terminate()). What it had
+   * not answered is lost and counted (worker_exited); what it did send is replayed in its turn, then its
+   * sessions end downstream; a new worker takes its shard, where the same exporters start new sessions (a
+   * NetFlow v9 or IPFIX exporter's data waits for its next template there, as after a restart).
+   */
   exited(shard: Shard, code: number): void {
-    if (shard.stopping || this.closing || !shard.started) return;
+    if (shard.stopping || this.closing) return;
     const i = this.shards.indexOf(shard);
-    if (i < 0) return;
-    log.error({ input: this.config.name, shard: shard.index, code, batchesLost: shard.inFlight }, 'worker thread exited: its exporter sessions end and a new worker starts');
-    this.leaveOrder(shard);
-    shard.reader.endAll(this.sink, 'shutdown');
-    this.shards[i] = new Shard(this, shard.index, { ...this.setup, shard: shard.index });
+    if (i < 0 || (!shard.started && !shard.replacement)) return; // a first start that fails is start()'s error
+    const input = this.config.name;
+    workerThreadExits.inc({ input });
+    const lost = shard.abandon();
+    this.droppedExited += lost.datagrams;
+    this.leaveOrder(shard, lost.sequences);
+    // Its counters as last reported stay in the scrape (counters never go back); its gauges go with its sessions.
+    void retireMetrics(shard.lastMetrics);
+    if (!shard.started) {
+      // A replacement that could not start (e.g. the mapping tables no longer load): no new attempt, which
+      // could only loop; the shard's datagrams are dropped and counted until the input restarts.
+      shard.dead = true;
+      log.error({ input, shard: shard.index, code, datagramsLost: lost.datagrams }, 'replacement worker thread could not start: the datagrams of its exporters are dropped (worker_exited) until the input restarts');
+      this.replay();
+      return;
+    }
+    log.error(
+      { input, shard: shard.index, code, datagramsLost: lost.datagrams },
+      'worker thread exited: the datagrams it had not decoded are lost (worker_exited), its exporter sessions end and a new worker takes its shard',
+    );
+    this.shards[i] = new Shard(this, shard.index, { ...this.setup, shard: shard.index }, true);
+    this.draining.push(shard);
     this.replay();
   }
 
   private flushCounts(): void {
     const input = this.config.name;
     if (this.octetsIn > 0) bytesReceived.inc({ input }, this.octetsIn);
-    const dropped = this.droppedNotAllowed + this.droppedBacklog;
+    const dropped = this.droppedNotAllowed + this.droppedBacklog + this.droppedExited;
     // As the Collecting Process counts them: received (protocol unknown, never dispatched), then dropped.
     if (dropped > 0) packetsReceived.inc({ input, protocol: 'unknown' }, dropped);
     if (this.droppedNotAllowed > 0) packetsDropped.inc({ input, reason: DropReason.notAllowed }, this.droppedNotAllowed);
     if (this.droppedBacklog > 0) packetsDropped.inc({ input, reason: DropReason.workerBacklog }, this.droppedBacklog);
+    if (this.droppedExited > 0) packetsDropped.inc({ input, reason: DropReason.workerExited }, this.droppedExited);
     this.octetsIn = 0;
     this.droppedNotAllowed = 0;
     this.droppedBacklog = 0;
+    this.droppedExited = 0;
   }
 }

@@ -1,0 +1,209 @@
+// A worker thread that dies, end to end: the gateway in this process (src/cli/gateway.ts) with `workers: 2`,
+// a UDP input fed from six loopback exporters (three per worker thread) and a TCP output to a collector
+// recorded here. One worker thread is ended with Worker.terminate() — as abrupt as a crash: it answers
+// nothing more — while NetFlow v5 datagrams for it are on their way. What must follow (sharded-input.ts,
+// exited):
+// - its exporters' templates are withdrawn at the collector (RFC 7011 §8.1), the other worker's are not;
+// - every datagram sent is either decoded and delivered or counted lost, with its reason:
+//   packets_dropped_total{reason="worker_exited"}; the sessions it held are counted ended
+//   (exporter_sessions_ended_total{reason="worker_exited"}), the exit itself in worker_thread_exits_total;
+//   an error is logged with the same numbers;
+// - the same exporters' datagrams afterwards are decoded by the new worker: their templates reach the
+//   collector again before their records, and every record of a NetFlow v9 capture sent again arrives.
+// The worker threads run the built dist/pipeline/worker.js: run `npm run build` first.
+
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import dgram from 'node:dgram';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gateway } from '../../src/cli/gateway.js';
+import { loadConfig } from '../../src/config/load.js';
+import { log } from '../../src/observe/log.js';
+import { metricsText } from '../../src/observe/metrics.js';
+import { ShardedInput, workerUrl } from '../../src/pipeline/sharded-input.js';
+import { shardOf } from '../../src/pipeline/shard.js';
+import { udpPayloads } from '../../src/util/pcap.js';
+import { corpusDir, freeUdpPort, tempDir } from '../helpers/tools.js';
+import { TimedCollector, origins, type WalkedMessage } from '../helpers/timed-collector.js';
+import { parseSession } from '../export/strict-collector.js';
+import { until } from '../helpers/wait-for.js';
+
+const built = existsSync(fileURLToPath(workerUrl()));
+const tmp = tempDir('worker-exit-');
+const sockets: dgram.Socket[] = [];
+afterAll(() => {
+  for (const s of sockets) s.close();
+  tmp.cleanup();
+});
+
+/** pmacct's NetFlow v9 capture: Source ID 0, template 313 in its first datagram, then 39 datagrams of data. */
+const nf9 = udpPayloads(join(corpusDir, 'nf9/pmacct__101-NFv9-CISCO.pcap')).map((p) => p.payload);
+/** Its data records: the v9 header's count, less the one template record of the first datagram. */
+const NF9_RECORDS = nf9.reduce((n, d) => n + d.readUInt16BE(2), 0) - 1;
+/** akvorado's NetFlow v5 datagram: 29 records, engine type 0, engine id 3 (so its ODID is 3). */
+const v5 = udpPayloads(join(corpusDir, 'nf5/akvorado__nfv5.pcap'))[0]!.payload;
+const V5_RECORDS = 29;
+const V5_ODID = 3;
+
+/** The v5 datagram as the exporter's k-th next one: flow_sequence, sysUptime and unix_secs move on (no restart evidence). */
+function v5Next(k: number): Buffer {
+  const d = Buffer.from(v5);
+  d.writeUInt32BE((d.readUInt32BE(4) + k * 1000) >>> 0, 4);
+  d.writeUInt32BE(d.readUInt32BE(8) + k, 8);
+  d.writeUInt32BE((d.readUInt32BE(16) + k * V5_RECORDS) >>> 0, 16);
+  return d;
+}
+
+async function sender(address: string): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  await new Promise<void>((r) => s.bind(0, address, () => r()));
+  return s;
+}
+const sendAll = (s: dgram.Socket, ds: Buffer[], port: number) => Promise.all(ds.map((d) => new Promise<void>((r) => s.send(d, port, '127.0.0.1', () => r()))));
+
+/** A series' value in the scrape (this thread's registry plus the workers'), 0 when absent. */
+async function scraped(name: string, labels: string): Promise<number> {
+  const line = (await metricsText()).split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/** Outgoing ODID → (exporter, incoming ODID), from the RFC 7119 options records. */
+function domains(messages: readonly WalkedMessage[]): Map<number, { exporter: string; originalOdid: number }> {
+  return new Map(origins(messages).map((o) => [o.odid, { exporter: o.exporter, originalOdid: o.originalOdid }]));
+}
+
+describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
+  it('withdraws its exporters\' templates, counts what it lost, and decodes their datagrams again in a new worker', async () => {
+    const name = `exit${process.pid}`;
+    const collector = new TimedCollector();
+    await collector.start();
+    const port = await freeUdpPort();
+    const path = join(tmp.dir, 'gw.yaml');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        workers: 2,
+        logLevel: 'warn',
+        metrics: false,
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600 }],
+        outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
+      }),
+    );
+    const gw = new Gateway(loadConfig(path), path);
+    await gw.start();
+    const errors = vi.spyOn(log, 'error');
+    const warns = vi.spyOn(log, 'warn');
+    try {
+      const input = gw.input(name);
+      expect(input).toBeInstanceOf(ShardedInput);
+      const threads = () => (input as ShardedInput).threads();
+      // Six exporters, three on each worker thread (shard.ts: by source address).
+      const candidates = Array.from({ length: 60 }, (_, i) => `127.0.2.${i + 1}`);
+      const victim = candidates.filter((a) => shardOf(a, 2) === 0).slice(0, 3);
+      const survivor = candidates.filter((a) => shardOf(a, 2) === 1).slice(0, 3);
+      const senders = new Map<string, dgram.Socket>();
+      for (const a of [...victim, ...survivor]) senders.set(a, await sender(a));
+      await until('the TCP output connected', () => collector.connections === 1);
+      const flows = () => collector.walked().flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => ({ odid: m.odid, r })));
+
+      // 1. Every exporter sends the v9 capture: six sessions, three in each worker.
+      for (const s of senders.values()) await sendAll(s, nf9, port);
+      expect(NF9_RECORDS).toBeGreaterThan(40);
+      await until('every v9 record at the collector', () => flows().length === 6 * NF9_RECORDS, 20_000);
+      const before = collector.walked();
+      const v9Domain = new Map([...domains(before)].filter(([, o]) => o.originalOdid === 0).map(([odid, o]) => [o.exporter, odid]));
+      expect([...v9Domain.keys()].sort()).toEqual([...victim, ...survivor].sort());
+      const announcedBefore = (odid: number) => new Set(before.filter((m) => m.odid === odid).flatMap((m) => m.announced.map((t) => t.id)));
+      // a data template (313's layout) and the RFC 7119 options template in every domain
+      for (const odid of v9Domain.values()) expect(announcedBefore(odid).size).toBe(2);
+      expect(await scraped('ipfix_mediator_exporter_sessions', `input="${name}"`)).toBe(6);
+
+      // 2. v5 datagrams from the victim's exporters reach the socket, then its thread ends before this thread
+      // has read them (every send below goes out in the nextTick queue, ahead of the one awaited here): the
+      // datagrams read before the exit is seen go to a thread that answers nothing more.
+      const dying = threads()[0]!;
+      const N = 20;
+      for (let k = 1; k <= N; k++) for (const a of victim) senders.get(a)!.send(v5Next(k), port, '127.0.0.1');
+      await new Promise<void>((r) => process.nextTick(r));
+      void dying.terminate();
+      await until('the worker replaced', () => threads()[0] !== dying, 10_000);
+      expect(await scraped('ipfix_mediator_worker_thread_exits_total', `input="${name}"`)).toBe(1);
+
+      // Its exporters' domains: everything announced is withdrawn; the other worker's domains keep theirs.
+      const withdrawn = (odid: number) => new Set(collector.walked().filter((m) => m.odid === odid).flatMap((m) => m.withdrawn));
+      await until('the victim\'s templates withdrawn', () => victim.every((a) => withdrawn(v9Domain.get(a)!).size === 2), 10_000);
+      for (const a of victim) expect(withdrawn(v9Domain.get(a)!)).toEqual(announcedBefore(v9Domain.get(a)!));
+      for (const a of survivor) expect(withdrawn(v9Domain.get(a)!).size).toBe(0);
+
+      // Every v5 datagram is delivered (by the dying worker before it ended, or by the new one) or counted lost.
+      const v5Delivered = () => {
+        const at = domains(collector.walked());
+        return flows().filter((f) => at.get(f.odid)?.originalOdid === V5_ODID && victim.includes(at.get(f.odid)!.exporter)).length;
+      };
+      const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+      await until('every v5 datagram delivered or counted lost', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * N * victim.length, 15_000);
+      const datagramsLost = await lost();
+      expect(datagramsLost).toBeGreaterThan(0);
+      expect(v5Delivered() % V5_RECORDS).toBe(0);
+      // Not decoded: received as protocol unknown, as the other drops before a decoder.
+      expect(await scraped('ipfix_mediator_packets_received_total', `input="${name}",protocol="unknown"`)).toBe(datagramsLost);
+      const said = errors.mock.calls.find((c) => String(c[1]).startsWith('worker thread exited'));
+      expect(said?.[0]).toMatchObject({ input: name, shard: 0, datagramsLost });
+
+      // 3. The victim's exporters send the v9 capture again, and more v5: the new worker decodes them, templates first.
+      const seen = collector.walked().length;
+      const M = 5;
+      for (const a of victim) await sendAll(senders.get(a)!, [...nf9, ...Array.from({ length: M }, (_, k) => v5Next(N + 1 + k))], port);
+      const v9After = () => {
+        const all = collector.walked();
+        const at = domains(all);
+        const out = new Map<string, { order: string[]; records: number }>();
+        for (const m of all.slice(seen)) {
+          const o = at.get(m.odid);
+          if (!o || o.originalOdid !== 0) continue;
+          const e = out.get(o.exporter) ?? { order: [], records: 0 };
+          e.order.push(...m.order);
+          e.records += m.records.filter((r) => r.template.scopeCount === 0).length;
+          out.set(o.exporter, e);
+        }
+        return out;
+      };
+      await until('the v9 capture again from the victim\'s exporters', () => victim.every((a) => v9After().get(a)?.records === NF9_RECORDS), 20_000);
+      for (const [exporter, e] of v9After()) {
+        expect(victim).toContain(exporter);
+        // the data template is announced again before the first record that uses it
+        const firstRecord = e.order.findIndex((x) => x.startsWith('r'));
+        expect(e.order.indexOf(`d${e.order[firstRecord]!.slice(1)}`)).toBeGreaterThanOrEqual(0);
+        expect(e.order.indexOf(`d${e.order[firstRecord]!.slice(1)}`)).toBeLessThan(firstRecord);
+      }
+      // Sessions: the victim's three v9 ones ended, and a v5 one per exporter whose v5 datagrams it decoded
+      // before it ended (their domains withdrawn too); the v5 ones the new worker opened live, with the
+      // survivors' three and the victim's exporters' new v9 ones.
+      await until('the v5 datagrams sent after the exit', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * (N + M) * victim.length, 15_000);
+      expect(await lost()).toBe(datagramsLost);
+      const at = domains(collector.walked());
+      const v5Domains = [...at].filter(([, o]) => o.originalOdid === V5_ODID && victim.includes(o.exporter)).map(([odid]) => odid);
+      const v5Ended = v5Domains.filter((odid) => withdrawn(odid).size > 0).length;
+      // every victim's exporter has a live v5 session in the new worker, with at least the M datagrams sent after
+      for (const a of victim) {
+        const live = v5Domains.filter((odid) => at.get(odid)!.exporter === a && withdrawn(odid).size === 0);
+        expect(live).toHaveLength(1);
+        expect(flows().filter((f) => f.odid === live[0]).length).toBeGreaterThanOrEqual(M * V5_RECORDS);
+      }
+      const endedHere = await scraped('ipfix_mediator_exporter_sessions_ended_total', `input="${name}",reason="worker_exited"`);
+      expect(endedHere).toBe(3 + v5Ended);
+      const ended = warns.mock.calls.find((c) => String(c[1]).startsWith('the exporter sessions of the exited worker thread ended'));
+      expect(ended?.[0]).toMatchObject({ input: name, shard: 0, sessions: endedHere });
+      expect(await scraped('ipfix_mediator_exporter_sessions', `input="${name}"`)).toBe(6 + v5Domains.length - v5Ended);
+      // RFC 7011 on the whole connection: templates before data, withdrawals of known templates only, sequence numbers
+      expect(parseSession(collector.streams()[0]!).errors).toEqual([]);
+    } finally {
+      errors.mockRestore();
+      warns.mockRestore();
+      await gw.stop();
+      await collector.stop();
+    }
+  }, 90_000);
+});
