@@ -211,6 +211,8 @@ class Shard {
 
   /** The worker's registry as JSON (the last one it sent, if it does not answer in time). */
   metrics(): Promise<MetricsJson> {
+    // A replacement that never started has no thread to ask (and nothing counted).
+    if (this.dead) return Promise.resolve([]);
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -246,12 +248,16 @@ class Shard {
       datagrams += this.current.count;
       this.current = undefined;
     }
+    // A scrape waiting for its counters gets the last ones now (those are retired), not after the timeout.
+    for (const settle of this.metricsWaiting.values()) settle(this.lastMetrics);
+    this.metricsWaiting.clear();
     return { datagrams, sequences };
   }
 
   /** Ends the worker's sessions ('shutdown', their events replayed first), then the thread. Returns its last counters. */
   async stop(): Promise<MetricsJson> {
     this.stopping = true;
+    if (this.dead) return [];
     this.send();
     const last = await new Promise<MetricsJson>((resolve) => {
       const timer = setTimeout(() => resolve(this.lastMetrics), STOP_TIMEOUT_MS);

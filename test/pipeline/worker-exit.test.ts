@@ -10,11 +10,13 @@
 //   an error is logged with the same numbers;
 // - the same exporters' datagrams afterwards are decoded by the new worker: their templates reach the
 //   collector again before their records, and every record of a NetFlow v9 capture sent again arrives.
+// And a replacement that cannot start (its mapping tables gone) is not tried again: the shard's datagrams
+// are dropped and counted (worker_exited), the other worker decodes on, and /metrics does not wait for it.
 // The worker threads run the built dist/pipeline/worker.js: run `npm run build` first.
 
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import dgram from 'node:dgram';
-import { existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gateway } from '../../src/cli/gateway.js';
@@ -24,7 +26,7 @@ import { metricsText } from '../../src/observe/metrics.js';
 import { ShardedInput, workerUrl } from '../../src/pipeline/sharded-input.js';
 import { shardOf } from '../../src/pipeline/shard.js';
 import { udpPayloads } from '../../src/util/pcap.js';
-import { corpusDir, freeUdpPort, tempDir } from '../helpers/tools.js';
+import { corpusDir, freeUdpPort, repoRoot, tempDir } from '../helpers/tools.js';
 import { TimedCollector, origins, type WalkedMessage } from '../helpers/timed-collector.js';
 import { parseSession } from '../export/strict-collector.js';
 import { until } from '../helpers/wait-for.js';
@@ -206,4 +208,59 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       await collector.stop();
     }
   }, 90_000);
+
+  it('a replacement that cannot start (mapping tables gone) is not retried: its shard\'s datagrams are dropped and counted, the other shard goes on', async () => {
+    const name = `exit-nostart${process.pid}`;
+    const mappings = join(tmp.dir, 'mappings');
+    cpSync(join(repoRoot, 'mappings'), mappings, { recursive: true });
+    const port = await freeUdpPort();
+    const out = join(tmp.dir, 'nostart-out');
+    const path = join(tmp.dir, 'nostart.yaml');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        workers: 2,
+        logLevel: 'warn',
+        metrics: false,
+        mapping: { dir: mappings },
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto' }],
+        outputs: [{ name: `${name}-file`, url: `file://${out}/flows.ipfix` }],
+      }),
+    );
+    const gw = new Gateway(loadConfig(path), path);
+    await gw.start();
+    const errors = vi.spyOn(log, 'error');
+    try {
+      const threads = () => (gw.input(name) as ShardedInput).threads();
+      const candidates = Array.from({ length: 60 }, (_, i) => `127.0.4.${i + 1}`);
+      const [victim, survivor] = [candidates.find((a) => shardOf(a, 2) === 0)!, candidates.find((a) => shardOf(a, 2) === 1)!];
+      const [sv, ss] = [await sender(victim), await sender(survivor)];
+      const received = (protocol: string) => scraped('ipfix_mediator_packets_received_total', `input="${name}",protocol="${protocol}"`);
+      // Both decode while the tables are there.
+      await sendAll(sv, [v5Next(1)], port);
+      await sendAll(ss, [v5Next(1)], port);
+      await until('both decoded', async () => (await received('netflow5')) === 2);
+
+      // The tables go (as an edit in place gone wrong would take them); worker 0 ends; its replacement
+      // cannot load them.
+      rmSync(mappings, { recursive: true });
+      const dying = threads()[0]!;
+      await dying.terminate();
+      await until('the replacement failed', () => errors.mock.calls.some((c) => String(c[1]).startsWith('replacement worker thread could not start')), 15_000);
+      expect(errors.mock.calls.find((c) => String(c[1]).startsWith('replacement worker thread could not start'))?.[0]).toMatchObject({ input: name, shard: 0 });
+      const exits = await scraped('ipfix_mediator_worker_thread_exits_total', `input="${name}"`);
+      expect(exits).toBe(2); // the worker, then its replacement; no third attempt
+
+      // The victim's datagrams are dropped and counted; the survivor's worker still decodes.
+      await sendAll(sv, [v5Next(2), v5Next(3), v5Next(4)], port);
+      await sendAll(ss, [v5Next(2), v5Next(3)], port);
+      await until('survivor decoded', async () => (await received('netflow5')) === 4);
+      await until('victim dropped', async () => (await scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`)) === 3);
+      expect(await scraped('ipfix_mediator_worker_thread_exits_total', `input="${name}"`)).toBe(2);
+      expect(threads()[0]).not.toBe(dying);
+    } finally {
+      errors.mockRestore();
+      await gw.stop();
+    }
+  }, 60_000);
 });
