@@ -529,7 +529,7 @@ export class ShardedInput implements InputProcess {
       return;
     }
     log.error(
-      { input, shard: shard.index, code, datagramsLost: lost.datagrams },
+      { input, shard: shard.index, code, datagramsLost: lost.datagrams, eventBatchesWaiting: shard.waiting },
       'worker thread exited: the datagrams it had not decoded are lost (worker_exited), its exporter sessions end and a new worker takes its shard',
     );
     this.shards[i] = new Shard(this, shard.index, { ...this.setup, shard: shard.index }, true);
