@@ -37,6 +37,8 @@ const nf9a = payloads('nf9/pmacct__102-NFv9-CISCO-sampling.pcap');
 const nf9b = payloads('nf9/pmacct__101-NFv9-CISCO.pcap');
 /** Engine type 0, engine id 3. */
 const v5 = payloads('nf5/akvorado__nfv5.pcap');
+/** IPFIX, ODID 33312: templates 256 and 347, options templates 257, 334 and 338. */
+const ipfix = payloads('ipfix/pmacct__112-IPFIX-CISCO-options.pcap');
 
 async function sender(address: string): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
@@ -54,11 +56,25 @@ describe.skipIf(!built)('/health with and without worker threads', () => {
     // Six exporters, three on each of the two worker threads; each sends one capture.
     const candidates = Array.from({ length: 60 }, (_, i) => `127.0.3.${i + 1}`);
     const addresses = [...candidates.filter((a) => shardOf(a, 2) === 0).slice(0, 3), ...candidates.filter((a) => shardOf(a, 2) === 1).slice(0, 3)].sort();
-    const plan = new Map(addresses.map((a, i) => [a, [nf9a, nf9b, v5][i % 3]!]));
+    const plan = new Map(addresses.map((a, i) => [a, [nf9a, nf9b, v5, ipfix][i % 4]!]));
     const senders = new Map<string, dgram.Socket>();
     for (const a of addresses) senders.set(a, await sender(a));
     const sent = [...plan.values()].reduce((n, p) => n + p.length, 0);
 
+    // What the captures say, exporter by exporter (sorted by address, then port, protocol, domain).
+    const port = (a: string) => senders.get(a)!.address().port;
+    const expected: SessionHealth[] = addresses.flatMap((a): SessionHealth[] => {
+      const p = plan.get(a);
+      if (p === nf9a)
+        return [
+          { protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 2081, templates: [260, 313] },
+          { protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 2193, templates: [260, 313] },
+        ];
+      if (p === nf9b) return [{ protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 0, templates: [313] }];
+      if (p === ipfix) return [{ protocol: 'ipfix', exporter: a, port: port(a), observationDomainId: 33312, templates: [256, 257, 334, 338, 347] }];
+      // v5 has no templates of its own: the decoder's one (netflow5/decode.ts NETFLOW5_TEMPLATE_ID)
+      return [{ protocol: 'netflow5', exporter: a, port: port(a), observationDomainId: 3, templates: [NETFLOW5_TEMPLATE_ID] }];
+    });
     async function healthOf(workers: number): Promise<SessionHealth[]> {
       const name = `health${workers}-${process.pid}`;
       const port = await freeUdpPort();
@@ -86,7 +102,7 @@ describe.skipIf(!built)('/health with and without worker threads', () => {
         await until('every datagram decoded', async () => (await received()) === sent, 15_000);
         const get = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/health`, { signal: AbortSignal.timeout(5000) })).json()) as Health;
         // The mirror follows the events the workers send back, a moment after their counters.
-        await until('every session in /health', async () => (await get()).inputs[0]!.sessions.length === 2 * 2 + 2 + 2, 10_000);
+        await until('every session in /health', async () => (await get()).inputs[0]!.sessions.length === expected.length, 10_000);
         const h = await get();
         expect(h.inputs.map((i) => i.name)).toEqual([name]);
         return h.inputs[0]!.sessions;
@@ -99,19 +115,6 @@ describe.skipIf(!built)('/health with and without worker threads', () => {
     const threads = await healthOf(2);
     expect(threads).toEqual(main);
 
-    // What the captures say, exporter by exporter (sorted by address, then port, protocol, domain).
-    const port = (a: string) => senders.get(a)!.address().port;
-    const expected: SessionHealth[] = addresses.flatMap((a): SessionHealth[] => {
-      const p = plan.get(a);
-      if (p === nf9a)
-        return [
-          { protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 2081, templates: [260, 313] },
-          { protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 2193, templates: [260, 313] },
-        ];
-      if (p === nf9b) return [{ protocol: 'netflow9', exporter: a, port: port(a), observationDomainId: 0, templates: [313] }];
-      // v5 has no templates of its own: the decoder's one (netflow5/decode.ts NETFLOW5_TEMPLATE_ID)
-      return [{ protocol: 'netflow5', exporter: a, port: port(a), observationDomainId: 3, templates: [NETFLOW5_TEMPLATE_ID] }];
-    });
     expect(main).toEqual(expected);
   }, 60_000);
 });
