@@ -89,6 +89,8 @@ class Shard {
   started = false;
   /** A replacement worker that could not start: its shard's datagrams are dropped (worker_exited). */
   dead = false;
+  /** The worker is gone and what it had not answered is counted lost (abandon). */
+  private abandoned = false;
   /** Settles when the worker took its config (ready) or could not (failed, exited). */
   readonly ready: Promise<void>;
 
@@ -189,6 +191,9 @@ class Shard {
   private received(m: FromWorker): void {
     switch (m.type) {
       case 'events':
+        // After abandon() (Node delivers a thread's last messages before its exit event, so this is a guard):
+        // these batches are counted lost and out of the replay order; their marks would never pass.
+        if (this.abandoned) break;
         // The datagrams are decoded: their buffers can be filled again. The batches stay counted in flight
         // until their events are replayed (ShardedInput.pass).
         for (const d of m.datagrams) if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
@@ -236,6 +241,7 @@ class Shard {
    * their count and the batches' sequence numbers (they leave the replay order).
    */
   abandon(): { datagrams: number; sequences: Set<number> } {
+    this.abandoned = true;
     const sequences = new Set<number>();
     let datagrams = 0;
     for (let i = 0; i < this.unanswered.length; i += 2) {
