@@ -46,10 +46,12 @@ ${extra}`,
 /**
  * Starts the gateway on `configPath` (stderr passed through, `nodeArgs` before the script, e.g. a
  * --import preload). Killed when this process exits. `metric(name)` sums a metric over its labels and
- * waits (up to 5 s) for the endpoint to answer.
+ * waits (up to 5 s) for the endpoint to answer. BENCH_GATEWAY_NODE_ARGS adds Node options to every gateway
+ * a benchmark starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": NODE_OPTIONS refuses --cpu-prof).
  */
 export function startGateway(configPath, metricsPort, { nodeArgs = [], env = process.env } = {}) {
-  const proc = spawn(process.execPath, [...nodeArgs, join(root, 'bin/ipfix-mediator'), 'run', '--config', configPath], {
+  const extraArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extraArgs, ...nodeArgs, join(root, 'bin/ipfix-mediator'), 'run', '--config', configPath], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env,
   });
