@@ -117,13 +117,20 @@ async function listenDgram(input: string, at: HostPort, onDatagram: DatagramHand
 
 // ---- the recvmmsg addon ----
 
-/** native/udp-receiver's functions (src/udp_receiver.c). */
-interface UdpReceiverAddon {
-  open(family: 4 | 6, address: string, port: number, reusePort: boolean, batch: Uint8Array, onBatch: (count: number) => void): object;
+/** native/udp-receiver's functions (src/udp_receiver.c). Descriptors are process-wide numbers. */
+export interface UdpReceiverAddon {
+  socket(family: 4 | 6, address: string, port: number, reusePort: boolean): number;
+  closeSocket(fd: number): void;
+  /** The SO_REUSEPORT group of `fd` picks its socket by hash(exporter) % shards, in bind order. */
+  shardBy(fd: number, shards: number): void;
+  /** Polls `fd` from the calling thread's loop, packing datagrams into `batch` (datagram-batch.ts layout). */
+  open(fd: number, batch: Uint8Array, onBatch: (count: number) => void): object;
   close(receiver: object): void;
-  receiveBuffer(receiver: object, size: number): number;
-  port(receiver: object): number;
-  /** datagrams, truncated, recvmmsg calls, kernel drops (sk_drops: a u32 that wraps, -1 unknown), last errno */
+  receiveBuffer(fd: number, size: number): number;
+  port(fd: number): number;
+  /** The socket's sk_drops: a u32 that wraps; -1 unknown. */
+  drops(fd: number): number;
+  /** datagrams, truncated, recvmmsg calls, last errno */
   counters(receiver: object, into: Float64Array): void;
 }
 
@@ -135,7 +142,7 @@ const BATCH_BYTES = 256 * 1024;
 
 let loaded: UdpReceiverAddon | { unavailable: string } | undefined;
 
-function loadUdpReceiver(): UdpReceiverAddon | { unavailable: string } {
+export function loadUdpReceiver(): UdpReceiverAddon | { unavailable: string } {
   if (loaded) return loaded;
   if (process.platform !== 'linux') return (loaded = { unavailable: 'the recvmmsg receiver is Linux only' });
   try {
@@ -154,42 +161,81 @@ function reportFallbackOnce(logger: Logger, input: string, why: string): void {
   logger.warn({ input }, `UDP inputs receive through node:dgram, one datagram per call (slower): ${why}`);
 }
 
-async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler, reusePort: boolean): Promise<UdpListener> {
-  const address = isIP(at.host) ? at.host : (await lookup(at.host, { family: at.family })).address;
+/** Numeric address to bind (the addon takes no names). */
+export async function bindAddress(at: HostPort): Promise<string> {
+  return isIP(at.host) ? at.host : (await lookup(at.host, { family: at.family })).address;
+}
+
+/**
+ * Polls `fd` from this thread: every datagram reaches `onDatagram` as a view of the batch (valid during the
+ * call). Truncated datagrams (none fit a 65,536-octet slot) are counted as `truncated` drops of `input` at
+ * every scrape. Returns what stops it (the descriptor stays open).
+ */
+export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler): () => void {
   const batch = Buffer.alloc(BATCH_BYTES);
   const reader = new DatagramReader();
   const buffer = batch.buffer;
-  const receiver = addon.open(at.family, address, at.port, reusePort, batch, () => void reader.read(buffer, onDatagram));
-  // Kernel drops and truncated datagrams reach the metrics on every scrape, as deltas of the addon's totals.
-  const counters = new Float64Array(5);
-  const labels = { full: { input, reason: DropReason.receiveBufferFull }, truncated: { input, reason: DropReason.truncated } };
-  let overflowSeen = 0;
+  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram));
+  const counters = new Float64Array(4);
+  const label = { input, reason: DropReason.truncated };
   let truncatedSeen = 0;
   let closed = false;
   const flush = (): void => {
     if (closed) return;
     addon.counters(receiver, counters);
-    const drops = counters[3]!;
-    if (drops >= 0) {
-      const overflow = (drops - overflowSeen + 2 ** 32) % 2 ** 32;
-      if (overflow > 0) packetsDropped.inc(labels.full, overflow);
-      overflowSeen = drops;
-    }
-    if (counters[1]! > truncatedSeen) packetsDropped.inc(labels.truncated, counters[1]! - truncatedSeen);
+    if (counters[1]! > truncatedSeen) packetsDropped.inc(label, counters[1]! - truncatedSeen);
     truncatedSeen = counters[1]!;
   };
   const unhook = onScrape(flush);
+  return () => {
+    if (closed) return;
+    flush();
+    closed = true;
+    unhook();
+    addon.close(receiver);
+  };
+}
+
+/**
+ * Counts the kernel's drops at `fd` (sk_drops) as `receive_buffer_full` drops of `input` at every scrape.
+ * Returns what stops counting (after a last count).
+ */
+export function countKernelDrops(addon: UdpReceiverAddon, fd: number, input: string): () => void {
+  const label = { input, reason: DropReason.receiveBufferFull };
+  let seen = Math.max(0, addon.drops(fd));
+  let stopped = false;
+  const flush = (): void => {
+    if (stopped) return;
+    const drops = addon.drops(fd);
+    if (drops < 0) return;
+    const n = (drops - seen + 2 ** 32) % 2 ** 32;
+    if (n > 0) packetsDropped.inc(label, n);
+    seen = drops;
+  };
+  const unhook = onScrape(flush);
+  return () => {
+    flush();
+    stopped = true;
+    unhook();
+  };
+}
+
+async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler, reusePort: boolean): Promise<UdpListener> {
+  const fd = addon.socket(at.family, await bindAddress(at), at.port, reusePort);
+  const stopCounting = countKernelDrops(addon, fd, input);
+  const stopReceiving = receiveFrom(addon, fd, input, onDatagram);
+  let closed = false;
   return {
     receive: 'recvmmsg',
-    port: addon.port(receiver),
-    setRecvBufferSize: (size) => void addon.receiveBuffer(receiver, size),
-    getRecvBufferSize: () => addon.receiveBuffer(receiver, 0),
+    port: addon.port(fd),
+    setRecvBufferSize: (size) => void addon.receiveBuffer(fd, size),
+    getRecvBufferSize: () => addon.receiveBuffer(fd, 0),
     close: async () => {
       if (closed) return;
-      flush();
       closed = true;
-      unhook();
-      addon.close(receiver);
+      stopReceiving();
+      stopCounting();
+      addon.closeSocket(fd);
     },
   };
 }

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp } from '../../src/collect/listener.js';
+import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp, loadUdpReceiver, receiveFrom } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import type { UdpReceive } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
@@ -183,5 +183,64 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, ke
     } finally {
       await rx.close();
     }
+  });
+});
+
+describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, SO_REUSEPORT sharded by exporter', () => {
+  it('three sockets of one port: each sFlow agent, whatever its source, and each other source lands on one socket, and all three get some', async () => {
+    const addon = loadUdpReceiver();
+    if ('unavailable' in addon) throw new Error(addon.unavailable);
+    const fds = [addon.socket(4, '127.0.0.1', 0, true)];
+    const port = addon.port(fds[0]!);
+    fds.push(addon.socket(4, '127.0.0.1', port, true), addon.socket(4, '127.0.0.1', port, true));
+    addon.shardBy(fds[0]!, 3);
+    // exporter key -> the sockets it reached
+    const seen = new Map<string, Set<number>>();
+    let received = 0;
+    const stops = fds.map((fd, i) =>
+      receiveFrom(addon, fd, 'shard-test', (d, address) => {
+        received++;
+        // An sFlow v5 header (version 5, agent address type 1) is keyed by its agent, anything else by its source.
+        const key = d.length >= 28 && d.readUInt32BE(0) === 5 ? `agent ${d[8]}.${d[9]}.${d[10]}.${d[11]}` : `source ${address}`;
+        const set = seen.get(key) ?? new Set<number>();
+        set.add(i);
+        seen.set(key, set);
+      }),
+    );
+    // 24 sending sockets: 12 loopback addresses, two source ports each; sFlow agents 10.0.0.0-6 each sent
+    // from several of them.
+    const senders: dgram.Socket[] = [];
+    for (let x = 1; x <= 12; x++) {
+      for (let p = 0; p < 2; p++) {
+        const s = dgram.createSocket('udp4');
+        await new Promise<void>((r) => s.bind(0, `127.0.0.${x}`, () => r()));
+        senders.push(s);
+      }
+    }
+    let sent = 0;
+    try {
+      for (let round = 0; round < 5; round++) {
+        for (const [j, s] of senders.entries()) {
+          s.send(Buffer.from([1, 2, 3, 4]), port, '127.0.0.1');
+          const sflow = Buffer.alloc(28);
+          sflow.writeUInt32BE(5, 0);
+          sflow.writeUInt32BE(1, 4);
+          sflow.writeUInt32BE(0x0a000000 + (j % 7), 8);
+          s.send(sflow, port, '127.0.0.1');
+          sent += 2;
+        }
+        await tick();
+      }
+      for (let i = 0; i < 100 && received < sent; i++) await tick();
+    } finally {
+      for (const s of senders) s.close();
+      for (const stop of stops) stop();
+      for (const fd of fds) addon.closeSocket(fd);
+    }
+    expect(received).toBe(sent);
+    expect(seen.size).toBe(12 + 7);
+    for (const [key, sockets] of seen) expect({ key, sockets: sockets.size }).toEqual({ key, sockets: 1 });
+    const used = new Set([...seen.values()].map((v) => [...v][0]));
+    expect(used.size).toBe(3);
   });
 });

@@ -8,8 +8,12 @@
 // Batch layout (the one src/pipeline/datagram-batch.ts reads): header count u32 LE, used u32 LE, then per
 // datagram: port u16 LE | address length u8 | address text | length u32 LE | datagram octets.
 //
-// The socket is polled by the libuv loop of the thread that opened it (main thread or worker), so the
-// callback runs on that thread like any I/O callback. SO_MEMINFO reads the socket's drop counter (sk_drops:
+// Sockets and receivers are apart: socket() makes and binds a descriptor (SO_REUSEPORT optional, then
+// shardBy() attaches a classic BPF program that picks the group's socket by exporter), and open() polls a
+// descriptor from the libuv loop of the calling thread (main thread or worker), so the callback runs on
+// that thread like any I/O callback. Descriptors are process-wide: the main thread can make them and
+// hand each to a worker thread, and a worker that dies leaves its socket, and its place in the group, to
+// the next one. SO_MEMINFO reads the socket's drop counter (sk_drops:
 // datagrams the kernel dropped, almost always because the receive buffer was full) so the gateway can
 // count them: a loss nothing in user space would otherwise see.
 
@@ -22,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -194,7 +199,8 @@ static void on_closed(uv_handle_t *handle) {
   free_receiver(r);
 }
 
-/* Stops polling, closes the socket and lets go of the JavaScript values; memory goes when libuv is done. */
+/* Stops polling and lets go of the JavaScript values; memory goes when libuv is done. The descriptor
+   stays open: it belongs to whoever called socket(). */
 static void close_receiver(receiver_t *r) {
   if (r->closed) return;
   r->closed = 1;
@@ -204,7 +210,6 @@ static void close_receiver(receiver_t *r) {
   if (r->async) napi_async_destroy(env, r->async);
   r->on_batch = r->batch_ref = NULL;
   r->async = NULL;
-  if (r->fd >= 0) close(r->fd);
   r->fd = -1;
   if (r->polling) {
     uv_poll_stop(&r->poll);
@@ -228,19 +233,26 @@ static receiver_t *unwrap(napi_env env, napi_value v) {
   return r;
 }
 
-static void finalize(napi_env env, void *data, void *hint) {
-  /* The receiver outlives its handle object only while it is open; an unclosed one is closed by the
-     environment's cleanup hook, which still owns it. */
+static int fd_arg(napi_env env, napi_value v) {
+  int32_t fd = -1;
+  if (napi_get_value_int32(env, v, &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "not a socket descriptor");
+    return -1;
+  }
+  return fd;
 }
 
-// open(family: 4 | 6, address: string, port: number, reusePort: boolean, batch: Uint8Array,
-//      onBatch: (count) => void) -> receiver
-static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+static void finalize(napi_env env, void *data, void *hint) {
+  /* Nothing: an unclosed receiver is closed by the environment's cleanup hook, which still owns it. */
+}
+
+// socket(family: 4 | 6, address: string, port: number, reusePort: boolean) -> descriptor
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "open(family, address, port, reusePort, batch, onBatch)");
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "socket(family, address, port, reusePort)");
     return NULL;
   }
   int32_t family, port;
@@ -254,19 +266,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   napi_get_value_int32(env, argv[2], &port);
   napi_get_value_bool(env, argv[3], &reuse_port);
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  napi_value arraybuffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, argv[4], &type, &length, &data, &arraybuffer, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "batch must be a Uint8Array");
-    return NULL;
-  }
-  if (length < HEADER + 2 + 1 + INET6_ADDRSTRLEN + 4 + SLOT) {
-    napi_throw_range_error(env, NULL, "batch must hold at least one datagram of 65,536 octets");
-    return NULL;
-  }
 
   struct sockaddr_storage at;
   socklen_t at_len;
@@ -300,13 +299,120 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "bind", e);
   }
+  napi_value v;
+  napi_create_int32(env, fd, &v);
+  return v;
+}
 
+// closeSocket(descriptor)
+static napi_value js_close_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = fd_arg(env, argv[0]);
+  if (fd >= 0) close(fd);
+  return NULL;
+}
+
+// shardBy(descriptor, shards): the SO_REUSEPORT group of `descriptor` hands each datagram to its socket
+// number hash(exporter) % shards, in the order the group's sockets were bound. The exporter is an sFlow v5
+// datagram's agent address (so an agent's datagrams meet whatever its source), otherwise the source
+// address (IPv4, or the IPv6 source folded to 32 bits). Classic BPF, run by the kernel on the UDP payload
+// (SKF_NET_OFF reaches the IP header).
+static napi_value js_shard_by(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = fd_arg(env, argv[0]);
+  if (fd < 0) return NULL;
+  uint32_t shards;
+  if (napi_get_value_uint32(env, argv[1], &shards) != napi_ok || shards == 0) {
+    napi_throw_range_error(env, NULL, "shards must be a positive number");
+    return NULL;
+  }
+  /* A = the exporter's 32-bit key, then mixed (x ^= x >> 16; x *= 0x45d9f3b; x ^= x >> 16) and taken
+     modulo `shards`. Jump offsets count from the next instruction. */
+  const uint32_t NET = (uint32_t)SKF_NET_OFF;
+  struct sock_filter code[] = {
+    /* 0  */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+    /* 1  */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 28, 0, 18),  /* shorter than an sFlow header: by source (20) */
+    /* 2  */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),           /* sFlow version 5? */
+    /* 3  */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, 16),
+    /* 4  */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),           /* agent address type */
+    /* 5  */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 2),
+    /* 6  */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),           /* IPv4 agent */
+    /* 7  */ BPF_JUMP(BPF_JMP | BPF_JA, 27, 0, 0),            /* -> mix (35) */
+    /* 8  */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 11),   /* not IPv6 either: by source (20) */
+    /* 9  */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),           /* IPv6 agent: its four words xored */
+    /* 10 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),
+    /* 12 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 13 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 16),
+    /* 15 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 16 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 20),
+    /* 18 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 19 */ BPF_JUMP(BPF_JMP | BPF_JA, 15, 0, 0),            /* -> mix (35) */
+    /* 20 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NET),         /* by source: the IP version */
+    /* 21 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+    /* 22 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 2),
+    /* 23 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET + 12),    /* IPv4 source */
+    /* 24 */ BPF_JUMP(BPF_JMP | BPF_JA, 10, 0, 0),            /* -> mix (35) */
+    /* 25 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET + 8),     /* IPv6 source: its four words xored */
+    /* 26 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 27 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET + 12),
+    /* 28 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 29 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 30 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET + 16),
+    /* 31 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 32 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 33 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NET + 20),
+    /* 34 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 35 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),                 /* mix */
+    /* 36 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+    /* 37 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 38 */ BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x45d9f3b),
+    /* 39 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+    /* 40 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+    /* 41 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+    /* 42 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, shards),
+    /* 43 */ BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) < 0) return throw_errno(env, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", errno);
+  return NULL;
+}
+
+// open(descriptor, batch: Uint8Array, onBatch: (count) => void) -> receiver, polled by this thread's loop
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "open(descriptor, batch, onBatch)");
+    return NULL;
+  }
+  int fd = fd_arg(env, argv[0]);
+  if (fd < 0) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value arraybuffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &arraybuffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "batch must be a Uint8Array");
+    return NULL;
+  }
+  if (length < HEADER + 2 + 1 + INET6_ADDRSTRLEN + 4 + SLOT) {
+    napi_throw_range_error(env, NULL, "batch must hold at least one datagram of 65,536 octets");
+    return NULL;
+  }
   receiver_t *r = calloc(1, sizeof *r);
   uint8_t *slots = malloc((size_t)VLEN * SLOT);
   if (!r || !slots) {
     free(r);
     free(slots);
-    close(fd);
     return throw_errno(env, "malloc", ENOMEM);
   }
   r->env = env;
@@ -323,15 +429,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     r->msgs[i].msg_hdr.msg_iovlen = 1;
     r->msgs[i].msg_hdr.msg_name = &r->from[i];
   }
-  napi_create_reference(env, argv[4], 1, &r->batch_ref);
-  napi_create_reference(env, argv[5], 1, &r->on_batch);
+  napi_create_reference(env, argv[1], 1, &r->batch_ref);
+  napi_create_reference(env, argv[2], 1, &r->on_batch);
   napi_value resource_name;
   napi_create_string_utf8(env, "ipfix-mediator:udp-receiver", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &r->async);
 
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &r->poll, fd);
+  if (uv_poll_init(loop, &r->poll, fd) != 0) {
+    close_receiver(r);
+    free_receiver(r);
+    return throw_errno(env, "uv_poll_init", EBADF);
+  }
   r->poll.data = r;
   uv_poll_start(&r->poll, UV_READABLE, on_readable);
   r->polling = 1;
@@ -342,6 +452,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+// close(receiver): stops polling (the descriptor stays open)
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -355,44 +466,59 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// receiveBuffer(receiver, size) -> what SO_RCVBUF reads back (Linux: twice what it granted, socket(7))
+// receiveBuffer(descriptor, size) -> what SO_RCVBUF reads back (Linux: twice what it granted, socket(7));
+// size 0 only reads
 static napi_value js_receive_buffer(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  receiver_t *r = unwrap(env, argv[0]);
-  if (!r) return NULL;
-  if (r->closed) return throw_errno(env, "setsockopt(SO_RCVBUF)", EBADF);
+  int fd = fd_arg(env, argv[0]);
+  if (fd < 0) return NULL;
   int32_t size;
   napi_get_value_int32(env, argv[1], &size);
-  if (size > 0) setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (size > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   int got = 0;
   socklen_t len = sizeof got;
-  if (getsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
   napi_value v;
   napi_create_int32(env, got, &v);
   return v;
 }
 
-// port(receiver) -> the bound port
+// port(descriptor) -> the bound port
 static napi_value js_port(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  receiver_t *r = unwrap(env, argv[0]);
-  if (!r) return NULL;
+  int fd = fd_arg(env, argv[0]);
+  if (fd < 0) return NULL;
   struct sockaddr_storage at;
   socklen_t len = sizeof at;
-  int port = 0;
-  if (!r->closed && getsockname(r->fd, (struct sockaddr *)&at, &len) == 0)
-    port = ntohs(at.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&at)->sin6_port : ((struct sockaddr_in *)&at)->sin_port);
+  if (getsockname(fd, (struct sockaddr *)&at, &len) < 0) return throw_errno(env, "getsockname", errno);
+  int port = ntohs(at.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&at)->sin6_port : ((struct sockaddr_in *)&at)->sin_port);
   napi_value v;
   napi_create_int32(env, port, &v);
   return v;
 }
 
-// counters(receiver, into: Float64Array(5)): datagrams, truncated, receive calls, kernel drops (sk_drops,
-// a u32 that wraps; -1 when SO_MEMINFO is not there), last errno
+// drops(descriptor) -> the socket's sk_drops (datagrams the kernel dropped, a u32 that wraps), or -1 when
+// SO_MEMINFO is not there
+static napi_value js_drops(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd = fd_arg(env, argv[0]);
+  if (fd < 0) return NULL;
+  uint32_t meminfo[SK_MEMINFO_VARS];
+  socklen_t len = sizeof meminfo;
+  double drops = -1;
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(uint32_t)) drops = meminfo[SK_MEMINFO_DROPS];
+  napi_value v;
+  napi_create_double(env, drops, &v);
+  return v;
+}
+
+// counters(receiver, into: Float64Array(4)): datagrams, truncated, recvmmsg calls, last errno
 static napi_value js_counters(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -404,29 +530,28 @@ static napi_value js_counters(napi_env env, napi_callback_info info) {
   void *data;
   napi_value ab;
   size_t offset;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array || length < 5) {
-    napi_throw_type_error(env, NULL, "counters needs a Float64Array of 5");
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array || length < 4) {
+    napi_throw_type_error(env, NULL, "counters needs a Float64Array of 4");
     return NULL;
   }
   double *out = (double *)data;
   out[0] = r->datagrams;
   out[1] = r->truncated;
   out[2] = r->receive_calls;
-  uint32_t meminfo[SK_MEMINFO_VARS];
-  socklen_t len = sizeof meminfo;
-  out[3] = -1;
-  if (!r->closed && getsockopt(r->fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-    out[3] = meminfo[SK_MEMINFO_DROPS];
-  out[4] = r->last_errno;
+  out[3] = r->last_errno;
   return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+    {"socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL},
+    {"closeSocket", NULL, js_close_socket, NULL, NULL, NULL, napi_default, NULL},
+    {"shardBy", NULL, js_shard_by, NULL, NULL, NULL, napi_default, NULL},
     {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
+    {"drops", NULL, js_drops, NULL, NULL, NULL, napi_default, NULL},
     {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
