@@ -102,7 +102,7 @@ class Shard {
     readonly replacement = false,
   ) {
     this.reader = new EventReader(setup.input.name);
-    this.worker = new Worker(workerUrl(), { workerData: setup, name: `${setup.input.name}/${index}` });
+    this.worker = new Worker(owner.workerScript, { workerData: setup, name: `${setup.input.name}/${index}` });
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
@@ -311,6 +311,8 @@ export class ShardedInput implements InputProcess {
     logLevel: string = log.level,
     /** Datagram batches each worker may hold at once (tests make it small). */
     readonly batchesInFlight: number = MAX_BATCHES_IN_FLIGHT,
+    /** The worker's script (tests wrap worker.js to hold a worker's answers back). */
+    readonly workerScript: URL = workerUrl(),
   ) {
     // The workers compile their own decoders; compiling them here too makes a mapping table that does not
     // load fail now, in the caller (a reload is rejected before anything changes), not later in a thread.
@@ -372,9 +374,9 @@ export class ShardedInput implements InputProcess {
     return out.sort(bySession);
   }
 
-  /** The worker threads by shard (tests end one with terminate() to see what exited does). */
-  threads(): readonly Worker[] {
-    return this.shards.map((s) => s.worker);
+  /** The worker threads by shard, undefined for one still starting (tests end one with terminate() to see what exited does). */
+  threads(): readonly (Worker | undefined)[] {
+    return this.shards.map((s) => (s.started ? s.worker : undefined));
   }
 
   reloadCertificates(): boolean {
