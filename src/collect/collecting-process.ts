@@ -244,7 +244,11 @@ export class CollectingProcess {
     this.droppedRateLimited = 0;
   }
 
-  private receive(datagram: Buffer, address: string, port: number): void {
+  /**
+   * A datagram from the input's UDP socket (or, in a worker thread, from its own socket of the input's
+   * group): counted, checked against the allow list, decoded.
+   */
+  receive(datagram: Buffer, address: string, port: number): void {
     this.octetsIn += datagram.length;
     if (this.allow && !this.allow.admits(address)) {
       // RFC 6183 §9: only configured exporters; counted in a plain number (flushCounts), logged rate-limited.

@@ -121,11 +121,17 @@ async function listenDgram(input: string, at: HostPort, onDatagram: DatagramHand
 export interface UdpReceiverAddon {
   socket(family: 4 | 6, address: string, port: number, reusePort: boolean): number;
   closeSocket(fd: number): void;
-  /** The SO_REUSEPORT group of `fd` picks its socket by hash(exporter) % shards, in bind order. */
-  shardBy(fd: number, shards: number): void;
+  /**
+   * The SO_REUSEPORT group of `fd` picks its socket by hash(exporter) % shards, in bind order: the exporter
+   * is the sFlow agent address (byAgent) or else the source address.
+   */
+  shardBy(fd: number, shards: number, byAgent: boolean): void;
   /** Polls `fd` from the calling thread's loop, packing datagrams into `batch` (datagram-batch.ts layout). */
-  open(fd: number, batch: Uint8Array, onBatch: (count: number) => void): object;
+  /** `taken[0]` (shared memory) counts the datagrams taken from the socket, before JavaScript sees them. */
+  open(fd: number, batch: Uint8Array, onBatch: (count: number) => void, taken?: Float64Array): object;
   close(receiver: object): void;
+  /** Stops (true) or resumes polling. */
+  pause(receiver: object, paused: boolean): void;
   receiveBuffer(fd: number, size: number): number;
   port(fd: number): number;
   /** The socket's sk_drops: a u32 that wraps; -1 unknown. */
@@ -169,13 +175,14 @@ export async function bindAddress(at: HostPort): Promise<string> {
 /**
  * Polls `fd` from this thread: every datagram reaches `onDatagram` as a view of the batch (valid during the
  * call). Truncated datagrams (none fit a 65,536-octet slot) are counted as `truncated` drops of `input` at
- * every scrape. Returns what stops it (the descriptor stays open).
+ * every scrape. `stop` ends it (the descriptor stays open); `pause` holds reading for backpressure.
+ * `taken`: see UdpReceiverAddon.open.
  */
-export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler): () => void {
+export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler, taken?: Float64Array): { stop(): void; pause(paused: boolean): void } {
   const batch = Buffer.alloc(BATCH_BYTES);
   const reader = new DatagramReader();
   const buffer = batch.buffer;
-  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram));
+  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram), taken);
   const counters = new Float64Array(4);
   const label = { input, reason: DropReason.truncated };
   let truncatedSeen = 0;
@@ -187,12 +194,17 @@ export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, 
     truncatedSeen = counters[1]!;
   };
   const unhook = onScrape(flush);
-  return () => {
-    if (closed) return;
-    flush();
-    closed = true;
-    unhook();
-    addon.close(receiver);
+  return {
+    stop: () => {
+      if (closed) return;
+      flush();
+      closed = true;
+      unhook();
+      addon.close(receiver);
+    },
+    pause: (paused) => {
+      if (!closed) addon.pause(receiver, paused);
+    },
   };
 }
 
@@ -223,7 +235,7 @@ export function countKernelDrops(addon: UdpReceiverAddon, fd: number, input: str
 async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler, reusePort: boolean): Promise<UdpListener> {
   const fd = addon.socket(at.family, await bindAddress(at), at.port, reusePort);
   const stopCounting = countKernelDrops(addon, fd, input);
-  const stopReceiving = receiveFrom(addon, fd, input, onDatagram);
+  const receiving = receiveFrom(addon, fd, input, onDatagram);
   let closed = false;
   return {
     receive: 'recvmmsg',
@@ -233,7 +245,7 @@ async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPo
     close: async () => {
       if (closed) return;
       closed = true;
-      stopReceiving();
+      receiving.stop();
       stopCounting();
       addon.closeSocket(fd);
     },

@@ -15,6 +15,18 @@ export interface WorkerSetup {
   readonly logLevel: string;
   /** Index of this worker among the input's (for logs). */
   readonly shard: number;
+  /**
+   * A descriptor of the input's SO_REUSEPORT group (the recvmmsg addon, listener.ts) that this worker reads
+   * itself: the kernel hands it its exporters' datagrams and none pass through the main thread. Absent: the
+   * main thread receives and sends datagram batches.
+   */
+  readonly socket?: number;
+  /**
+   * With `socket`: a Float64Array(1) over this buffer counts the datagrams the worker has read from it; each
+   * events message says how many of them it has answered, so a worker that dies leaves an exact count of
+   * what it read and never answered (worker_exited).
+   */
+  readonly read?: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -24,6 +36,8 @@ export type ToWorker =
    * event batches the main thread has replayed since the last one, for reuse (one message per I/O turn).
    */
   | { readonly type: 'datagrams'; readonly buffer: ArrayBufferLike; readonly free: ArrayBufferLike[]; readonly sequence: number }
+  /** A worker reading its own socket: event batches the main thread has replayed (for reuse, and its backpressure). */
+  | { readonly type: 'replayed'; readonly free: ArrayBufferLike[] }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'logLevel'; readonly level: string }
   /** End every session ('shutdown'), send the last events and metrics, then wait to be terminated. */
@@ -38,7 +52,7 @@ export type FromWorker =
    * Event batches in order, and the datagram batches they came from, returned (none for a sweep's events).
    * The worker answers every datagram batch the main thread's I/O turn delivered in one message.
    */
-  | { readonly type: 'events'; readonly events: ArrayBufferLike[]; readonly datagrams: ArrayBufferLike[] }
+  | { readonly type: 'events'; readonly events: ArrayBufferLike[]; readonly datagrams: ArrayBufferLike[]; readonly answered?: number }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
   /** After 'stop': the last events were sent before this; the final counters. */
   | { readonly type: 'stopped'; readonly metrics: MetricsJson };

@@ -19,10 +19,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { InputConfig } from '../config/types.js';
-import { parseListenUrl } from '../config/load.js';
+import { parseListenUrl, type HostPort } from '../config/load.js';
 import type { DecoderOptions } from '../collect/decoder.js';
 import { DECODERS } from '../collect/protocols.js';
-import { listenUdp, type UdpListener } from '../collect/listener.js';
+import { applyReceiveBuffer, bindAddress, countKernelDrops, listenUdp, loadUdpReceiver, type UdpListener } from '../collect/listener.js';
 import { AllowList } from '../collect/allow-list.js';
 import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, sessionsEnded, workerThreadExits, type MetricsJson } from '../observe/metrics.js';
@@ -93,6 +93,11 @@ class Shard {
   private abandoned = false;
   /** Settles when the worker took its config (ready) or could not (failed, exited). */
   readonly ready: Promise<void>;
+  /** The worker reads its own socket (no datagram batches go to it). */
+  private readonly ownSocket: boolean;
+  /** Reading its own socket: the datagrams it has read (its counter) and answered (said in its last events). */
+  private readonly read?: Float64Array;
+  private answered = 0;
 
   constructor(
     private readonly owner: ShardedInput,
@@ -102,6 +107,8 @@ class Shard {
     readonly replacement = false,
   ) {
     this.reader = new EventReader(setup.input.name);
+    this.ownSocket = setup.socket !== undefined;
+    if (setup.read) this.read = new Float64Array(setup.read);
     this.worker = new Worker(owner.workerScript, { workerData: setup, name: `${setup.input.name}/${index}` });
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (m: FromWorker) => {
@@ -171,6 +178,13 @@ class Shard {
       p.offset = at;
       break;
     }
+    // A worker reading its own socket gets no datagram batches to carry these back: they go on their own
+    // (and let it read on when it held back for them).
+    if (this.ownSocket && this.replayed.length > 0) {
+      const free = this.replayed;
+      this.replayed = [];
+      this.post({ type: 'replayed', free });
+    }
     return moved;
   }
 
@@ -199,6 +213,7 @@ class Shard {
         for (const d of m.datagrams) if (d.byteLength === DATAGRAM_BATCH_BYTES) this.free.push(d);
         // The worker answers its batches in the order they were posted.
         this.unanswered.splice(0, 2 * m.datagrams.length);
+        if (m.answered !== undefined) this.answered = m.answered;
         for (const e of m.events) this.pending.push({ buffer: Buffer.from(e), offset: EVENTS_START });
         this.owner.replay();
         break;
@@ -254,6 +269,8 @@ class Shard {
       datagrams += this.current.count;
       this.current = undefined;
     }
+    // Reading its own socket: what it read and never answered (what it had not read yet, the next worker reads).
+    if (this.read) datagrams += Math.max(0, this.read[0]! - this.answered);
     // A scrape waiting for its counters gets the last ones now (those are retired), not after the timeout.
     for (const settle of this.metricsWaiting.values()) settle(this.lastMetrics);
     this.metricsWaiting.clear();
@@ -284,6 +301,10 @@ export class ShardedInput implements InputProcess {
   private readonly allow?: AllowList;
   private readonly warn = new RateLimitedLog();
   private socket?: UdpListener;
+  /** Worker-owned sockets (the recvmmsg addon): one descriptor per shard, bound in shard order; their port. */
+  private sockets: number[] = [];
+  private socketsPort = 0;
+  private stopCountingDrops: (() => void)[] = [];
   private flushQueued = false;
   private octetsIn = 0;
   private droppedNotAllowed = 0;
@@ -324,16 +345,69 @@ export class ShardedInput implements InputProcess {
   }
 
   get port(): number {
-    return this.socket ? this.socket.port : 0;
+    return this.socket ? this.socket.port : this.socketsPort;
+  }
+
+  /** What worker `i` starts with: with worker-owned sockets, its descriptor (a replacement gets the same one). */
+  private shardSetup(i: number): WorkerSetup {
+    return this.sockets.length > 0 ? { ...this.setup, shard: i, socket: this.sockets[i]!, read: new SharedArrayBuffer(8) } : { ...this.setup, shard: i };
+  }
+
+  /**
+   * With the recvmmsg addon, one socket per worker, all bound to the input's address and port with
+   * SO_REUSEPORT, in shard order, and a BPF program on the group that picks socket hash(exporter) % workers
+   * (the sFlow agent, else the source address; the source address alone with a rate limit): each worker
+   * reads its own exporters' datagrams and none passes through the main thread. False when the addon is
+   * not there (auto) or not wanted (receive: dgram).
+   */
+  private async openWorkerSockets(at: HostPort): Promise<boolean> {
+    if (this.config.receive === 'dgram') return false;
+    const addon = loadUdpReceiver();
+    if ('unavailable' in addon) {
+      if (this.config.receive === 'recvmmsg') throw new Error(`input ${this.config.name}: receive: recvmmsg, but ${addon.unavailable}`);
+      return false;
+    }
+    const address = await bindAddress(at);
+    try {
+      for (let i = 0; i < this.workers; i++) {
+        const fd = addon.socket(at.family, address, i === 0 ? at.port : this.socketsPort, true);
+        this.sockets.push(fd);
+        if (i === 0) this.socketsPort = addon.port(fd);
+        // Each socket has a buffer of its own; the cap is reported once.
+        const buffer = { setRecvBufferSize: (n: number) => void addon.receiveBuffer(fd, n), getRecvBufferSize: () => addon.receiveBuffer(fd, 0) };
+        if (i === 0) applyReceiveBuffer(this.config.name, buffer, this.config.receiveBuffer);
+        else buffer.setRecvBufferSize(this.config.receiveBuffer);
+        this.stopCountingDrops.push(countKernelDrops(addon, fd, this.config.name));
+      }
+      addon.shardBy(this.sockets[0]!, this.workers, !this.bySource);
+    } catch (err) {
+      this.closeWorkerSockets();
+      throw err;
+    }
+    return true;
+  }
+
+  private closeWorkerSockets(): void {
+    const addon = loadUdpReceiver();
+    for (const stop of this.stopCountingDrops.splice(0)) stop();
+    if (!('unavailable' in addon)) for (const fd of this.sockets) addon.closeSocket(fd);
+    this.sockets = [];
   }
 
   async start(): Promise<void> {
     const at = parseListenUrl(this.config.listen);
     if (!at || at.scheme !== 'udp') throw new Error(`input ${this.config.name}: worker threads serve udp:// inputs only, not ${this.config.listen}`);
-    for (let i = 0; i < this.workers; i++) this.shards.push(new Shard(this, i, { ...this.setup, shard: i }));
+    // Sockets first: a worker gets its descriptor when it starts; what arrives before it polls waits in the socket.
+    const ownSockets = await this.openWorkerSockets(at);
+    for (let i = 0; i < this.workers; i++) this.shards.push(new Shard(this, i, this.shardSetup(i)));
     this.unhookMetrics = addThreadMetrics(() => Promise.all(this.shards.map((s) => s.metrics())));
-    await Promise.all(this.shards.map((s) => s.ready));
-    this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
+    try {
+      await Promise.all(this.shards.map((s) => s.ready));
+    } catch (err) {
+      this.closeWorkerSockets();
+      throw err;
+    }
+    if (!ownSockets) this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port, workers: this.workers }, 'input listening');
   }
 
@@ -344,6 +418,7 @@ export class ShardedInput implements InputProcess {
     if (s) await s.close();
     const shards = [...this.shards];
     const finals = await Promise.all(shards.map((shard) => shard.stop()));
+    this.closeWorkerSockets();
     // What is left waits for a worker that did not answer in time: it replays now, and that worker's
     // sessions still end downstream.
     this.unordered = true;
@@ -372,6 +447,11 @@ export class ShardedInput implements InputProcess {
     for (const s of this.draining) out.push(...s.reader.health());
     for (const s of this.shards) out.push(...s.reader.health());
     return out.sort(bySession);
+  }
+
+  /** The live sessions of each worker, by shard (tests find where the kernel's program put an exporter). */
+  sessionsByShard(): SessionHealth[][] {
+    return this.shards.map((s) => s.reader.health().sort(bySession));
   }
 
   /** The worker threads by shard, undefined for one still starting (tests end one with terminate() to see what exited does). */
@@ -540,7 +620,7 @@ export class ShardedInput implements InputProcess {
       { input, shard: shard.index, code, datagramsLost: lost.datagrams, eventBatchesWaiting: shard.waiting },
       'worker thread exited: the datagrams it had not decoded are lost (worker_exited), its exporter sessions end and a new worker takes its shard',
     );
-    this.shards[i] = new Shard(this, shard.index, { ...this.setup, shard: shard.index }, true);
+    this.shards[i] = new Shard(this, shard.index, this.shardSetup(shard.index), true);
     this.draining.push(shard);
     this.replay();
   }

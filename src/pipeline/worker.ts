@@ -1,9 +1,11 @@
-// A worker thread: one Collecting Process without a socket for one UDP input's share of exporters
-// (shard.ts). Datagram batches come in from the main thread, every exporter session, template and decoder
+// A worker thread: one Collecting Process for one UDP input's share of exporters. Its datagrams either
+// come from its own socket of the input's SO_REUSEPORT group (the recvmmsg addon: the kernel shards by
+// exporter) or in batches from the main thread (shard.ts). Every exporter session, template and decoder
 // state lives here, and the in-band sink events go back as event batches (event-channel.ts), in order.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { CollectingProcess } from '../collect/collecting-process.js';
+import { loadUdpReceiver, receiveFrom } from '../collect/listener.js';
 import { loadRegistry } from '../model/registry.js';
 import { log } from '../observe/log.js';
 import { registry as metrics } from '../observe/metrics.js';
@@ -13,6 +15,12 @@ import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
 
 // As the Collecting Process's own timer (collecting-process.ts): session ends within a second of their timeout.
 const SWEEP_INTERVAL_MS = 250;
+/**
+ * Reading its own socket: event batches (1 MiB each) sent and not yet replayed by the main thread, at most.
+ * Beyond it the worker stops reading: the socket's buffer fills, and what overflows it the kernel drops
+ * and the main thread counts (receive_buffer_full). Memory stays bounded when the outputs are slower.
+ */
+const MAX_EVENT_BATCHES_OUT = 64;
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -48,7 +56,36 @@ function send(): void {
   if (done.length === 0 && events.length === 0) return;
   const datagrams = done;
   done = [];
-  post({ type: 'events', events, datagrams });
+  post(read ? { type: 'events', events, datagrams, answered: read[0]! } : { type: 'events', events, datagrams });
+  if (receiving) {
+    eventsOut += events.length;
+    if (!paused && eventsOut >= MAX_EVENT_BATCHES_OUT) {
+      paused = true;
+      receiving.pause(true);
+    }
+  }
+}
+
+// Its own socket: datagrams are decoded as the addon hands them over; their events go at the end of the I/O turn.
+let receiving: ReturnType<typeof receiveFrom> | undefined;
+// Datagrams taken from the socket (counted by the addon): all of them decoded whenever send() runs, as
+// send never runs inside the addon's callback.
+const read = setup.read ? new Float64Array(setup.read) : undefined;
+let eventsOut = 0;
+let paused = false;
+if (setup.socket !== undefined) {
+  const addon = loadUdpReceiver();
+  if ('unavailable' in addon) {
+    post({ type: 'failed', message: addon.unavailable });
+    throw new Error(addon.unavailable);
+  }
+  receiving = receiveFrom(addon, setup.socket, setup.input.name, (d, address, p) => {
+    cp.receive(d, address, p);
+    if (!sendQueued) {
+      sendQueued = true;
+      setImmediate(send);
+    }
+  }, read);
 }
 
 const reader = new DatagramReader();
@@ -76,6 +113,14 @@ port.on('message', (m: ToWorker) => {
         setImmediate(send);
       }
       break;
+    case 'replayed':
+      for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      eventsOut -= m.free.length;
+      if (paused && eventsOut < MAX_EVENT_BATCHES_OUT / 2) {
+        paused = false;
+        receiving?.pause(false);
+      }
+      break;
     case 'metrics':
       // What the counters say was decoded has reached the main thread before they do.
       if (sendQueued) send();
@@ -86,6 +131,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'stop':
       clearInterval(timer);
+      receiving?.stop();
       void cp
         .stop()
         .then(() => send())

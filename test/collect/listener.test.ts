@@ -193,7 +193,7 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, SO
     const fds = [addon.socket(4, '127.0.0.1', 0, true)];
     const port = addon.port(fds[0]!);
     fds.push(addon.socket(4, '127.0.0.1', port, true), addon.socket(4, '127.0.0.1', port, true));
-    addon.shardBy(fds[0]!, 3);
+    addon.shardBy(fds[0]!, 3, true);
     // exporter key -> the sockets it reached
     const seen = new Map<string, Set<number>>();
     let received = 0;
@@ -234,7 +234,7 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, SO
       for (let i = 0; i < 100 && received < sent; i++) await tick();
     } finally {
       for (const s of senders) s.close();
-      for (const stop of stops) stop();
+      for (const r of stops) r.stop();
       for (const fd of fds) addon.closeSocket(fd);
     }
     expect(received).toBe(sent);

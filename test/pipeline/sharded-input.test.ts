@@ -6,12 +6,13 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
-import type { InputConfig } from '../../src/config/types.js';
+import type { InputConfig, UdpReceive } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
 import { metricsText } from '../../src/observe/metrics.js';
@@ -24,10 +25,13 @@ import { sleep } from '../helpers/tools.js';
 const corpus = resolve(import.meta.dirname, '../../../shared/corpus');
 const options = { registry: loadRegistry(), mapping: DEFAULT_MAPPING };
 const built = existsSync(fileURLToPath(workerUrl()));
+// recvmmsg: each worker reads its own SO_REUSEPORT socket (needs the udp-receiver addon; CI builds it).
+const modes: UdpReceive[] = existsSync(resolve(import.meta.dirname, '../../native/udp-receiver/build/Release/udp_receiver.node')) || process.env.IPFIX_MEDIATOR_INTEROP === 'required' ? ['dgram', 'recvmmsg'] : ['dgram'];
 
 let inputSeq = 0;
-function input(): InputConfig {
-  return { name: `sharded${++inputSeq}`, listen: 'udp://127.0.0.1:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 8 << 20 };
+/** receive: dgram — the main thread receives and posts datagram batches; recvmmsg — each worker reads its own socket. */
+function input(receive: UdpReceive = 'dgram'): InputConfig {
+  return { name: `sharded${++inputSeq}`, listen: 'udp://127.0.0.1:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 8 << 20, receive };
 }
 
 type Ev = unknown[];
@@ -72,7 +76,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 20_000): Promi
 }
 
 describe.skipIf(!built)('ShardedInput (2 worker threads)', () => {
-  it('turns v9 and sFlow datagrams from 6 exporters into the events a main-thread Collecting Process makes, per exporter in order', async () => {
+  it.each(modes)('receive: %s — turns v9 and sFlow datagrams from 6 exporters into the events a main-thread Collecting Process makes, per exporter in order', async (receive) => {
     const nf9 = udpPayloads(resolve(corpus, 'nf9/pmacct__102-NFv9-CISCO-sampling.pcap'));
     // sFlow sessions are keyed by the agent address inside the datagram (v5 header: version, address type,
     // then the IPv4 agent address at offset 8): each of three sources sends one agent's datagrams.
@@ -82,7 +86,7 @@ describe.skipIf(!built)('ShardedInput (2 worker threads)', () => {
     for (const p of oxy) byAgent.set(agentOf(p.payload), [...(byAgent.get(agentOf(p.payload)) ?? []), p.payload]);
     const agents = [...byAgent.entries()].sort((a, b) => b[1].length - a[1].length).slice(0, 3);
     const got = recorder();
-    const c = input();
+    const c = input(receive);
     const si = new ShardedInput(c, got.sink, options, 2, 'warn');
     await si.start();
     const sources = ['127.0.0.41', '127.0.0.42', '127.0.0.43', '127.0.0.44', '127.0.0.45', '127.0.0.46'];
@@ -181,6 +185,31 @@ describe.skipIf(!built)('ShardedInput (2 worker threads)', () => {
     expect(await decoded()).toBe(4);
     expect(await scraped('ipfix_mediator_records_received_total', `input="${c.name}",protocol="netflow5"`)).toBe(4 * 29);
     expect(got.events.filter((e) => e[0] === 'records').reduce((n, e) => n + (e[5] as number), 0)).toBe(4 * 29);
+    await si.stop();
+  }, 30_000);
+
+  it.skipIf(!modes.includes('recvmmsg'))('receive: recvmmsg — a worker whose events wait for a blocked main thread stops reading: its socket overflows, and received + receive_buffer_full = sent', async () => {
+    const v5 = udpPayloads(resolve(corpus, 'nf5/akvorado__nfv5.pcap'))[0]!.payload;
+    let records = 0;
+    const sink: RecordSink = { sessionStarted() {}, templateDefined() {}, templateWithdrawn() {}, records: (_s, _t, _b, _st, _e, count) => void (records += count), sessionEnded() {} };
+    // A 64 KiB socket buffer: about 40 of these datagrams.
+    const c = { ...input('recvmmsg'), receiveBuffer: 64 * 1024 };
+    const si = new ShardedInput(c, sink, options, 1, 'silent');
+    await si.start();
+    const SENT = 3000;
+    // spawnSync blocks this thread (the replay) while another process sends: the worker reads and sends
+    // events until 64 event batches wait unreplayed, then reads no more until they come back.
+    // Paced (10 datagrams a millisecond at most) so that a worker that kept reading would keep up: the loss
+    // comes from the worker holding back, not from the sender outrunning it.
+    const sender = `const s=require('dgram').createSocket('udp4');const d=Buffer.from('${v5.toString('hex')}','hex');let n=0;const go=()=>{if(n===${SENT})return s.close();n++;s.send(d,${si.port},'127.0.0.1',()=>n%10?go():setTimeout(go,1))};go();`;
+    const r = spawnSync(process.execPath, ['-e', sender], { timeout: 20_000 });
+    expect(r.status).toBe(0);
+    const dropped = () => scraped('ipfix_mediator_packets_dropped_total', `input="${c.name}",reason="receive_buffer_full"`);
+    await until(async () => records / 29 + (await dropped()) >= SENT);
+    await sleep(200);
+    expect(await dropped()).toBeGreaterThan(0);
+    expect(records % 29).toBe(0);
+    expect(records / 29 + (await dropped())).toBe(SENT);
     await si.stop();
   }, 30_000);
 });

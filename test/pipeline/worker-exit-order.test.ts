@@ -62,7 +62,7 @@ describe.skipIf(!built)('a worker thread that dies with events waiting for their
       },
       sessionEnded: (s, reason) => events.push(`ended ${s.address} ${reason}`),
     };
-    const config: InputConfig = { name: `order${process.pid}`, listen: 'udp://127.0.0.1:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 8 << 20 };
+    const config: InputConfig = { name: `order${process.pid}`, listen: 'udp://127.0.0.1:0', protocol: 'auto', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 256, receiveBuffer: 8 << 20, receive: 'dgram' };
     const si = new ShardedInput(config, sink, options, 2, 'warn', MAX_BATCHES_IN_FLIGHT, heldWorker);
     await si.start();
     try {

@@ -1,4 +1,5 @@
-// A worker thread that dies, end to end: the gateway in this process (src/cli/gateway.ts) with `workers: 2`,
+// A worker thread that dies, end to end: the gateway in this process (src/cli/gateway.ts) with `workers: 2`
+// and the main thread's datagram batches (receive: dgram; the workers' own sockets: the last case),
 // a UDP input fed from six loopback exporters (three per worker thread) and a TCP output to a collector
 // recorded here. One worker thread is ended with Worker.terminate() — as abrupt as a crash: it answers
 // nothing more — while NetFlow v5 datagrams for it are on their way. What must follow (sharded-input.ts,
@@ -35,6 +36,7 @@ import { parseSession } from '../export/strict-collector.js';
 import { until } from '../helpers/wait-for.js';
 
 const built = existsSync(fileURLToPath(workerUrl()));
+const udpReceiverBuilt = existsSync(join(repoRoot, 'native/udp-receiver/build/Release/udp_receiver.node')) || process.env.IPFIX_MEDIATOR_INTEROP === 'required';
 const tmp = tempDir('worker-exit-');
 const sockets: dgram.Socket[] = [];
 afterAll(() => {
@@ -92,7 +94,8 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
         workers: 2,
         logLevel: 'warn',
         metrics: false,
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600 }],
+        // The main thread's datagram batches (receive: dgram): what was posted and not answered is what is lost.
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600, receive: 'dgram' }],
         outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
       }),
     );
@@ -228,7 +231,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
         workers: 2,
         logLevel: 'warn',
         metrics: false,
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto' }],
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', receive: 'dgram' }],
         outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
       }),
     );
@@ -295,7 +298,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
         logLevel: 'warn',
         metrics: false,
         mapping: { dir: mappings },
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto' }],
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', receive: 'dgram' }],
         outputs: [{ name: `${name}-file`, url: `file://${out}/flows.ipfix` }],
       }),
     );
@@ -335,4 +338,79 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       await gw.stop();
     }
   }, 60_000);
+
+  it.skipIf(!udpReceiverBuilt)('reading their own sockets (SO_REUSEPORT): what the dead worker took from its socket and never answered is counted exactly, and the new worker reads the same socket', async () => {
+    const name = `exit-own${process.pid}`;
+    const collector = new TimedCollector();
+    await collector.start();
+    const port = await freeUdpPort();
+    const path = join(tmp.dir, 'own.yaml');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        workers: 2,
+        logLevel: 'error',
+        metrics: false,
+        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600, receive: 'recvmmsg' }],
+        outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
+      }),
+    );
+    const gw = new Gateway(loadConfig(path), path);
+    await gw.start();
+    try {
+      const input = gw.input(name) as ShardedInput;
+      expect(input).toBeInstanceOf(ShardedInput);
+      const exporters = Array.from({ length: 8 }, (_, i) => `127.0.4.${i + 1}`);
+      const senders = new Map<string, dgram.Socket>();
+      for (const a of exporters) senders.set(a, await sender(a));
+      await until('the TCP output connected', () => collector.connections === 1);
+      const flows = () => collector.walked().flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => ({ odid: m.odid, r })));
+      for (const s of senders.values()) await sendAll(s, nf9, port);
+      await until('every v9 record at the collector', () => flows().length === exporters.length * NF9_RECORDS, 20_000);
+      // Where the kernel's program put each exporter: both workers have some (the hash is fixed, so is this).
+      const byShard = input.sessionsByShard().map((sessions) => sessions.map((s) => s.exporter));
+      const victim = byShard[0]!;
+      const survivor = byShard[1]!;
+      expect(victim.length).toBeGreaterThan(0);
+      expect(survivor.length).toBeGreaterThan(0);
+      expect([...victim, ...survivor].sort()).toEqual([...exporters].sort());
+      const v9Domain = new Map([...domains(collector.walked())].filter(([, o]) => o.originalOdid === 0).map(([odid, o]) => [o.exporter, odid]));
+
+      // v5 datagrams from the victim's exporters, then its thread ends at once.
+      const dying = input.threads()[0]!;
+      const N = 20;
+      for (let k = 1; k <= N; k++) for (const a of victim) senders.get(a)!.send(v5Next(k), port, '127.0.0.1');
+      await new Promise<void>((r) => process.nextTick(r));
+      void dying.terminate();
+      await until('the worker replaced', () => input.threads()[0] !== undefined && input.threads()[0] !== dying, 10_000);
+      const withdrawn = (odid: number) => new Set(collector.walked().filter((m) => m.odid === odid).flatMap((m) => m.withdrawn));
+      await until("the victim's v9 templates withdrawn", () => victim.every((a) => withdrawn(v9Domain.get(a)!).size === 2), 10_000);
+      for (const a of survivor) expect(withdrawn(v9Domain.get(a)!).size).toBe(0);
+
+      // Every v5 datagram: delivered (answered by the dying worker, or still in the socket and read by the new
+      // one) or counted lost (taken from the socket by the dying worker, never answered) — exactly.
+      const v5Delivered = () => {
+        const at = domains(collector.walked());
+        return flows().filter((f) => at.get(f.odid)?.originalOdid === V5_ODID && victim.includes(at.get(f.odid)!.exporter)).length;
+      };
+      const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+      await until('every v5 datagram delivered or counted lost', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * N * victim.length, 15_000);
+      expect(v5Delivered() % V5_RECORDS).toBe(0);
+
+      // The same socket, read by the new worker: the v9 capture again, every record, templates announced again.
+      const seen = collector.walked().length;
+      for (const a of victim) await sendAll(senders.get(a)!, nf9, port);
+      const againRecords = () => {
+        const all = collector.walked();
+        const at = domains(all);
+        return all.slice(seen).filter((m) => at.get(m.odid)?.originalOdid === 0 && victim.includes(at.get(m.odid)!.exporter)).flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0)).length;
+      };
+      await until('the v9 capture again from the victim\'s exporters', () => againRecords() === victim.length * NF9_RECORDS, 20_000);
+      expect(input.sessionsByShard()[0]!.map((s) => s.exporter).filter((a) => victim.includes(a)).length).toBeGreaterThan(0);
+      expect(parseSession(collector.streams()[0]!).errors).toEqual([]);
+    } finally {
+      await gw.stop();
+      await collector.stop();
+    }
+  }, 90_000);
 });

@@ -45,6 +45,11 @@ typedef struct receiver {
   int closed;
   napi_ref on_batch;
   napi_ref batch_ref;
+  napi_ref taken_ref;
+  /* optional: where the count of datagrams taken from the socket is kept for another thread to read */
+  double *taken;
+  /* a JavaScript call failed (the thread is terminating): read nothing more this time */
+  int halted;
   napi_async_context async;
   uint8_t *batch;
   size_t batch_size;
@@ -113,10 +118,15 @@ static void flush(receiver_t *r) {
   r->count = 0;
   r->used = HEADER;
   napi_status s = napi_make_callback(env, r->async, recv, fn, 1, argv, &result);
-  if (s == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
+  if (s != napi_ok) {
+    /* A worker being terminated fails every call from here on: stop taking datagrams the next reader of
+       this socket could still have. An exception of the callback's own goes where uncaught ones go. */
+    r->halted = 1;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
   }
   napi_close_handle_scope(env, scope);
 }
@@ -146,7 +156,7 @@ static void source_text(receiver_t *r, const struct sockaddr_storage *from, sock
 static void pack(receiver_t *r, const uint8_t *datagram, uint32_t length) {
   size_t need = 2 + 1 + r->last_text_len + 4 + (size_t)length;
   if (r->used + need > r->batch_size) flush(r);
-  if (r->closed) return; /* JavaScript closed the receiver from the callback */
+  if (r->closed || r->halted) return; /* JavaScript closed the receiver from the callback, or cannot run */
   uint8_t *p = r->batch + r->used;
   p[0] = r->last_port & 0xff;
   p[1] = r->last_port >> 8;
@@ -162,7 +172,8 @@ static void pack(receiver_t *r, const uint8_t *datagram, uint32_t length) {
 static void on_readable(uv_poll_t *handle, int status, int events) {
   receiver_t *r = (receiver_t *)handle->data;
   if (status < 0 || r->closed) return;
-  for (int round = 0; round < ROUNDS && !r->closed; round++) {
+  r->halted = 0;
+  for (int round = 0; round < ROUNDS && !r->closed && !r->halted; round++) {
     for (int i = 0; i < VLEN; i++) {
       r->msgs[i].msg_hdr.msg_namelen = sizeof r->from[i];
       r->msgs[i].msg_hdr.msg_flags = 0;
@@ -174,7 +185,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) r->last_errno = errno;
       break;
     }
-    for (int i = 0; i < n && !r->closed; i++) {
+    if (n > 0 && r->taken) r->taken[0] += n;
+    for (int i = 0; i < n && !r->closed && !r->halted; i++) {
       struct msghdr *h = &r->msgs[i].msg_hdr;
       if (h->msg_flags & MSG_TRUNC) {
         r->truncated++;
@@ -186,7 +198,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     }
     if (n < VLEN) break;
   }
-  if (!r->closed) flush(r);
+  if (!r->closed && !r->halted) flush(r);
 }
 
 static void free_receiver(receiver_t *r) {
@@ -207,6 +219,9 @@ static void close_receiver(receiver_t *r) {
   napi_env env = r->env;
   if (r->on_batch) napi_delete_reference(env, r->on_batch);
   if (r->batch_ref) napi_delete_reference(env, r->batch_ref);
+  if (r->taken_ref) napi_delete_reference(env, r->taken_ref);
+  r->taken_ref = NULL;
+  r->taken = NULL;
   if (r->async) napi_async_destroy(env, r->async);
   r->on_batch = r->batch_ref = NULL;
   r->async = NULL;
@@ -314,17 +329,19 @@ static napi_value js_close_socket(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// shardBy(descriptor, shards): the SO_REUSEPORT group of `descriptor` hands each datagram to its socket
-// number hash(exporter) % shards, in the order the group's sockets were bound. The exporter is an sFlow v5
-// datagram's agent address (so an agent's datagrams meet whatever its source), otherwise the source
-// address (IPv4, or the IPv6 source folded to 32 bits). Classic BPF, run by the kernel on the UDP payload
-// (SKF_NET_OFF reaches the IP header).
+// shardBy(descriptor, shards, byAgent): the SO_REUSEPORT group of `descriptor` hands each datagram to its
+// socket number hash(exporter) % shards, in the order the group's sockets were bound. The exporter is, with
+// byAgent, an sFlow v5 datagram's agent address (so an agent's datagrams meet whatever their source),
+// otherwise the source address (IPv4, or the IPv6 source folded to 32 bits). Classic BPF, run by the
+// kernel on the UDP payload (SKF_NET_OFF reaches the IP header).
 static napi_value js_shard_by(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int fd = fd_arg(env, argv[0]);
   if (fd < 0) return NULL;
+  bool by_agent = false;
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &by_agent);
   uint32_t shards;
   if (napi_get_value_uint32(env, argv[1], &shards) != napi_ok || shards == 0) {
     napi_throw_range_error(env, NULL, "shards must be a positive number");
@@ -379,15 +396,18 @@ static napi_value js_shard_by(napi_env env, napi_callback_info info) {
     /* 42 */ BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, shards),
     /* 43 */ BPF_STMT(BPF_RET | BPF_A, 0),
   };
+  if (!by_agent) code[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 18, 0, 0); /* straight to by source (20) */
   struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) < 0) return throw_errno(env, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", errno);
   return NULL;
 }
 
-// open(descriptor, batch: Uint8Array, onBatch: (count) => void) -> receiver, polled by this thread's loop
+// open(descriptor, batch: Uint8Array, onBatch: (count) => void, taken?: Float64Array) -> receiver, polled
+// by this thread's loop. `taken[0]` (shared memory, when given) grows by every datagram taken from the
+// socket, before JavaScript sees it: a thread that dies mid-batch leaves an exact count behind.
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(descriptor, batch, onBatch)");
@@ -430,6 +450,25 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     r->msgs[i].msg_hdr.msg_name = &r->from[i];
   }
   napi_create_reference(env, argv[1], 1, &r->batch_ref);
+  if (argc >= 4) {
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t == napi_object) {
+      napi_typedarray_type tt;
+      size_t tl;
+      void *td;
+      napi_value tab;
+      size_t to;
+      if (napi_get_typedarray_info(env, argv[3], &tt, &tl, &td, &tab, &to) != napi_ok || tt != napi_float64_array || tl < 1) {
+        close_receiver(r);
+        free_receiver(r);
+        napi_throw_type_error(env, NULL, "taken must be a Float64Array");
+        return NULL;
+      }
+      r->taken = (double *)td;
+      napi_create_reference(env, argv[3], 1, &r->taken_ref);
+    }
+  }
   napi_create_reference(env, argv[2], 1, &r->on_batch);
   napi_value resource_name;
   napi_create_string_utf8(env, "ipfix-mediator:udp-receiver", NAPI_AUTO_LENGTH, &resource_name);
@@ -463,6 +502,22 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     napi_remove_env_cleanup_hook(env, cleanup_hook, r);
     close_receiver(r);
   }
+  return NULL;
+}
+
+// pause(receiver, paused): stops or resumes polling (backpressure: the socket's buffer fills meanwhile, and
+// what overflows it is counted by the kernel as drops)
+static napi_value js_pause(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = unwrap(env, argv[0]);
+  if (!r) return NULL;
+  bool paused = false;
+  napi_get_value_bool(env, argv[1], &paused);
+  if (r->closed) return NULL;
+  if (paused) uv_poll_stop(&r->poll);
+  else uv_poll_start(&r->poll, UV_READABLE, on_readable);
   return NULL;
 }
 
@@ -549,6 +604,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"shardBy", NULL, js_shard_by, NULL, NULL, NULL, napi_default, NULL},
     {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL},
     {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
     {"drops", NULL, js_drops, NULL, NULL, NULL, napi_default, NULL},
