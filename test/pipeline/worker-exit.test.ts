@@ -81,26 +81,32 @@ function domains(messages: readonly WalkedMessage[]): Map<number, { exporter: st
   return new Map(origins(messages).map((o) => [o.odid, { exporter: o.exporter, originalOdid: o.originalOdid }]));
 }
 
+/** The gateway in this process, `workers: 2`, one UDP input (with `input` settings) and a TCP output to a recording collector. */
+async function gatewayWithCollector(name: string, input: Record<string, unknown>): Promise<{ gw: Gateway; collector: TimedCollector; port: number }> {
+  const collector = new TimedCollector();
+  await collector.start();
+  const port = await freeUdpPort();
+  const path = join(tmp.dir, `${name}.yaml`);
+  writeFileSync(
+    path,
+    JSON.stringify({
+      workers: 2,
+      logLevel: 'warn',
+      metrics: false,
+      inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', ...input }],
+      outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
+    }),
+  );
+  const gw = new Gateway(loadConfig(path), path);
+  await gw.start();
+  return { gw, collector, port };
+}
+
 describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
   it('withdraws its exporters\' templates, counts what it lost, and decodes their datagrams again in a new worker', async () => {
     const name = `exit${process.pid}`;
-    const collector = new TimedCollector();
-    await collector.start();
-    const port = await freeUdpPort();
-    const path = join(tmp.dir, 'gw.yaml');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        workers: 2,
-        logLevel: 'warn',
-        metrics: false,
-        // The main thread's datagram batches (receive: dgram): what was posted and not answered is what is lost.
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600, receive: 'dgram' }],
-        outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
-      }),
-    );
-    const gw = new Gateway(loadConfig(path), path);
-    await gw.start();
+    // The main thread's datagram batches (receive: dgram): what was posted and not answered is what is lost.
+    const { gw, collector, port } = await gatewayWithCollector(name, { sessionTimeout: 600, receive: 'dgram' });
     const errors = vi.spyOn(log, 'error');
     const warns = vi.spyOn(log, 'warn');
     try {
@@ -221,22 +227,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
     // whatever the moment (its answered events may or may not wait for the survivor's batches at the exit:
     // worker-exit-order.test.ts makes that case happen for certain).
     const name = `exit-busy${process.pid}`;
-    const collector = new TimedCollector();
-    await collector.start();
-    const port = await freeUdpPort();
-    const path = join(tmp.dir, 'busy.yaml');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        workers: 2,
-        logLevel: 'warn',
-        metrics: false,
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', receive: 'dgram' }],
-        outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
-      }),
-    );
-    const gw = new Gateway(loadConfig(path), path);
-    await gw.start();
+    const { gw, collector, port } = await gatewayWithCollector(name, { receive: 'dgram' });
     const errors = vi.spyOn(log, 'error');
     try {
       const threads = () => (gw.input(name) as ShardedInput).threads();
@@ -341,22 +332,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
 
   it.skipIf(!udpReceiverBuilt)('reading their own sockets (SO_REUSEPORT): what the dead worker took from its socket and never answered is counted exactly, and the new worker reads the same socket', async () => {
     const name = `exit-own${process.pid}`;
-    const collector = new TimedCollector();
-    await collector.start();
-    const port = await freeUdpPort();
-    const path = join(tmp.dir, 'own.yaml');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        workers: 2,
-        logLevel: 'error',
-        metrics: false,
-        inputs: [{ name, listen: `udp://127.0.0.1:${port}`, protocol: 'auto', sessionTimeout: 600, receive: 'recvmmsg' }],
-        outputs: [{ name: `${name}-tcp`, url: `tcp://127.0.0.1:${collector.port}`, flushInterval: 20 }],
-      }),
-    );
-    const gw = new Gateway(loadConfig(path), path);
-    await gw.start();
+    const { gw, collector, port } = await gatewayWithCollector(name, { sessionTimeout: 600, receive: 'recvmmsg' });
     try {
       const input = gw.input(name) as ShardedInput;
       expect(input).toBeInstanceOf(ShardedInput);
