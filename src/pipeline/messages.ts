@@ -22,9 +22,9 @@ export interface WorkerSetup {
    */
   readonly socket?: number;
   /**
-   * With `socket`: a Float64Array(1) over this buffer counts the datagrams the worker has read from it; each
-   * events message says how many of them it has answered, so a worker that dies leaves an exact count of
-   * what it read and never answered (worker_exited).
+   * With `socket`: a Float64Array(1) over this buffer where the addon counts the datagrams it took from the
+   * socket (before JavaScript sees them); each events message says how many of them were answered, so a
+   * worker that dies leaves an exact count of what it took and never answered (worker_exited).
    */
   readonly read?: SharedArrayBuffer;
 }
@@ -51,6 +51,7 @@ export type FromWorker =
   /**
    * Event batches in order, and the datagram batches they came from, returned (none for a sweep's events).
    * The worker answers every datagram batch the main thread's I/O turn delivered in one message.
+   * `answered` (reading its own socket): datagrams taken from it so far, all decoded into these events or earlier ones.
    */
   | { readonly type: 'events'; readonly events: ArrayBufferLike[]; readonly datagrams: ArrayBufferLike[]; readonly answered?: number }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson }

@@ -66,7 +66,9 @@ function send(): void {
   }
 }
 
-// Its own socket: datagrams are decoded as the addon hands them over; their events go at the end of the I/O turn.
+// Its own socket: datagrams are decoded as the addon hands them over; their events go at the end of the I/O
+// turn (sending them at most once a millisecond instead measured the same CPU per record: v5 0.415 against
+// 0.43 CPU-s per million at 3 M/s with workers: 2).
 let receiving: ReturnType<typeof receiveFrom> | undefined;
 // Datagrams taken from the socket (counted by the addon): all of them decoded whenever send() runs, as
 // send never runs inside the addon's callback.
