@@ -1,7 +1,7 @@
 // The UDP socket of an input. The receive buffer is what stands between a burst and loss (Node reads in
 // one thread), so it is sized from the config and checked against what the kernel actually granted.
 //
-// Two ways to read it (the input's `receive` key, docs/collecting.md "Receiving UDP"):
+// Two ways to read it (the input's `receive` key, docs/collecting.md "UDP socket and receive buffer"):
 // - recvmmsg: the project's addon (native/udp-receiver) drains the socket with recvmmsg(2) into one batch
 //   buffer and calls back once per batch; per datagram only a view of the batch is made here. It also
 //   reads the socket's kernel drop counter (SO_MEMINFO sk_drops: datagrams dropped for want of receive
@@ -35,8 +35,6 @@ export interface UdpListener {
 
 export interface ListenOptions {
   receive?: UdpReceive;
-  /** SO_REUSEPORT (recvmmsg only): several sockets, e.g. one per worker thread, share the port. */
-  reusePort?: boolean;
   logger?: Logger;
 }
 
@@ -51,7 +49,7 @@ export async function listenUdp(input: string, at: HostPort, receiveBuffer: numb
       if (want === 'recvmmsg') throw new Error(`input ${input}: receive: recvmmsg, but ${addon.unavailable}`);
       reportFallbackOnce(logger, input, addon.unavailable);
       listener = await listenDgram(input, at, onDatagram, logger);
-    } else listener = await listenRecvmmsg(addon, input, at, onDatagram, options.reusePort ?? false);
+    } else listener = await listenRecvmmsg(addon, input, at, onDatagram);
   }
   applyReceiveBuffer(input, listener, receiveBuffer, logger);
   return listener;
@@ -232,8 +230,8 @@ export function countKernelDrops(addon: UdpReceiverAddon, fd: number, input: str
   };
 }
 
-async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler, reusePort: boolean): Promise<UdpListener> {
-  const fd = addon.socket(at.family, await bindAddress(at), at.port, reusePort);
+async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler): Promise<UdpListener> {
+  const fd = addon.socket(at.family, await bindAddress(at), at.port, false);
   const stopCounting = countKernelDrops(addon, fd, input);
   const receiving = receiveFrom(addon, fd, input, onDatagram);
   let closed = false;

@@ -1,12 +1,15 @@
-// A UDP input whose decoding runs in worker threads (config `workers` > 0). The main thread keeps the socket
-// and the allow list; every datagram goes, by its exporter (shard.ts: the sFlow agent, else the source
-// address), to one worker, where a Collecting Process without a socket owns that exporter's sessions and
-// templates (worker.ts). Datagrams
-// travel in shared batches (datagram-batch.ts), flushed when full or at the end of the I/O turn; the
-// worker's in-band sink events come back as event batches (event-channel.ts) that are replayed, in order,
-// into the real sink (the OutputSet).
+// A UDP input whose decoding runs in worker threads (config `workers` > 0). Each exporter (the sFlow agent,
+// else the source address) belongs to one worker, where a Collecting Process owns its sessions and
+// templates (worker.ts). Two ways datagrams get there:
+// - the workers' own sockets (the recvmmsg addon, receive: auto|recvmmsg): the main thread binds one
+//   SO_REUSEPORT socket per worker and the kernel picks the socket by exporter (the addon's BPF program);
+//   nothing of a datagram passes through this thread;
+// - batches (receive: dgram): the main thread keeps the socket and the allow list, shards every datagram
+//   (shard.ts) into shared batches (datagram-batch.ts), flushed when full or at the end of the I/O turn.
+// Either way the worker's in-band sink events come back as event batches (event-channel.ts) that are
+// replayed, in order, into the real sink (the OutputSet).
 //
-// Backpressure: a worker has at most MAX_BATCHES_IN_FLIGHT datagram batches out (a batch is out until the
+// Backpressure (batches): a worker has at most MAX_BATCHES_IN_FLIGHT datagram batches out (a batch is out until the
 // events it produced have been replayed here); beyond that datagrams are dropped and counted
 // (packets_dropped_total{reason="worker_backlog"}), never queued without bound.
 //
@@ -95,7 +98,7 @@ class Shard {
   readonly ready: Promise<void>;
   /** The worker reads its own socket (no datagram batches go to it). */
   private readonly ownSocket: boolean;
-  /** Reading its own socket: the datagrams it has read (its counter) and answered (said in its last events). */
+  /** Reading its own socket: the datagrams taken from it (the addon's counter) and answered (said in its last events). */
   private readonly read?: Float64Array;
   private answered = 0;
 
