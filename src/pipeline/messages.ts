@@ -17,8 +17,10 @@ export interface WorkerSetup {
   readonly shard: number;
   /**
    * A descriptor of the input's SO_REUSEPORT group (the recvmmsg addon, listener.ts) that this worker reads
-   * itself: the kernel hands it its exporters' datagrams and none pass through the main thread. Absent: the
-   * main thread receives and sends datagram batches.
+   * itself: the kernel hands it its exporters' datagrams and none pass through the main thread. Given to a
+   * replacement worker; the first workers get theirs in a 'socket' message once they are ready (the group is
+   * bound only then, so nothing waits in a socket no thread reads). Absent: the main thread receives and
+   * sends datagram batches, or the 'socket' message comes.
    */
   readonly socket?: number;
   /**
@@ -36,6 +38,8 @@ export type ToWorker =
    * event batches the main thread has replayed since the last one, for reuse (one message per I/O turn).
    */
   | { readonly type: 'datagrams'; readonly buffer: ArrayBufferLike; readonly free: ArrayBufferLike[]; readonly sequence: number }
+  /** Read this socket from now on (WorkerSetup `socket` and `read`, sent once the input's group is bound). */
+  | { readonly type: 'socket'; readonly socket: number; readonly read: SharedArrayBuffer }
   /** A worker reading its own socket: event batches the main thread has replayed (for reuse, and its backpressure). */
   | { readonly type: 'replayed'; readonly free: ArrayBufferLike[] }
   | { readonly type: 'metrics'; readonly id: number }

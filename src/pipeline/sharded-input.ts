@@ -97,9 +97,9 @@ class Shard {
   /** Settles when the worker took its config (ready) or could not (failed, exited). */
   readonly ready: Promise<void>;
   /** The worker reads its own socket (no datagram batches go to it). */
-  private readonly ownSocket: boolean;
+  private ownSocket: boolean;
   /** Reading its own socket: the datagrams taken from it (the addon's counter) and answered (said in its last events). */
-  private readonly read?: Float64Array;
+  private read?: Float64Array;
   private answered = 0;
 
   constructor(
@@ -129,6 +129,14 @@ class Shard {
       this.worker.on('error', (err) => log.error({ input: setup.input.name, shard: index, err }, 'worker thread failed'));
     });
     this.ready.catch(() => undefined);
+  }
+
+  /** The worker reads socket `fd` of the input's group from now on (sent once the group is bound). */
+  adopt(fd: number): void {
+    const taken = new SharedArrayBuffer(8);
+    this.read = new Float64Array(taken);
+    this.ownSocket = true;
+    this.post({ type: 'socket', socket: fd, read: taken });
   }
 
   /** Appends a datagram to the open batch; false when the worker has too many batches out (dropped). */
@@ -400,17 +408,13 @@ export class ShardedInput implements InputProcess {
   async start(): Promise<void> {
     const at = parseListenUrl(this.config.listen);
     if (!at || at.scheme !== 'udp') throw new Error(`input ${this.config.name}: worker threads serve udp:// inputs only, not ${this.config.listen}`);
-    // Sockets first: a worker gets its descriptor when it starts; what arrives before it polls waits in the socket.
-    const ownSockets = await this.openWorkerSockets(at);
     for (let i = 0; i < this.workers; i++) this.shards.push(new Shard(this, i, this.shardSetup(i)));
     this.unhookMetrics = addThreadMetrics(() => Promise.all(this.shards.map((s) => s.metrics())));
-    try {
-      await Promise.all(this.shards.map((s) => s.ready));
-    } catch (err) {
-      this.closeWorkerSockets();
-      throw err;
-    }
-    if (!ownSockets) this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
+    await Promise.all(this.shards.map((s) => s.ready));
+    // Bound only now that every worker is ready to read its socket: a busy machine may take a while to start
+    // them, and datagrams waiting meanwhile in sockets nobody reads could overflow them.
+    if (await this.openWorkerSockets(at)) for (const s of this.shards) s.adopt(this.sockets[s.index]!);
+    else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port, workers: this.workers }, 'input listening');
   }
 

@@ -72,22 +72,31 @@ function send(): void {
 let receiving: ReturnType<typeof receiveFrom> | undefined;
 // Datagrams taken from the socket (counted by the addon): all of them decoded whenever send() runs, as
 // send never runs inside the addon's callback.
-const read = setup.read ? new Float64Array(setup.read) : undefined;
+let read: Float64Array | undefined;
 let eventsOut = 0;
 let paused = false;
-if (setup.socket !== undefined) {
+
+/** Reads `fd` (a socket of the input's SO_REUSEPORT group) from now on; `taken`: the addon's count of datagrams taken. */
+function receiveOn(fd: number, taken: SharedArrayBuffer): void {
   const addon = loadUdpReceiver();
-  if ('unavailable' in addon) {
-    post({ type: 'failed', message: addon.unavailable });
-    throw new Error(addon.unavailable);
-  }
-  receiving = receiveFrom(addon, setup.socket, setup.input.name, (d, address, p) => {
+  if ('unavailable' in addon) throw new Error(addon.unavailable); // the main thread only sends a socket when it loaded the addon
+  read = new Float64Array(taken);
+  receiving = receiveFrom(addon, fd, setup.input.name, (d, address, p) => {
     cp.receive(d, address, p);
     if (!sendQueued) {
       sendQueued = true;
       setImmediate(send);
     }
   }, read);
+}
+
+if (setup.socket !== undefined) {
+  try {
+    receiveOn(setup.socket, setup.read!);
+  } catch (e) {
+    post({ type: 'failed', message: (e as Error).message });
+    throw e;
+  }
 }
 
 const reader = new DatagramReader();
@@ -114,6 +123,9 @@ port.on('message', (m: ToWorker) => {
         sendQueued = true;
         setImmediate(send);
       }
+      break;
+    case 'socket':
+      receiveOn(m.socket, m.read);
       break;
     case 'replayed':
       for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
