@@ -158,8 +158,9 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       };
       const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
       await until('every v5 datagram delivered or counted lost', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * N * victim.length, 15_000);
+      // How many of them the dead thread took with it depends on when the exit struck (all 60 in 5 runs on a
+      // quiet machine, none in one CI run on a busy one): what must hold is the sum above.
       const datagramsLost = await lost();
-      expect(datagramsLost).toBeGreaterThan(0);
       expect(v5Delivered() % V5_RECORDS).toBe(0);
       // Not decoded: received as protocol unknown, as the other drops before a decoder.
       expect(await scraped('ipfix_mediator_packets_received_total', `input="${name}",protocol="unknown"`)).toBe(datagramsLost);
