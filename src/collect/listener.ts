@@ -124,8 +124,10 @@ export interface UdpReceiverAddon {
    * is the sFlow agent address (byAgent) or else the source address.
    */
   shardBy(fd: number, shards: number, byAgent: boolean): void;
-  /** Polls `fd` from the calling thread's loop, packing datagrams into `batch` (datagram-batch.ts layout). */
-  /** `taken[0]` (shared memory) counts the datagrams taken from the socket, before JavaScript sees them. */
+  /**
+   * Polls `fd` from the calling thread's loop, packing datagrams into `batch` (datagram-batch.ts layout).
+   * `taken[0]` (shared memory) counts the datagrams taken from the socket, before JavaScript sees them.
+   */
   open(fd: number, batch: Uint8Array, onBatch: (count: number) => void, taken?: Float64Array): object;
   close(receiver: object): void;
   /** Stops (true) or resumes polling. */
@@ -163,6 +165,11 @@ function reportFallbackOnce(logger: Logger, input: string, why: string): void {
   if (fallbackReported) return;
   fallbackReported = true;
   logger.warn({ input }, `UDP inputs receive through node:dgram, one datagram per call (slower): ${why}`);
+}
+
+/** The receive buffer of an addon socket, as applyReceiveBuffer sets and reads it. */
+export function socketReceiveBuffer(addon: UdpReceiverAddon, fd: number): Pick<UdpListener, 'setRecvBufferSize' | 'getRecvBufferSize'> {
+  return { setRecvBufferSize: (size) => void addon.receiveBuffer(fd, size), getRecvBufferSize: () => addon.receiveBuffer(fd, 0) };
 }
 
 /** Numeric address to bind (the addon takes no names). */
@@ -238,8 +245,7 @@ async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPo
   return {
     receive: 'recvmmsg',
     port: addon.port(fd),
-    setRecvBufferSize: (size) => void addon.receiveBuffer(fd, size),
-    getRecvBufferSize: () => addon.receiveBuffer(fd, 0),
+    ...socketReceiveBuffer(addon, fd),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -25,7 +25,7 @@ import type { InputConfig } from '../config/types.js';
 import { parseListenUrl, type HostPort } from '../config/load.js';
 import type { DecoderOptions } from '../collect/decoder.js';
 import { DECODERS } from '../collect/protocols.js';
-import { applyReceiveBuffer, bindAddress, countKernelDrops, listenUdp, loadUdpReceiver, type UdpListener } from '../collect/listener.js';
+import { applyReceiveBuffer, bindAddress, countKernelDrops, listenUdp, loadUdpReceiver, socketReceiveBuffer, type UdpListener } from '../collect/listener.js';
 import { AllowList } from '../collect/allow-list.js';
 import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, sessionsEnded, workerThreadExits, type MetricsJson } from '../observe/metrics.js';
@@ -96,9 +96,7 @@ class Shard {
   private abandoned = false;
   /** Settles when the worker took its config (ready) or could not (failed, exited). */
   readonly ready: Promise<void>;
-  /** The worker reads its own socket (no datagram batches go to it). */
-  private ownSocket: boolean;
-  /** Reading its own socket: the datagrams taken from it (the addon's counter) and answered (said in its last events). */
+  /** Set when the worker reads its own socket (no datagram batches go to it): the datagrams taken from it (the addon's counter) and answered (said in its last events). */
   private read?: Float64Array;
   private answered = 0;
 
@@ -110,7 +108,6 @@ class Shard {
     readonly replacement = false,
   ) {
     this.reader = new EventReader(setup.input.name);
-    this.ownSocket = setup.socket !== undefined;
     if (setup.read) this.read = new Float64Array(setup.read);
     this.worker = new Worker(owner.workerScript, { workerData: setup, name: `${setup.input.name}/${index}` });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -135,7 +132,6 @@ class Shard {
   adopt(fd: number): void {
     const taken = new SharedArrayBuffer(8);
     this.read = new Float64Array(taken);
-    this.ownSocket = true;
     this.post({ type: 'socket', socket: fd, read: taken });
   }
 
@@ -191,7 +187,7 @@ class Shard {
     }
     // A worker reading its own socket gets no datagram batches to carry these back: they go on their own
     // (and let it read on when it held back for them).
-    if (this.ownSocket && this.replayed.length > 0) {
+    if (this.read && this.replayed.length > 0) {
       const free = this.replayed;
       this.replayed = [];
       this.post({ type: 'replayed', free });
@@ -385,7 +381,7 @@ export class ShardedInput implements InputProcess {
         this.sockets.push(fd);
         if (i === 0) this.socketsPort = addon.port(fd);
         // Each socket has a buffer of its own; the cap is reported once.
-        const buffer = { setRecvBufferSize: (n: number) => void addon.receiveBuffer(fd, n), getRecvBufferSize: () => addon.receiveBuffer(fd, 0) };
+        const buffer = socketReceiveBuffer(addon, fd);
         if (i === 0) applyReceiveBuffer(this.config.name, buffer, this.config.receiveBuffer);
         else buffer.setRecvBufferSize(this.config.receiveBuffer);
         this.stopCountingDrops.push(countKernelDrops(addon, fd, this.config.name));
