@@ -81,6 +81,18 @@ function domains(messages: readonly WalkedMessage[]): Map<number, { exporter: st
   return new Map(origins(messages).map((o) => [o.odid, { exporter: o.exporter, originalOdid: o.originalOdid }]));
 }
 
+/** The data records (not options records) the collector has, with the outgoing ODID of their message. */
+const dataFlows = (collector: TimedCollector) => collector.walked().flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => ({ odid: m.odid, r })));
+/** The Template IDs withdrawn at the collector in outgoing domain `odid`. */
+const withdrawnIn = (collector: TimedCollector, odid: number) => new Set(collector.walked().filter((m) => m.odid === odid).flatMap((m) => m.withdrawn));
+/** NetFlow v5 records of `exporters` at the collector (their domains by the RFC 7119 origin records). */
+function v5DeliveredFrom(collector: TimedCollector, exporters: readonly string[]): number {
+  const at = domains(collector.walked());
+  return dataFlows(collector).filter((f) => at.get(f.odid)?.originalOdid === V5_ODID && exporters.includes(at.get(f.odid)!.exporter)).length;
+}
+/** Datagrams of input `name` counted lost with a worker that died. */
+const lostWithWorker = (name: string) => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+
 /** The gateway in this process, `workers: 2`, one UDP input (with `input` settings) and a TCP output to a recording collector. */
 async function gatewayWithCollector(name: string, input: Record<string, unknown>): Promise<{ gw: Gateway; collector: TimedCollector; port: number }> {
   const collector = new TimedCollector();
@@ -120,7 +132,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       const senders = new Map<string, dgram.Socket>();
       for (const a of [...victim, ...survivor]) senders.set(a, await sender(a));
       await until('the TCP output connected', () => collector.connections === 1);
-      const flows = () => collector.walked().flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => ({ odid: m.odid, r })));
+      const flows = () => dataFlows(collector);
 
       // 1. Every exporter sends the v9 capture: six sessions, three in each worker.
       for (const s of senders.values()) await sendAll(s, nf9, port);
@@ -146,17 +158,14 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       expect(await scraped('ipfix_mediator_worker_thread_exits_total', `input="${name}"`)).toBe(1);
 
       // Its exporters' domains: everything announced is withdrawn; the other worker's domains keep theirs.
-      const withdrawn = (odid: number) => new Set(collector.walked().filter((m) => m.odid === odid).flatMap((m) => m.withdrawn));
+      const withdrawn = (odid: number) => withdrawnIn(collector, odid);
       await until('the victim\'s templates withdrawn', () => victim.every((a) => withdrawn(v9Domain.get(a)!).size === 2), 10_000);
       for (const a of victim) expect(withdrawn(v9Domain.get(a)!)).toEqual(announcedBefore(v9Domain.get(a)!));
       for (const a of survivor) expect(withdrawn(v9Domain.get(a)!).size).toBe(0);
 
       // Every v5 datagram is delivered (by the dying worker before it ended, or by the new one) or counted lost.
-      const v5Delivered = () => {
-        const at = domains(collector.walked());
-        return flows().filter((f) => at.get(f.odid)?.originalOdid === V5_ODID && victim.includes(at.get(f.odid)!.exporter)).length;
-      };
-      const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+      const v5Delivered = () => v5DeliveredFrom(collector, victim);
+      const lost = () => lostWithWorker(name);
       await until('every v5 datagram delivered or counted lost', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * N * victim.length, 15_000);
       // How many of them the dead thread took with it depends on when the exit struck (all 60 in 5 runs on a
       // quiet machine, none in one CI run on a busy one): what must hold is the sum above.
@@ -256,7 +265,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
         if (rounds === 10) void threads()[0]!.terminate();
         await new Promise((res) => setTimeout(res, 2));
       }
-      const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+      const lost = () => lostWithWorker(name);
       await until(
         'every datagram delivered or counted lost',
         async () => victimRecords() + V5_RECORDS * (await lost()) === V5_RECORDS * rounds * victim.length && survivor.every((a) => records().get(a) === V5_RECORDS * rounds * HEAVY),
@@ -322,7 +331,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       await sendAll(sv, [v5Next(2), v5Next(3), v5Next(4)], port);
       await sendAll(ss, [v5Next(2), v5Next(3)], port);
       await until('survivor decoded', async () => (await received('netflow5')) === 4);
-      await until('victim dropped', async () => (await scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`)) === 3);
+      await until('victim dropped', async () => (await lostWithWorker(name)) === 3);
       expect(await scraped('ipfix_mediator_worker_thread_exits_total', `input="${name}"`)).toBe(2);
       expect(threads()[0]).toBeUndefined(); // a replacement that never started
     } finally {
@@ -341,7 +350,7 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       const senders = new Map<string, dgram.Socket>();
       for (const a of exporters) senders.set(a, await sender(a));
       await until('the TCP output connected', () => collector.connections === 1);
-      const flows = () => collector.walked().flatMap((m) => m.records.filter((r) => r.template.scopeCount === 0).map((r) => ({ odid: m.odid, r })));
+      const flows = () => dataFlows(collector);
       for (const s of senders.values()) await sendAll(s, nf9, port);
       await until('every v9 record at the collector', () => flows().length === exporters.length * NF9_RECORDS, 20_000);
       // Where the kernel's program put each exporter: both workers have some (the hash is fixed, so is this).
@@ -360,17 +369,14 @@ describe.skipIf(!built)('a worker thread that dies (workers: 2)', () => {
       await new Promise<void>((r) => process.nextTick(r));
       void dying.terminate();
       await until('the worker replaced', () => input.threads()[0] !== undefined && input.threads()[0] !== dying, 10_000);
-      const withdrawn = (odid: number) => new Set(collector.walked().filter((m) => m.odid === odid).flatMap((m) => m.withdrawn));
+      const withdrawn = (odid: number) => withdrawnIn(collector, odid);
       await until("the victim's v9 templates withdrawn", () => victim.every((a) => withdrawn(v9Domain.get(a)!).size === 2), 10_000);
       for (const a of survivor) expect(withdrawn(v9Domain.get(a)!).size).toBe(0);
 
       // Every v5 datagram: delivered (answered by the dying worker, or still in the socket and read by the new
       // one) or counted lost (taken from the socket by the dying worker, never answered) — exactly.
-      const v5Delivered = () => {
-        const at = domains(collector.walked());
-        return flows().filter((f) => at.get(f.odid)?.originalOdid === V5_ODID && victim.includes(at.get(f.odid)!.exporter)).length;
-      };
-      const lost = () => scraped('ipfix_mediator_packets_dropped_total', `input="${name}",reason="worker_exited"`);
+      const v5Delivered = () => v5DeliveredFrom(collector, victim);
+      const lost = () => lostWithWorker(name);
       await until('every v5 datagram delivered or counted lost', async () => v5Delivered() + V5_RECORDS * (await lost()) === V5_RECORDS * N * victim.length, 15_000);
       expect(v5Delivered() % V5_RECORDS).toBe(0);
 
