@@ -200,7 +200,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   function handOn(k: number): void {
     const count = stagedCount[k]!;
     if (count === 0) return;
-    ctx.sink.records(session.session, stagedEntry[k]!.template, shapeOf[k]!.stage, 0, stagedLength[k]!, count, now[1]!);
+    const shape = shapeOf[k]!;
+    ctx.sink.records(session.session, stagedEntry[k]!.template, shape.stage, shape.stageStart, shape.stageStart + stagedLength[k]!, count, now[1]!);
     converted += count;
     stagedLength[k] = 0;
     stagedCount[k] = 0;
@@ -238,7 +239,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     }
     out = shape.stage;
     outView = shape.stageView;
-    pos = shape.copy(stagedLength[k]!);
+    pos = shape.copy(shape.stageStart + stagedLength[k]!);
   }
 
   /** The record started by startRecord() ends at `pos`. */
@@ -249,7 +250,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       converted++;
       return;
     }
-    stagedLength[k] = pos;
+    stagedLength[k] = pos - shape.stageStart;
     stagedCount[k]!++;
   }
 

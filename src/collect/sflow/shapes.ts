@@ -10,15 +10,16 @@
 //
 // Each shape also has its own staging area: the records of one datagram are written straight into the
 // area of their shape, so they are already grouped by template when the datagram ends (one sink call per
-// shape, no gathering). The areas are cut from shared chunks, so downstream copies see few distinct
-// ArrayBuffers (the Exporting Process caches a DataView over the last one).
+// shape, no gathering). The areas are cut from shared chunks and handed on as (chunk, start, end), so
+// downstream sees the same Buffer object call after call (the Exporting Process keeps a DataView over the
+// last source it was given: reading a Buffer's ArrayBuffer is a call into the runtime).
 
 import { VARLEN } from '../../ipfix/constants.js';
 import type { FieldSpecifier } from '../../ipfix/template.js';
 import type { SflowColumn } from '../../mapping/sflow-table.js';
 import { VARIABLE } from './view.js';
 
-/** Writes the fixed part of one record at d of the shape's staging area and returns where it ends. */
+/** Writes the fixed part of one record at d of the shape's chunk and returns where it ends. */
 export type CopyPlan = (d: number) => number;
 /** The same into another buffer (for a record too large for the staging area). */
 export type CopyPlanTo = (dv: DataView, d: number) => number;
@@ -34,9 +35,11 @@ export interface Shape {
   readonly copyTo: CopyPlanTo;
   /** Octets the plan writes per record. */
   readonly fixedLength: number;
-  /** Where this shape's records of the datagram being decoded are staged, and a DataView over it. */
+  /** The chunk this shape's records of the datagram being decoded are staged in, a DataView over it, and
+   *  where the shape's area starts in it (STAGE_LENGTH octets). */
   readonly stage: Buffer;
   readonly stageView: DataView;
+  readonly stageStart: number;
   /** Variable-length columns, appended after the fixed part in this order ... */
   readonly variable: readonly SflowColumn[];
   /** ... as indexes into view.ts VARIABLE (VariableFact), so the hot path switches on numbers. */
@@ -52,17 +55,19 @@ const CHUNK_LENGTH = 128 * STAGE_LENGTH;
 
 /** Cuts staging areas from 1 MiB chunks (one chunk holds 128 shapes: real agents need a handful). */
 export class StageArena {
-  private chunk = Buffer.alloc(CHUNK_LENGTH);
+  chunk = Buffer.alloc(CHUNK_LENGTH);
+  chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
   private at = 0;
 
-  take(): Buffer {
+  /** Reserves a staging area: its start in `chunk` (which take() may have replaced by a fresh one). */
+  take(): number {
     if (this.at + STAGE_LENGTH > this.chunk.length) {
       this.chunk = Buffer.alloc(CHUNK_LENGTH);
+      this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
       this.at = 0;
     }
-    const b = this.chunk.subarray(this.at, this.at + STAGE_LENGTH);
     this.at += STAGE_LENGTH;
-    return b;
+    return this.at - STAGE_LENGTH;
   }
 }
 
@@ -149,11 +154,12 @@ export class Shapes {
     // Variable-length fields follow the fixed ones in the record, so also in the template.
     for (const c of variable) fields.push(c.spec);
     const variableFacts = Int32Array.from(variable, (c) => VARIABLE.findIndex(([name]) => name === c.field));
-    const stage = this.arena.take();
-    const stageView = new DataView(stage.buffer, stage.byteOffset, stage.byteLength);
+    const stageStart = this.arena.take();
+    const stage = this.arena.chunk;
+    const stageView = this.arena.chunkView;
     const copy = (new Function('sv', 'dv', copySource(runs)) as (sv: DataView, dv: DataView) => CopyPlan)(this.sv, stageView);
     const copyTo = (new Function('sv', copySource(runs, true)) as (sv: DataView) => CopyPlanTo)(this.sv);
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, variable, variableFacts });
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, stageStart, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }
