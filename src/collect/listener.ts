@@ -13,12 +13,13 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/load.js';
 import type { UdpReceive } from '../config/types.js';
 import { DatagramReader } from '../pipeline/datagram-batch.js';
-import { DropReason, onScrape, packetsDropped } from '../observe/metrics.js';
-import { log } from '../observe/log.js';
+import { DropReason, onScrape, packetsDropped, udpReceiveErrors } from '../observe/metrics.js';
+import { log, RateLimitedLog } from '../observe/log.js';
 
 export type DatagramHandler = (datagram: Buffer, address: string, port: number) => void;
 
@@ -49,7 +50,7 @@ export async function listenUdp(input: string, at: HostPort, receiveBuffer: numb
       if (want === 'recvmmsg') throw new Error(`input ${input}: receive: recvmmsg, but ${addon.unavailable}`);
       reportFallbackOnce(logger, input, addon.unavailable);
       listener = await listenDgram(input, at, onDatagram, logger);
-    } else listener = await listenRecvmmsg(addon, input, at, onDatagram);
+    } else listener = await listenRecvmmsg(addon, input, at, onDatagram, logger);
   }
   applyReceiveBuffer(input, listener, receiveBuffer, logger);
   return listener;
@@ -127,8 +128,9 @@ export interface UdpReceiverAddon {
   /**
    * Polls `fd` from the calling thread's loop, packing datagrams into `batch` (datagram-batch.ts layout).
    * `taken[0]` (shared memory) counts the datagrams taken from the socket, before JavaScript sees them.
+   * `onError` hears the errno of a failed recvmmsg(2) or poll (nothing waiting is not a failure).
    */
-  open(fd: number, batch: Uint8Array, onBatch: (count: number) => void, taken?: Float64Array): object;
+  open(fd: number, batch: Uint8Array, onBatch: (count: number) => void, taken?: Float64Array, onError?: (errno: number) => void): object;
   close(receiver: object): void;
   /** Stops (true) or resumes polling. */
   pause(receiver: object, paused: boolean): void;
@@ -136,8 +138,8 @@ export interface UdpReceiverAddon {
   port(fd: number): number;
   /** The socket's sk_drops: a u32 that wraps; -1 unknown. */
   drops(fd: number): number;
-  /** datagrams, truncated, recvmmsg calls, last errno */
-  counters(receiver: object, into: Float64Array): void;
+  /** Datagrams dropped so far for being larger than any UDP payload fits (never, in practice). */
+  truncated(receiver: object): number;
 }
 
 /**
@@ -180,23 +182,23 @@ export async function bindAddress(at: HostPort): Promise<string> {
 /**
  * Polls `fd` from this thread: every datagram reaches `onDatagram` as a view of the batch (valid during the
  * call). Truncated datagrams (none fit a 65,536-octet slot) are counted as `truncated` drops of `input` at
- * every scrape. `stop` ends it (the descriptor stays open); `pause` holds reading for backpressure.
- * `taken`: see UdpReceiverAddon.open.
+ * every scrape, failed receives as they happen (receiveFailed). `stop` ends it (the descriptor stays open);
+ * `pause` holds reading for backpressure. `taken`: see UdpReceiverAddon.open.
  */
-export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler, taken?: Float64Array): { stop(): void; pause(paused: boolean): void } {
+export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler, taken?: Float64Array, logger: Logger = log): { stop(): void; pause(paused: boolean): void } {
   const batch = Buffer.alloc(BATCH_BYTES);
   const reader = new DatagramReader();
   const buffer = batch.buffer;
-  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram), taken);
-  const counters = new Float64Array(4);
+  const warnings = new RateLimitedLog(logger);
+  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram), taken, (errno) => receiveFailed(input, errno, warnings));
   const label = { input, reason: DropReason.truncated };
   let truncatedSeen = 0;
   let closed = false;
   const flush = (): void => {
     if (closed) return;
-    addon.counters(receiver, counters);
-    if (counters[1]! > truncatedSeen) packetsDropped.inc(label, counters[1]! - truncatedSeen);
-    truncatedSeen = counters[1]!;
+    const truncated = addon.truncated(receiver);
+    if (truncated > truncatedSeen) packetsDropped.inc(label, truncated - truncatedSeen);
+    truncatedSeen = truncated;
   };
   const unhook = onScrape(flush);
   return {
@@ -211,6 +213,21 @@ export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, 
       if (!closed) addon.pause(receiver, paused);
     },
   };
+}
+
+/**
+ * A receive on an input's socket failed (the addon's onError): counted by error code and logged, rate
+ * limited. Whatever waits in the socket stays there and is read at its next readiness.
+ */
+export function receiveFailed(input: string, errno: number, warnings: RateLimitedLog): void {
+  let code: string;
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    code = `errno ${errno}`;
+  }
+  udpReceiveErrors.inc({ input, code });
+  warnings.warn(`receive|${input}|${code}`, { input, code }, 'UDP receive failed');
 }
 
 /**
@@ -237,10 +254,10 @@ export function countKernelDrops(addon: UdpReceiverAddon, fd: number, input: str
   };
 }
 
-async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler): Promise<UdpListener> {
+async function listenRecvmmsg(addon: UdpReceiverAddon, input: string, at: HostPort, onDatagram: DatagramHandler, logger: Logger): Promise<UdpListener> {
   const fd = addon.socket(at.family, await bindAddress(at), at.port, false);
   const stopCounting = countKernelDrops(addon, fd, input);
-  const receiving = receiveFrom(addon, fd, input, onDatagram);
+  const receiving = receiveFrom(addon, fd, input, onDatagram, undefined, logger);
   let closed = false;
   return {
     receive: 'recvmmsg',

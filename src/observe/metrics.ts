@@ -54,6 +54,7 @@ export const packetsReceived = counter('packets_received_total', 'Datagrams (or 
 export const bytesReceived = counter('bytes_received_total', 'Octets received per input', ['input'], flushBeforeScrape);
 export const recordsReceived = counter('records_received_total', 'Data records decoded per input and protocol', ['input', 'protocol'], flushBeforeScrape);
 export const packetsDropped = counter('packets_dropped_total', 'Datagrams dropped whole, per input and reason', ['input', 'reason']);
+export const udpReceiveErrors = counter('udp_receive_errors_total', 'Failed receives on a UDP input socket (recvmmsg(2) or its poll, other than nothing waiting), per input and error code', ['input', 'code']);
 export const recordsDropped = counter('records_dropped_total', 'Records dropped, per stage (input or output name) and reason', ['stage', 'reason']);
 export const templatesReceived = counter('templates_received_total', 'Template records received per input (incl. redefinitions)', ['input']);
 export const templatesActive = gauge('templates', 'Templates currently known, per input', ['input']);

@@ -2,14 +2,15 @@
 // receive buffer the kernel really granted is read back (Linux reports double the granted size, socket(7))
 // and a cap is reported with its remedy; IPv6 inputs receive on a dual-stack socket; every datagram of a
 // burst from several sources arrives whole, with its source; and with recvmmsg, what the kernel dropped
-// for want of receive buffer (sk_drops) is counted exactly.
+// for want of receive buffer (sk_drops) is counted exactly, and a failed receive is counted and logged.
 
 import { DEFAULT_MAPPING } from '../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, constants as fsConstants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp, loadUdpReceiver, receiveFrom } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
@@ -242,5 +243,33 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, SO
     for (const [key, sockets] of seen) expect({ key, sockets: sockets.size }).toEqual({ key, sockets: 1 });
     const used = new Set([...seen.values()].map((v) => [...v][0]));
     expect(used.size).toBe(3);
+  });
+});
+
+describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, a failing receive', () => {
+  it('counts a failed recvmmsg by its error code and logs it, without a batch: a FIFO polled as if it were the socket fails with ENOTSOCK', async () => {
+    const addon = loadUdpReceiver();
+    if ('unavailable' in addon) throw new Error(addon.unavailable);
+    const dir = mkdtempSync(join(tmpdir(), 'recv-error-'));
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // O_RDWR: a FIFO opened both ways never blocks on open and stays readable once written to.
+    const fd = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    const { logger, lines } = capture();
+    let batches = 0;
+    const receiving = receiveFrom(addon, fd, 'recv-error', () => void batches++, undefined, logger);
+    try {
+      writeSync(fd, Buffer.from('not a datagram'));
+      for (let i = 0; i < 100 && lines.length === 0; i++) await tick();
+    } finally {
+      // The byte stays in the FIFO, so the poll keeps failing until it stops.
+      receiving.stop();
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(batches).toBe(0);
+    expect(lines[0]).toMatchObject({ msg: 'UDP receive failed', input: 'recv-error', code: 'ENOTSOCK' });
+    const line = (await metricsText()).split('\n').find((l) => l.startsWith('ipfix_mediator_udp_receive_errors_total{input="recv-error",code="ENOTSOCK"} '));
+    expect(Number(line?.split(' ')[1])).toBeGreaterThanOrEqual(1);
   });
 });

@@ -44,6 +44,8 @@ typedef struct receiver {
   int polling;
   int closed;
   napi_ref on_batch;
+  /* optional: told of a failed receive (errno), which ends that readiness's reading */
+  napi_ref on_error;
   napi_ref batch_ref;
   napi_ref taken_ref;
   /* optional: where the count of datagrams taken from the socket is kept for another thread to read */
@@ -66,11 +68,8 @@ typedef struct receiver {
   char last_text[ADDRESS_TEXT];
   uint8_t last_text_len;
   uint16_t last_port;
-  /* counters */
-  double datagrams;
+  /* datagrams larger than a slot, dropped (read by truncated()) */
   double truncated;
-  double receive_calls;
-  int last_errno;
 } receiver_t;
 
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
@@ -103,20 +102,15 @@ static void put_u32(uint8_t *p, uint32_t v) {
   p[3] = (v >> 24) & 0xff;
 }
 
-/* Hands the packed batch to JavaScript; afterwards the buffer is free to fill again. */
-static void flush(receiver_t *r) {
-  if (r->count == 0) return;
-  put_u32(r->batch, r->count);
-  put_u32(r->batch + 4, r->used);
+/* Calls fn(arg) from the poll callback, as an asynchronous resource of its own. */
+static void call_js(receiver_t *r, napi_ref fn_ref, uint32_t arg) {
   napi_env env = r->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[1], result;
-  napi_get_reference_value(env, r->on_batch, &fn);
+  napi_get_reference_value(env, fn_ref, &fn);
   napi_get_global(env, &recv); /* MakeCallback needs an object as `this` */
-  napi_create_uint32(env, r->count, &argv[0]);
-  r->count = 0;
-  r->used = HEADER;
+  napi_create_uint32(env, arg, &argv[0]);
   napi_status s = napi_make_callback(env, r->async, recv, fn, 1, argv, &result);
   if (s != napi_ok) {
     /* A worker being terminated fails every call from here on: stop taking datagrams the next reader of
@@ -129,6 +123,23 @@ static void flush(receiver_t *r) {
     }
   }
   napi_close_handle_scope(env, scope);
+}
+
+/* Hands the packed batch to JavaScript; afterwards the buffer is free to fill again. */
+static void flush(receiver_t *r) {
+  if (r->count == 0) return;
+  put_u32(r->batch, r->count);
+  put_u32(r->batch + 4, r->used);
+  uint32_t count = r->count;
+  r->count = 0;
+  r->used = HEADER;
+  call_js(r, r->on_batch, count);
+}
+
+/* A receive failed for a reason other than "nothing waiting": the gateway logs and counts it (what is
+   waiting stays in the socket and is read at the next readiness). */
+static void report_error(receiver_t *r, int err) {
+  if (r->on_error) call_js(r, r->on_error, (uint32_t)err);
 }
 
 /* The source address as text, as node:dgram gives it (inet_ntop; IPv4-mapped IPv6 stays ::ffff:a.b.c.d). */
@@ -171,7 +182,12 @@ static void pack(receiver_t *r, const uint8_t *datagram, uint32_t length) {
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   receiver_t *r = (receiver_t *)handle->data;
-  if (status < 0 || r->closed) return;
+  if (r->closed) return;
+  if (status < 0) {
+    /* libuv's codes are negative errno values on Unix */
+    report_error(r, -status);
+    return;
+  }
   r->halted = 0;
   for (int round = 0; round < ROUNDS && !r->closed && !r->halted; round++) {
     for (int i = 0; i < VLEN; i++) {
@@ -179,10 +195,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       r->msgs[i].msg_hdr.msg_flags = 0;
     }
     int n = recvmmsg(r->fd, r->msgs, VLEN, MSG_DONTWAIT, NULL);
-    r->receive_calls++;
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) r->last_errno = errno;
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err != EAGAIN && err != EWOULDBLOCK) {
+        flush(r); /* what was read before goes first */
+        report_error(r, err);
+        return;
+      }
       break;
     }
     if (n > 0 && r->taken) r->taken[0] += n;
@@ -194,7 +214,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       source_text(r, &r->from[i], h->msg_namelen);
       pack(r, r->slots + (size_t)i * SLOT, r->msgs[i].msg_len);
-      r->datagrams++;
     }
     if (n < VLEN) break;
   }
@@ -218,6 +237,8 @@ static void close_receiver(receiver_t *r) {
   r->closed = 1;
   napi_env env = r->env;
   if (r->on_batch) napi_delete_reference(env, r->on_batch);
+  if (r->on_error) napi_delete_reference(env, r->on_error);
+  r->on_error = NULL;
   if (r->batch_ref) napi_delete_reference(env, r->batch_ref);
   if (r->taken_ref) napi_delete_reference(env, r->taken_ref);
   r->taken_ref = NULL;
@@ -402,12 +423,13 @@ static napi_value js_shard_by(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// open(descriptor, batch: Uint8Array, onBatch: (count) => void, taken?: Float64Array) -> receiver, polled
-// by this thread's loop. `taken[0]` (shared memory, when given) grows by every datagram taken from the
-// socket, before JavaScript sees it: a thread that dies mid-batch leaves an exact count behind.
+// open(descriptor, batch: Uint8Array, onBatch: (count) => void, taken?: Float64Array,
+//      onError?: (errno) => void) -> receiver, polled by this thread's loop. `taken[0]` (shared memory,
+// when given) grows by every datagram taken from the socket, before JavaScript sees it: a thread that dies
+// mid-batch leaves an exact count behind. onError hears of a failed recvmmsg(2) or poll.
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(descriptor, batch, onBatch)");
@@ -470,6 +492,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   }
   napi_create_reference(env, argv[2], 1, &r->on_batch);
+  if (argc >= 5) {
+    napi_valuetype t;
+    napi_typeof(env, argv[4], &t);
+    if (t == napi_function) napi_create_reference(env, argv[4], 1, &r->on_error);
+  }
   napi_value resource_name;
   napi_create_string_utf8(env, "ipfix-mediator:udp-receiver", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &r->async);
@@ -573,28 +600,16 @@ static napi_value js_drops(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// counters(receiver, into: Float64Array(4)): datagrams, truncated, recvmmsg calls, last errno
-static napi_value js_counters(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+// truncated(receiver) -> datagrams dropped so far for not fitting a 65,536-octet slot
+static napi_value js_truncated(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   receiver_t *r = unwrap(env, argv[0]);
   if (!r) return NULL;
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  napi_value ab;
-  size_t offset;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float64_array || length < 4) {
-    napi_throw_type_error(env, NULL, "counters needs a Float64Array of 4");
-    return NULL;
-  }
-  double *out = (double *)data;
-  out[0] = r->datagrams;
-  out[1] = r->truncated;
-  out[2] = r->receive_calls;
-  out[3] = r->last_errno;
-  return NULL;
+  napi_value v;
+  napi_create_double(env, r->truncated, &v);
+  return v;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -608,7 +623,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"receiveBuffer", NULL, js_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
     {"drops", NULL, js_drops, NULL, NULL, NULL, napi_default, NULL},
-    {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
+    {"truncated", NULL, js_truncated, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
