@@ -181,9 +181,10 @@ console.log(JSON.stringify(summary));
 if (!args.includes('--no-doc')) {
   const names = { v5: 'NetFlow v5', v9: 'NetFlow v9', sflow: 'sFlow v5' };
   const short = minutes < 10 ? ` — **a short development run (${minutes} min) on a shared machine, not the reference soak**` : '';
+  // A run with workers has a line of its own (workers change the CPU per record, see docs/workers.md).
   writeDocSection(
-    `soak-${protocol}`,
-    `- ${names[protocol]}, ${host.date}${short}: ${offered.toLocaleString('en')} records/s (${fraction} × ${rate.toLocaleString('en')}) for ${minutes} min, ` +
+    workers ? `soak-${protocol}-workers${Number(workers)}` : `soak-${protocol}`,
+    `- ${names[protocol]}${workers ? `, workers ${Number(workers)}` : ''}, ${host.date}${short}: ${offered.toLocaleString('en')} records/s (${fraction} × ${rate.toLocaleString('en')}) for ${minutes} min, ` +
       `loss ${summary.lossPct} % (${kernelDrops} datagrams dropped by the kernel, receive buffer full), ${summary.cpuSecPerMillion} CPU-s per million records. RSS ${summary.rssFirstMiB} → ${summary.rssLastMiB} MiB ` +
       `(first vs last ${windowS} s; slope after the first window ${summary.rssSlopeMiBPerMin} MiB/min; peak ${summary.peakRssMiB} MiB), V8 heap (all isolates) ` +
       `${summary.heapFirstMiB} → ${summary.heapLastMiB} MiB (slope ${summary.heapSlopeMiBPerMin} MiB/min). Load average at the start ${host.loadAverage.join(' / ')}.`,
