@@ -375,8 +375,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
           }
           if ((view.mask & Group.ethernet) === 0) {
             // XDR opaque<6> MACs are padded to 8 octets.
-            view.copy(V.sourceMac!, DV, b + 4, 6);
-            view.copy(V.destinationMac!, DV, b + 12, 6);
+            view.mac(V.sourceMac!, DV, b + 4);
+            view.mac(V.destinationMac!, DV, b + 12);
             view.u16(V.etherType!, u32(b + 20));
             view.mask |= Group.ethernet;
           }
@@ -453,11 +453,11 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     view.u8(V.protocol!, protocol);
     view.u32(V.ipLength!, u32(b));
     if (v6) {
-      view.copy(V.sourceIPv6!, DV, p, 16);
-      view.copy(V.destinationIPv6!, DV, p + 16, 16);
+      view.ipv6(V.sourceIPv6!, DV, p);
+      view.ipv6(V.destinationIPv6!, DV, p + 16);
     } else {
-      view.copy(V.sourceIPv4!, DV, p, 4);
-      view.copy(V.destinationIPv4!, DV, p + 4, 4);
+      view.ipv4(V.sourceIPv4!, DV, p);
+      view.ipv4(V.destinationIPv4!, DV, p + 4);
     }
     p += v6 ? 32 : 8;
     view.mask |= Group.ip | (v6 ? Group.ipv6 : Group.ipv4);
@@ -477,10 +477,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   function nextHop(dg: Buffer, p: number, at4: number, at6: number, g4: number, g6: number): void {
     const type = u32(p);
     if (type === 1) {
-      view.copy(at4, DV, p + 4, 4);
+      view.ipv4(at4, DV, p + 4);
       view.mask |= g4;
     } else if (type === 2) {
-      view.copy(at6, DV, p + 4, 16);
+      view.ipv6(at6, DV, p + 4);
       view.mask |= g6;
     }
   }
@@ -588,8 +588,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
     // Counts: what was sampled (one packet), or scaled by the sampling rate to estimate what it stands for.
     const mult = scale && rate > 0 ? rate : 1;
     view.u64(V.packets!, mult);
-    if (view.mask & Group.ip) view.u64(V.octets!, mult * ((view.b[V.ipLength!]! << 24 >>> 0) + (view.b[V.ipLength! + 1]! << 16) + (view.b[V.ipLength! + 2]! << 8) + view.b[V.ipLength! + 3]!));
-    if (view.mask & Group.layer2) view.u64(V.layer2Octets!, mult * ((view.b[V.frameLength!]! << 24 >>> 0) + (view.b[V.frameLength! + 1]! << 16) + (view.b[V.frameLength! + 2]! << 8) + view.b[V.frameLength! + 3]!));
+    if (view.mask & Group.ip) view.u64(V.octets!, mult * view.get32(V.ipLength!));
+    if (view.mask & Group.layer2) view.u64(V.layer2Octets!, mult * view.get32(V.frameLength!));
     if (view.tunnel !== 0) view.mask |= Group.tunnel;
     if (!emitFlow(dg)) throw new SampleError(DropReason.malformed, s, 'too many distinct record shapes from crafted input');
   }

@@ -206,8 +206,8 @@ function ethernet(s: Uint8Array, at: number, end: number, view: FlowView): numbe
     type = snap ? u16(at + 6) : 0;
   }
   if (record) {
-    view.copy(O_DST_MAC, dv, header, 6);
-    view.copy(O_SRC_MAC, dv, header + 6, 6);
+    view.mac(O_DST_MAC, dv, header);
+    view.mac(O_SRC_MAC, dv, header + 6);
     view.u16(O_ETHERTYPE, type);
     view.mask |= Group.ethernet;
   }
@@ -284,8 +284,8 @@ function ipv4(s: Uint8Array, at: number, end: number, view: FlowView): number {
   view.u8(O_TOS, s[at + 1]!);
   view.u8(O_TTL, s[at + 8]!);
   view.u32(O_IP_LENGTH, u16(at + 2));
-  view.copy(O_SRC_V4, dv, at + 12, 4);
-  view.copy(O_DST_V4, dv, at + 16, 4);
+  view.ipv4(O_SRC_V4, dv, at + 12);
+  view.ipv4(O_DST_V4, dv, at + 16);
   view.mask |= Group.ip | Group.ipv4 | Group.ttl;
   // Flags (reserved, DF, MF) and the fragment offset in 8-octet units, as fragmentFlags/fragmentOffset want.
   const flags = s[at + 6]! & 0xe0;
@@ -317,8 +317,8 @@ function ipv6(s: Uint8Array, at: number, end: number, view: FlowView): number {
   view.u32(O_FLOW_LABEL, first & 0xfffff);
   view.u32(O_IP_LENGTH, u16(at + 4) + 40);
   view.u8(O_TTL, s[at + 7]!);
-  view.copy(O_SRC_V6, dv, at + 8, 16);
-  view.copy(O_DST_V6, dv, at + 24, 16);
+  view.ipv6(O_SRC_V6, dv, at + 8);
+  view.ipv6(O_DST_V6, dv, at + 24);
   let header = s[at + 6]!;
   at += 40;
   let offset = 0;
