@@ -21,6 +21,7 @@ import { makeExporterSession, type ExporterSession, type InputProtocol } from '.
 import { makeTemplate, type FieldSpecifier, type Template } from '../ipfix/template.js';
 import type { RecordSink, SessionEndReason } from '../mediate/sink.js';
 import { sessionHealth, type SessionHealth } from '../observe/http.js';
+import { copyShort, SHORT_COPY, SourceView } from '../util/octets.js';
 
 /** Size of an event batch; a records event larger than this gets a batch of its own size. */
 export const EVENT_BATCH_BYTES = 1 << 20;
@@ -49,7 +50,9 @@ const REASON_CODE: Record<SessionEndReason, number> = { timeout: 0, restart: 1, 
 export class EventWriter implements RecordSink {
   private buffer!: ArrayBufferLike;
   private bytes!: Buffer;
+  private view!: DataView;
   private used = HEADER;
+  private readonly sources = new SourceView();
   private readonly ready: ArrayBufferLike[] = [];
 
   /** `fresh` supplies an empty buffer of at least `size` octets (recycled ones when there are). */
@@ -74,6 +77,7 @@ export class EventWriter implements RecordSink {
   private open(size: number): void {
     this.buffer = this.fresh(size);
     this.bytes = Buffer.from(this.buffer);
+    this.view = new DataView(this.buffer);
     this.used = HEADER;
   }
 
@@ -135,16 +139,17 @@ export class EventWriter implements RecordSink {
   records(s: ExporterSession, t: Template, buf: Buffer, start: number, end: number, count: number, exportTime: number): void {
     const length = end - start;
     const o = this.room(25 + length);
-    const b = this.bytes;
-    b[o] = Op.records;
-    b.writeUInt32LE(s.uid, o + 1);
-    b.writeUInt32LE(t.uid, o + 5);
-    b.writeUInt32LE(count, o + 9);
-    b.writeDoubleLE(exportTime, o + 13);
-    b.writeUInt32LE(length, o + 21);
-    // Buffer.copy costs a native call and a view per call; most records are short: copy them here.
-    if (length <= 256) for (let i = start, p = o + 25; i < end; i++, p++) b[p] = buf[i]!;
-    else b.set(buf.subarray(start, end), o + 25);
+    // Through the batch's DataView: Buffer#writeUInt32LE checks its arguments on every call.
+    const v = this.view;
+    v.setUint8(o, Op.records);
+    v.setUint32(o + 1, s.uid, true);
+    v.setUint32(o + 5, t.uid, true);
+    v.setUint32(o + 9, count, true);
+    v.setFloat64(o + 13, exportTime, true);
+    v.setUint32(o + 21, length, true);
+    // Octet by octet this copy was 13 % of a worker-mode gateway's CPU with sFlow (perf, 600 K samples/s).
+    if (length < SHORT_COPY) copyShort(this.sources.of(buf), buf.byteOffset + start, v, o + 25, length);
+    else this.bytes.set(buf.subarray(start, end), o + 25);
     this.used = o + 25 + length;
   }
 
