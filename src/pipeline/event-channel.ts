@@ -197,18 +197,20 @@ export class EventReader {
    */
   replay(buffer: ArrayBufferLike | Buffer, sink: RecordSink, from = HEADER, pass: (sequence: number) => boolean = () => true, failed: (err: unknown) => void = () => undefined): number {
     const b = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer);
-    const used = b.readUInt32LE(0);
+    // The per-event fields are read through a DataView (Buffer#readUInt32LE checks its argument per call).
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const used = v.getUint32(0, true);
     let o = from;
     while (o < used) {
-      const op = b[o]!;
+      const op = v.getUint8(o);
       if (op === Op.batch) {
-        if (!pass(b.readUInt32LE(o + 1))) return o;
+        if (!pass(v.getUint32(o + 1, true))) return o;
         o += 5;
         continue;
       }
-      const m = this.sessions.get(b.readUInt32LE(o + 1));
+      const m = this.sessions.get(v.getUint32(o + 1, true));
       try {
-        o = this.event(b, o, op, m, sink);
+        o = op === Op.records ? this.records(b, v, o, m, sink) : this.event(b, o, op, m, sink);
       } catch (err) {
         failed(err);
         o = this.skip(b, o, op);
@@ -236,7 +238,15 @@ export class EventReader {
     }
   }
 
-  /** Replays the one event at `o`; returns the offset after it. */
+  /** Replays the records event at `o` (the one that comes by the thousand); returns the offset after it. */
+  private records(b: Buffer, v: DataView, o: number, m: Mirrored | undefined, sink: RecordSink): number {
+    const length = v.getUint32(o + 21, true);
+    const t = m?.templates.get(v.getUint32(o + 5, true));
+    if (m && t) sink.records(m.session, t, b, o + 25, o + 25 + length, v.getUint32(o + 9, true), v.getFloat64(o + 13, true));
+    return o + 25 + length;
+  }
+
+  /** Replays the one event at `o` (other than records); returns the offset after it. */
   private event(b: Buffer, o: number, op: number, m: Mirrored | undefined, sink: RecordSink): number {
     switch (op) {
         case Op.sessionStarted: {
@@ -266,12 +276,6 @@ export class EventReader {
             sink.templateWithdrawn(m.session, t);
           }
           return o + 9;
-        }
-        case Op.records: {
-          const length = b.readUInt32LE(o + 21);
-          const t = m?.templates.get(b.readUInt32LE(o + 5));
-          if (m && t) sink.records(m.session, t, b, o + 25, o + 25 + length, b.readUInt32LE(o + 9), b.readDoubleLE(o + 13));
-          return o + 25 + length;
         }
         case Op.sessionEnded: {
           if (m) {
