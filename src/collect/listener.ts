@@ -219,7 +219,7 @@ export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, 
  * A receive on an input's socket failed (the addon's onError): counted by error code and logged, rate
  * limited. Whatever waits in the socket stays there and is read at its next readiness.
  */
-export function receiveFailed(input: string, errno: number, warnings: RateLimitedLog): void {
+function receiveFailed(input: string, errno: number, warnings: RateLimitedLog): void {
   let code: string;
   try {
     code = getSystemErrorName(-errno);

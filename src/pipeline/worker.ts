@@ -29,6 +29,10 @@ const post = (m: FromWorker) => port.postMessage(m);
 
 /** Event buffers the main thread gave back. */
 const free: ArrayBufferLike[] = [];
+/** Keeps the given-back event buffers of the standard size for reuse (a larger one was made for one event). */
+function recycle(buffers: readonly ArrayBufferLike[]): void {
+  for (const b of buffers) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+}
 const writer = new EventWriter((size) => {
   if (size === EVENT_BATCH_BYTES) {
     const b = free.pop();
@@ -114,7 +118,7 @@ const timer = setInterval(() => {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'datagrams':
-      for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      recycle(m.free);
       writer.batch(m.sequence);
       reader.read(m.buffer, feed);
       done.push(m.buffer);
@@ -128,7 +132,7 @@ port.on('message', (m: ToWorker) => {
       receiveOn(m.socket, m.read);
       break;
     case 'replayed':
-      for (const b of m.free) if (b.byteLength === EVENT_BATCH_BYTES) free.push(b);
+      recycle(m.free);
       eventsOut -= m.free.length;
       if (paused && eventsOut < MAX_EVENT_BATCHES_OUT / 2) {
         paused = false;
