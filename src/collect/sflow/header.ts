@@ -517,20 +517,129 @@ function gtpu(s: Uint8Array, at: number, end: number, view: FlowView): number {
 }
 
 /**
+ * The common frame in one pass, without the walk's state: Ethernet II, at most one 802.1Q tag, then IPv4
+ * without options that is not a fragment, or IPv6 without extension headers, then TCP, UDP (not a tunnel
+ * port), SCTP, ICMP or ICMPv6, every header whole inside [at, end). Nearly every sampled frame is one of
+ * these, and the general walk's generality (layer loop, tag loop, tunnels) was half of the sFlow decoder's
+ * time per sample. Everything is checked before anything is written: false leaves the view untouched for
+ * the general walk. It sets exactly the facts and groups the walk would (header-common.test.ts compares
+ * the two on every corpus frame and 100,000 mutations of them).
+ */
+function commonFrame(at: number, end: number, view: FlowView): boolean {
+  if (end - at < 14) return false;
+  let type = u16(at + 12);
+  let ip = at + 14;
+  let tci = -1;
+  if (type === ETHERTYPE_VLAN) {
+    if (end - ip < 4) return false;
+    tci = u16(ip);
+    type = u16(ip + 2);
+    ip += 4;
+  }
+  let v6: boolean;
+  let protocol: number;
+  let l4: number;
+  if (type === ETHERTYPE_IPV4) {
+    // Version 4, IHL 5; neither MF nor a fragment offset.
+    if (end - ip < 20 || dv.getUint8(ip) !== 0x45 || (u16(ip + 6) & 0x3fff) !== 0) return false;
+    v6 = false;
+    protocol = dv.getUint8(ip + 9);
+    l4 = ip + 20;
+  } else if (type === ETHERTYPE_IPV6) {
+    if (end - ip < 40 || dv.getUint8(ip) >>> 4 !== 6) return false;
+    v6 = true;
+    protocol = dv.getUint8(ip + 6);
+    l4 = ip + 40;
+  } else return false;
+  const left = end - l4;
+  let transport: number;
+  if (protocol === IPPROTO_TCP) {
+    if (left < 14) return false;
+    transport = Group.ports | Group.tcp;
+  } else if (protocol === IPPROTO_UDP) {
+    if (left < 8) return false;
+    const sport = u16(l4);
+    const dport = u16(l4 + 2);
+    if (dport === UDP_PORT_VXLAN || dport === UDP_PORT_GTPU || sport === UDP_PORT_GTPU) return false;
+    transport = Group.ports;
+  } else if (protocol === IPPROTO_SCTP) {
+    if (left < 4) return false;
+    transport = Group.ports;
+  } else if (protocol === IPPROTO_ICMP) {
+    if (left < 2) return false;
+    transport = Group.icmpv4;
+  } else if (protocol === IPPROTO_ICMPV6) {
+    if (left < 2) return false;
+    transport = Group.icmpv6;
+  } else return false;
+
+  // The outermost (and only) Ethernet header.
+  view.mac(O_DST_MAC, dv, at);
+  view.mac(O_SRC_MAC, dv, at + 6);
+  view.u16(O_ETHERTYPE, type);
+  let groups = Group.ethernet;
+  if (tci >= 0) {
+    view.u16(O_VLAN_ID, tci & 0x0fff);
+    view.u8(O_VLAN_PRIO, tci >>> 13);
+    groups |= Group.vlan;
+  }
+  // The IP header: its facts replace any earlier packet's (as takeIpHeader).
+  view.u8(O_PROTOCOL, protocol);
+  view.u8(O_TTL, dv.getUint8(ip + (v6 ? 7 : 8)));
+  if (v6) {
+    const first = u32(ip);
+    view.u8(O_IP_VERSION, 6);
+    view.u8(O_TOS, (first >>> 20) & 0xff);
+    view.u32(O_FLOW_LABEL, first & 0xfffff);
+    view.u32(O_IP_LENGTH, u16(ip + 4) + 40);
+    view.ipv6(O_SRC_V6, dv, ip + 8);
+    view.ipv6(O_DST_V6, dv, ip + 24);
+    groups |= Group.ip | Group.ipv6 | Group.ttl;
+  } else {
+    view.u8(O_IP_VERSION, 4);
+    view.u8(O_TOS, dv.getUint8(ip + 1));
+    view.u32(O_IP_LENGTH, u16(ip + 2));
+    view.ipv4(O_SRC_V4, dv, ip + 12);
+    view.ipv4(O_DST_V4, dv, ip + 16);
+    groups |= Group.ip | Group.ipv4 | Group.ttl;
+  }
+  if ((transport & Group.ports) !== 0) {
+    view.u16(O_SRC_PORT, u16(l4));
+    view.u16(O_DST_PORT, u16(l4 + 2));
+    // tcpControlBits: octets 12-13 with the data offset zeroed (as transport()).
+    if (transport & Group.tcp) view.u16(O_TCP_FLAGS, u16(l4 + 12) & 0x0fff);
+  } else view.u16(transport === Group.icmpv4 ? O_ICMP4 : O_ICMP6, u16(l4));
+  view.mask = (view.mask & ~PACKET_GROUPS) | groups | transport;
+  return true;
+}
+
+/**
  * Decodes the sampled header src[start,end) of sFlow header_protocol `protocol` into the view: sets
  * fields and group bits of everything it could read completely. keepOuter: export the outer (tunnel)
  * flow instead of the inner one. Returns a HeaderOutcome: truncated when not even the first layer (an
  * Ethernet header, or an IP header for protocols ipv4/ipv6) was complete and well-formed. Never throws,
  * never reads outside [start,end).
  */
-export function decodeHeader(
-  src: Uint8Array,
-  start: number,
-  end: number,
-  protocol: number,
-  view: FlowView,
-  keepOuter: boolean,
-): number {
+export function decodeHeader(src: Uint8Array, start: number, end: number, protocol: number, view: FlowView, keepOuter: boolean): number {
+  return decode(src, start, end, protocol, view, keepOuter, true);
+}
+
+/** decodeHeader by the general walk alone (the judge of commonFrame in the tests). */
+export function walkHeader(src: Uint8Array, start: number, end: number, protocol: number, view: FlowView, keepOuter: boolean): number {
+  return decode(src, start, end, protocol, view, keepOuter, false);
+}
+
+/** commonFrame on its own: true when the frame is one it decodes (for the test that holds it to the walk). */
+export function decodeCommonFrame(src: Uint8Array, start: number, end: number, view: FlowView): boolean {
+  if (end > src.length || start < 0 || start >= end) return false;
+  if (src !== bytes) {
+    bytes = src;
+    dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  }
+  return commonFrame(start, end, view);
+}
+
+function decode(src: Uint8Array, start: number, end: number, protocol: number, view: FlowView, keepOuter: boolean, common: boolean): number {
   if (protocol === HeaderProtocol.ethernet) next = ETHERNET;
   else if (protocol === HeaderProtocol.ipv4) next = IPV4;
   else if (protocol === HeaderProtocol.ipv6) next = IPV6;
@@ -540,6 +649,10 @@ export function decodeHeader(
   if (src !== bytes) {
     bytes = src;
     dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  }
+  if (common && next === ETHERNET && commonFrame(start, end, view)) {
+    next = STOP;
+    return HeaderOutcome.ok;
   }
   sawEthernet = sawMpls = false;
   ipHeaders = 0;
