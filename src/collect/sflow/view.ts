@@ -121,7 +121,9 @@ const FIXED: ReadonlyArray<readonly [string, number, GroupName, GroupName?]> = [
   ['destinationIPv4', 4, 'ipv4'],
   ['sourceIPv6', 16, 'ipv6'],
   ['destinationIPv6', 16, 'ipv6'],
-  ['flowLabel', 4, 'ipv6'],
+  /** Only a decoded IPv6 header has it (a sampled IPv6 record does not): it also needs `ttl`, the group
+   *  of the facts only a decoded header gives, or the record would carry a stale value. */
+  ['flowLabel', 4, 'ipv6', 'ttl'],
   ['fragmentId', 4, 'fragment'],
   ['fragmentOffset', 2, 'fragment'],
   ['fragmentFlags', 1, 'fragment'],

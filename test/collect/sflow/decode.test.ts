@@ -257,6 +257,18 @@ describe('flow records', () => {
     expect(r).toMatchObject({ ipVersion: 6, sourceIPv6Address: '2001:db8::1', destinationIPv6Address: 'fe80::2', protocolIdentifier: 17, sourceTransportPort: 53, destinationTransportPort: 40000, ipClassOfService: 0x10, octetDeltaCount: 1280 });
     expect(r).not.toHaveProperty('tcpControlBits');
     expect(r).not.toHaveProperty('sourceIPv4Address');
+    // The record has no flow label: only a decoded IPv6 header carries one.
+    expect(r).not.toHaveProperty('flowLabelIPv6');
+  });
+
+  it('sampled IPv6 after a decoded IPv6 header: no flow label left over from the earlier sample', () => {
+    const f = frame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', src: '2001:db8::1', dst: '2001:db8::2', protocol: 17, srcPort: 1, dstPort: 2 });
+    f.bytes.writeUInt32BE((6 << 28) | 0xabcde, 14); // version 6, flow label 0xabcde
+    const header = flowSample({ records: [rawHeader({ frameLength: f.frameLength, header: f.bytes })] });
+    const sampled = flowSample({ records: [sampledIp({ length: 80, protocol: 17, src: '2001:db8::3', dst: '2001:db8::4' })] });
+    const { ctx, rows } = run([datagram({ agent: '192.0.2.1', samples: [header, sampled] })]);
+    expect(ctx.drops).toEqual([]);
+    expect(rows.map((r) => r.flowLabelIPv6)).toEqual([0xabcde, undefined]);
   });
 
   it('extended switch: VLANs and priorities in and out', () => {
