@@ -4,6 +4,10 @@
 // one record of an options template scoped by its data source. The exporter is the agent: each
 // (agent address, sub-agent ID) is one exporter session, its sub-agent ID the Observation Domain ID.
 //
+// Most flow samples are decoded by a plan compiled for their layout (sample-plan.ts), which writes the
+// record straight from the datagram; the first sample of each layout, and samples of any other layout,
+// are decoded the general way below (the view, the header walk, the shape's copy).
+//
 // Every length is checked before it is read. A malformed sample is dropped and counted alone: the sample
 // length says where the next one starts. Unknown sample, flow record and counter record formats are
 // skipped by their length and counted.
@@ -17,6 +21,7 @@ import { formatIPv4, formatIPv6 } from '../../util/address.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
+import { compilePlan, LAYOUT_SLOTS, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, moveOctets, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -111,7 +116,17 @@ class SampleError {
 
 export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder(options);
 
-export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): DecodeFn {
+/** Layouts a decoder keeps plans (or their absence) for: far above real agents', a bound against crafted input. */
+const MAX_PLANS = 4096;
+
+/** Whether flow samples may be decoded by compiled plans (sample-plan.ts), and how many were. The tests
+ *  turn them off to have the general decoder judge them. */
+export interface PlanUse {
+  enabled: boolean;
+  samples: number;
+}
+
+export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, samples: 0 }): DecodeFn {
   const sflow = options.mapping.sflow;
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
   let nextTemplateId = FIRST_TEMPLATE_ID;
@@ -131,6 +146,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   const arena = new StageArena();
   const flowShapes = new Shapes(t.flow, view.b, arena, 0, takeId);
   const counterShapes = new Shapes(t.counters, cview, arena, t.counterScope, takeId);
+  // Compiled plans by layout key (sample-plan.ts); null: the layout's shape cannot be planned.
+  const planOf = new Map<number, SamplePlan | null>();
+  const layoutAt = new Int32Array(LAYOUT_SLOTS);
+  const viewDv = new DataView(view.b.buffer, view.b.byteOffset, view.b.byteLength);
   /** A record too large for a staging area is written here and handed on by itself. */
   const big = Buffer.allocUnsafe(BIG_LENGTH);
   const bigView = new DataView(big.buffer, big.byteOffset, big.byteLength);
@@ -219,9 +238,15 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
 
   /**
    * Starts a record of `shape` needing at most `need` octets: sets `out` and `pos` to where it goes (the
-   * shape's staging area, or `big`), and writes its fixed part.
+   * shape's staging area, or `big`), and writes its fixed part from the view.
    */
   function startRecord(shape: Shape, need: number): void {
+    place(shape, need);
+    pos = out === big ? shape.copyTo(bigView, 0) : shape.copy(pos);
+  }
+
+  /** Sets `out`, `outView` and `pos` to where the next record of `shape` (at most `need` octets) goes. */
+  function place(shape: Shape, need: number): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (stagedEntry[k] === undefined) {
       stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
@@ -233,16 +258,16 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
       if (need > STAGE_LENGTH) {
         out = big;
         outView = bigView;
-        pos = shape.copyTo(bigView, 0);
+        pos = 0;
         return;
       }
     }
     out = shape.stage;
     outView = shape.stageView;
-    pos = shape.copy(shape.stageStart + stagedLength[k]!);
+    pos = shape.stageStart + stagedLength[k]!;
   }
 
-  /** The record started by startRecord() ends at `pos`. */
+  /** The record placed by place() (or startRecord()) ends at `pos`. */
   function stage(shape: Shape): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (out === big) {
@@ -526,6 +551,27 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable): 
   }
 
   function flowSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
+    const key = plans.enabled ? layoutOf(dg, DV, s, end, expanded, layoutAt) : -1;
+    if (key >= 0) {
+      const plan = planOf.get(key);
+      if (plan) {
+        const shape = plan.shape;
+        const facts = shape.variableFacts;
+        place(shape, facts.length === 0 ? shape.fixedLength : shape.fixedLength + variableOctets(layoutAt, DV, facts));
+        pos = plan.write(outView, pos);
+        stage(shape);
+        plans.samples++;
+        return;
+      }
+      generalFlowSample(dg, s, end, expanded);
+      // The first sample of a layout names its shape (the view's groups after the general decode).
+      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, DV, viewDv, layoutAt));
+      return;
+    }
+    generalFlowSample(dg, s, end, expanded);
+  }
+
+  function generalFlowSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
     const fixed = expanded ? 44 : 32;
     if (end - s < fixed) throw new SampleError(DropReason.malformed, s, `${expanded ? 'expanded ' : ''}flow sample of ${end - s} octets (needs ${fixed} before its records)`);
     view.reset();

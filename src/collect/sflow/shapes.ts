@@ -29,6 +29,8 @@ export interface Shape {
   /** Template ID every session announces this shape under. */
   readonly templateId: number;
   readonly fields: readonly FieldSpecifier[];
+  /** The fixed-length columns, in record order. */
+  readonly columns: readonly SflowColumn[];
   readonly scopeCount: number;
   /** Copies the fixed-length fields of one record from the view to the output. */
   readonly copy: CopyPlan;
@@ -134,6 +136,7 @@ export class Shapes {
     // Columns next to each other both in the view and in the record are copied as one run.
     const runs: Run[] = [];
     const fields: FieldSpecifier[] = [];
+    const columns: SflowColumn[] = [];
     const variable: SflowColumn[] = [];
     let scope = 0;
     let fixedLength = 0;
@@ -149,6 +152,7 @@ export class Shapes {
       if (last && last.offset + last.length === c.offset) last.length += c.length;
       else runs.push({ offset: c.offset, length: c.length });
       fields.push(c.spec);
+      columns.push(c);
       fixedLength += c.length;
     }
     // Variable-length fields follow the fixed ones in the record, so also in the template.
@@ -159,7 +163,7 @@ export class Shapes {
     const stageView = this.arena.chunkView;
     const copy = (new Function('sv', 'dv', copySource(runs)) as (sv: DataView, dv: DataView) => CopyPlan)(this.sv, stageView);
     const copyTo = (new Function('sv', copySource(runs, true)) as (sv: DataView) => CopyPlanTo)(this.sv);
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, stageStart, variable, variableFacts });
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, columns, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, stageStart, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }

@@ -1,0 +1,119 @@
+// Compiled flow-sample plans (sample-plan.ts) against the general decoder: the same datagrams through a
+// decoder with plans and one without must give the same events — sessions, templates, every record's
+// octets, every drop — for the benchmark's fleet traffic (with and without scaled counts and the header
+// section), every sFlow capture of the corpus, and 20,000 mutations of them.
+
+import { resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildSflowDecoder, type PlanUse } from '../../../src/collect/sflow/decode.js';
+import type { SflowMappingConfig } from '../../../src/config/types.js';
+import { udpPayloads } from '../../../src/util/pcap.js';
+import { corpus, mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
+// @ts-expect-error plain JavaScript module of the benchmark harness, no type declarations
+import { sflowDatagrams } from '../../../bench/lib/sflow-gen.mjs';
+
+const reg = testRegistry();
+const CAPTURES = [
+  'akvorado__data-1140.pcap', 'akvorado__data-discard-interface.pcap', 'akvorado__data-encap-vxlan.pcap',
+  'akvorado__data-icmpv4.pcap', 'akvorado__data-icmpv6.pcap', 'akvorado__data-local-interface.pcap',
+  'akvorado__data-multiple-interfaces.pcap', 'akvorado__data-qinq.pcap', 'akvorado__data-sflow-expanded-sample.pcap',
+  'akvorado__data-sflow-ipv4-data.pcap', 'akvorado__data-sflow-raw-ipv4.pcap', 'overflowd__sflow.pcap', 'oxyflow__sflow.pcap',
+];
+
+/** Everything a context saw, as comparable text: events in order, record octets in hex, drops. */
+function transcript(ctx: RecordingContext): string[] {
+  const out: string[] = [];
+  for (const e of ctx.events) {
+    if (e.kind === 'records') out.push(`records ${e.session.address}/${e.session.observationDomainId} ${e.template.templateId} ${e.count} ${e.bytes.toString('hex')}`);
+    else if (e.kind === 'defined') out.push(`defined ${e.session.address} ${e.template.templateId} ${JSON.stringify(e.template.fields)}`);
+    else out.push(`${e.kind} ${e.session.address}`);
+  }
+  for (const d of ctx.drops) out.push(`drop ${JSON.stringify(d)}`);
+  return out;
+}
+
+/** Decodes the datagrams with plans and without; returns both transcripts and how many samples plans took. */
+function both(datagrams: readonly Buffer[], sflow: Partial<SflowMappingConfig> = {}) {
+  const mapping = { ...mappingConfig, sflow: { ...mappingConfig.sflow, ...sflow } };
+  const use: PlanUse = { enabled: true, samples: 0 };
+  const planned = buildSflowDecoder({ registry: reg, mapping }, undefined, use);
+  const general = buildSflowDecoder({ registry: reg, mapping }, undefined, { enabled: false, samples: 0 });
+  const a = new RecordingContext();
+  const b = new RecordingContext();
+  for (const d of datagrams) {
+    planned(a, d, '192.0.2.7', 6343);
+    general(b, d, '192.0.2.7', 6343);
+  }
+  return { planned: transcript(a), general: transcript(b), samples: use.samples };
+}
+
+/** Flow samples in sFlow v5 datagrams (formats 1 and 3). */
+function flowSamples(datagrams: readonly Buffer[]): number {
+  let n = 0;
+  for (const d of datagrams) {
+    let p = d.readUInt32BE(4) === 2 ? 24 : 12;
+    const count = d.readUInt32BE(p + 12);
+    p += 16;
+    for (let i = 0; i < count; i++) {
+      const format = d.readUInt32BE(p);
+      if (format === 1 || format === 3) n++;
+      p += 8 + d.readUInt32BE(p + 4);
+    }
+  }
+  return n;
+}
+
+describe('compiled flow-sample plans', () => {
+  // The datagram's arrival time is a fact of every record: both decoders see the same clock.
+  beforeEach(() => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_795_000_000_123);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const fleet: Buffer[] = sflowDatagrams(1500);
+
+  it('give the general decoder\'s records for the benchmark fleet, and take nearly every flow sample', () => {
+    const r = both(fleet);
+    expect(r.planned.length).toBeGreaterThan(1500);
+    expect(r.planned).toEqual(r.general);
+    // Every layout's first sample goes the general way (it names the shape); so do frames beyond commonChain.
+    expect(r.samples).toBeGreaterThan(0.9 * flowSamples(fleet));
+  });
+
+  it('scale counts by the sampling rate as the general decoder does', () => {
+    const r = both(fleet, { scaleCounts: true });
+    expect(r.planned).toEqual(r.general);
+    expect(r.samples).toBeGreaterThan(0.9 * flowSamples(fleet));
+  });
+
+  it('leave samples whose records carry the sampled header to the general decoder', () => {
+    const r = both(fleet.slice(0, 300), { headerSection: true });
+    expect(r.planned).toEqual(r.general);
+    expect(r.samples).toBe(0);
+  });
+
+  it('give the general decoder\'s records for every sFlow capture of the corpus', () => {
+    const datagrams = CAPTURES.flatMap((f) => udpPayloads(resolve(corpus, 'sflow', f)).map((p) => Buffer.from(p.payload)));
+    const r = both(datagrams);
+    expect(r.planned).toEqual(r.general);
+    expect(r.samples).toBeGreaterThan(1000);
+  });
+
+  it('agree with the general decoder on 20,000 mutated datagrams, drops included', () => {
+    const corpusDatagrams = CAPTURES.flatMap((f) => udpPayloads(resolve(corpus, 'sflow', f)).map((p) => Buffer.from(p.payload)));
+    const sources = [...fleet.slice(0, 500), ...corpusDatagrams.slice(0, 500)];
+    const rnd = prng(0x91a7);
+    const mutated: Buffer[] = [];
+    // Each mutation after its original, so the layout is known (planned) when the mutated copy comes.
+    for (let i = 0; i < 10_000; i++) {
+      const d = sources[i % sources.length]!;
+      mutated.push(d, mutate(d, rnd));
+    }
+    const r = both(mutated);
+    expect(r.planned).toEqual(r.general);
+    expect(r.planned.some((l) => l.startsWith('drop'))).toBe(true);
+    expect(r.samples).toBeGreaterThan(10_000);
+  }, 60_000);
+});
