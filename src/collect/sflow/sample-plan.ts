@@ -9,12 +9,12 @@
 // record for record, octet for octet.
 //
 // layoutOf() checks everything a plan relies on (every length, the frame's chain, the values that decide
-// the shape: the output interface format, which switch facts are valid, the next-hop type) and returns
+// the shape: the output interface format, which switch facts are valid, the next-hop types) and returns
 // the layout's key; it reads only. The plan then only writes. Generated text holds numbers only.
 
 import type { SflowColumn } from '../../mapping/sflow-table.js';
 import { Chain, chainAt, commonChain } from './header.js';
-import { CONSUMED_FOR_US, FORWARDED } from './forwarding-status.js';
+import { CONSUMED_FOR_US, FORWARDED, forwardingStatusOfDiscard } from './forwarding-status.js';
 import type { Shape } from './shapes.js';
 import { V, VariableFact } from './view.js';
 
@@ -49,7 +49,8 @@ export const LAYOUT_SLOTS = 17;
 // depends on another or on their order, so the key says which are there and their variant:
 // bit 0 the expanded sample format; bit 1 a raw header, bits 2-6 its Chain code; bit 7 an extended switch
 // record, bits 8-11 which of its facts are valid; bit 12 an extended router record, bits 13-14 its
-// next-hop type; bit 15 an extended gateway record, bits 16-17 its next-hop type.
+// next-hop type; bit 15 an extended gateway record, bits 16-17 its next-hop type; bits 18-19 the output
+// interface format (0 an ifIndex or "local", 1 a discard, 2 multiple interfaces).
 const K_EXPANDED = 1;
 const K_RAW = 1 << 1;
 const K_CHAIN = 2;
@@ -59,10 +60,16 @@ const K_ROUTER = 1 << 12;
 const K_ROUTER_HOP = 13;
 const K_GATEWAY = 1 << 15;
 const K_GATEWAY_HOP = 16;
-/** Flow records a planned sample has at most (one of each kind). */
-const MAX_RECORDS = 4;
+const K_OUTPUT = 18;
+const OUT_DISCARD = 1;
+const OUT_MULTIPLE = 2;
+/** Flow records a planned sample has at most (one of each kind, and sampled Ethernet/IP records). */
+const MAX_RECORDS = 8;
 
 const RAW_PACKET_HEADER = 1;
+const SAMPLED_ETHERNET = 2;
+const SAMPLED_IPV4 = 3;
+const SAMPLED_IPV6 = 4;
 const EXTENDED_SWITCH = 1001;
 const EXTENDED_ROUTER = 1002;
 const EXTENDED_GATEWAY = 1003;
@@ -92,13 +99,14 @@ function hopLength(type: number): number {
 export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, expanded: boolean, at: Int32Array): number {
   if (end - s < (expanded ? 44 : 32)) return -1;
   const q = expanded ? s + 12 : s + 8;
-  // Output interface format 0 (an ifIndex, or "local"): discards and multiple outputs take the general path.
-  if ((expanded ? dv.getUint32(q + 20) : dv.getUint32(q + 16) >>> 30) !== 0) return -1;
+  const output = expanded ? dv.getUint32(q + 20) : dv.getUint32(q + 16) >>> 30;
+  if (output > OUT_MULTIPLE) return -1;
   let r = expanded ? q + 28 : q + 20;
   const count = dv.getUint32(r);
   if (count === 0 || count > MAX_RECORDS) return -1;
   r += 4;
-  let key = expanded ? K_EXPANDED : 0;
+  let key = (expanded ? K_EXPANDED : 0) | (output << K_OUTPUT);
+  let sampled = false;
   for (let j = 0; j < count; j++) {
     if (end - r < 8) return -1;
     const format = dv.getUint32(r);
@@ -171,8 +179,15 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
       at[LOCAL_PREF] = p + 4 + 4 * communities;
       at[SEGMENTS] = segments;
       at[PATH_LENGTH] = asns;
+    } else if (format === SAMPLED_ETHERNET || format === SAMPLED_IPV4 || format === SAMPLED_IPV6) {
+      // Beside a decoded header they add nothing (its Ethernet and IP facts win, decode.ts flowRecords);
+      // they are only checked, as there.
+      if (length < (format === SAMPLED_ETHERNET ? 24 : format === SAMPLED_IPV4 ? 32 : 56)) return -1;
+      sampled = true;
     } else return -1;
   }
+  // Without a decoded header they are the sample's facts: the general path's.
+  if (sampled && (key & K_RAW) === 0) return -1;
   at[SAMPLE] = s;
   at[Q] = q;
   return key;
@@ -236,12 +251,14 @@ export interface SamplePlan {
 /** The layout a key stands for. */
 interface Layout {
   expanded: boolean;
+  /** The output interface format. */
+  output: number;
   /** Chain code of the raw header, -1 without one. */
   chain: number;
 }
 
 function layoutOfKey(key: number): Layout {
-  return { expanded: (key & K_EXPANDED) !== 0, chain: key & K_RAW ? (key >>> K_CHAIN) & 0x1f : -1 };
+  return { expanded: (key & K_EXPANDED) !== 0, output: (key >>> K_OUTPUT) & 3, chain: key & K_RAW ? (key >>> K_CHAIN) & 0x1f : -1 };
 }
 
 /**
@@ -262,8 +279,13 @@ function expression(field: string, l: Layout): string | undefined {
     case 'drops': return 'S.getUint32(q + 8)';
     // Input: an ifIndex, 0 when unknown or "local" (decode.ts flowSample).
     case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && S.getUint32(q + 16) !== ${IF_LOCAL} ? S.getUint32(q + 16) : 0)` : `(S.getUint32(q + 12) >>> 30 === 0 && S.getUint32(q + 12) !== ${IF_LOCAL} ? S.getUint32(q + 12) : 0)`;
-    case 'outputInterface': return `(output === ${IF_LOCAL} ? 0 : output)`;
-    case 'forwardingStatus': return `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})`;
+    // Output (`output` is the interface value): an ifIndex, 0 for "local", a discard or several interfaces.
+    case 'outputInterface': return l.output === 0 ? `(output === ${IF_LOCAL} ? 0 : output)` : '0';
+    case 'forwardingStatus':
+      if (l.output === OUT_DISCARD) return 'forwardingStatusOfDiscard(output)';
+      return l.output === 0 ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : `${FORWARDED}`;
+    case 'discardReason': return l.output === OUT_DISCARD ? 'output' : undefined;
+    case 'outputInterfaceCount': return l.output === OUT_MULTIPLE ? 'output' : undefined;
     case 'packets': return 'mult';
     case 'observationTimeMs': return `copy-view:${V.observationTimeMs}`;
     case 'agentUptimeMs': return `copy-view:${V.agentUptimeMs}`;
@@ -332,7 +354,7 @@ export function planSource(key: number, shape: Shape, scale: boolean): string | 
     'const rate = S.getUint32(q);',
     // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
     scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;',
-    `const output = S.getUint32(q + ${l.expanded ? 24 : 16});`,
+    l.expanded ? 'const output = S.getUint32(q + 24);' : 'const output = S.getUint32(q + 16) & 0x3fffffff;',
   ];
   let to = 0;
   for (const c of shape.columns) {
@@ -387,6 +409,6 @@ function u64(dv: DataView, d: number, v: number): void {
 export function compilePlan(key: number, shape: Shape, scale: boolean, datagram: DataView, view: DataView, at: Int32Array): SamplePlan | null {
   const text = planSource(key, shape, scale);
   if (text === undefined) return null;
-  const make = new Function('S', 'W', 'at', 'u64', 'communities', 'asPath', text) as (...a: unknown[]) => PlanWrite;
-  return { shape, write: make(datagram, view, at, u64, communities, asPath) };
+  const make = new Function('S', 'W', 'at', 'u64', 'communities', 'asPath', 'forwardingStatusOfDiscard', text) as (...a: unknown[]) => PlanWrite;
+  return { shape, write: make(datagram, view, at, u64, communities, asPath, forwardingStatusOfDiscard) };
 }
