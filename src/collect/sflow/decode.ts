@@ -117,7 +117,7 @@ class SampleError {
 export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder(options);
 
 /** Layouts a decoder keeps plans (or their absence) for: far above real agents', a bound against crafted input. */
-const MAX_PLANS = 4096;
+const MAX_PLANS = 1024;
 
 /** Whether flow samples may be decoded by compiled plans (sample-plan.ts), and how many were. The tests
  *  turn them off to have the general decoder judge them. */
