@@ -21,6 +21,30 @@ import { formatIPv4, formatIPv6 } from '../../util/address.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
+import {
+  addressLength,
+  ALL_OF,
+  BGP_COMMUNITY_ID,
+  COUNTERS_SAMPLE,
+  COUNTERS_SAMPLE_EXPANDED,
+  ETHERNET_INTERFACE,
+  EXTENDED_GATEWAY,
+  EXTENDED_ROUTER,
+  EXTENDED_SWITCH,
+  FLOW_SAMPLE,
+  FLOW_SAMPLE_EXPANDED,
+  GENERIC_INTERFACE,
+  IF_DISCARD,
+  IF_INDEX,
+  IF_LOCAL,
+  IF_MULTIPLE,
+  MAX_PRIORITY,
+  MAX_VLAN,
+  RAW_PACKET_HEADER,
+  SAMPLED_ETHERNET,
+  SAMPLED_IPV4,
+  SAMPLED_IPV6,
+} from './formats.js';
 import { compilePlan, LAYOUT_SLOTS, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, moveOctets, TUNNEL_NAMES, V, VariableFact } from './view.js';
@@ -29,44 +53,11 @@ export const SFLOW_VERSION = 5;
 /** version, agent address type, IPv4 agent address, sub-agent id, sequence number, uptime, sample count. */
 const MIN_DATAGRAM = 28;
 
-/** Sample formats (enterprise 0). */
-const FLOW_SAMPLE = 1;
-const COUNTERS_SAMPLE = 2;
-const FLOW_SAMPLE_EXPANDED = 3;
-const COUNTERS_SAMPLE_EXPANDED = 4;
-
-/** Flow record formats (enterprise 0). */
-const RAW_PACKET_HEADER = 1;
-const SAMPLED_ETHERNET = 2;
-const SAMPLED_IPV4 = 3;
-const SAMPLED_IPV6 = 4;
-const EXTENDED_SWITCH = 1001;
-const EXTENDED_ROUTER = 1002;
-const EXTENDED_GATEWAY = 1003;
-
-/** Counter record formats (enterprise 0). */
-const GENERIC_INTERFACE = 1;
-const ETHERNET_INTERFACE = 2;
-
-/** Interface formats (the top 2 bits of a compact sample's input/output, or the expanded format field). */
-const IF_INDEX = 0;
-const IF_DISCARD = 1;
-const IF_MULTIPLE = 2;
-/** ifIndex value meaning "the switch itself" (packet from or to the agent's own stack). */
-const IF_LOCAL = 0x3fffffff;
-
 /** Template IDs of the decoder's shapes start here (flow and counter shapes share the range). */
 const FIRST_TEMPLATE_ID = 256;
 /** Octets of the buffer for a record larger than a staging area (a datagram holds at most 65,507 octets). */
 const BIG_LENGTH = 1 << 18;
 
-const MAX_VLAN = 4095;
-const MAX_PRIORITY = 7;
-
-/** bgpCommunity (RFC 8549), the element of the communities basicList. */
-const BGP_COMMUNITY_ID = 483;
-/** basicList semantic "allOf" (RFC 6313 §4.5.4): every community applies to the route. */
-const ALL_OF = 0x03;
 
 const C_SEQUENCE = COUNTER_FIELDS.get('sampleSequence')!.offset;
 const C_SOURCE_TYPE = COUNTER_FIELDS.get('sourceIdType')!.offset;
@@ -354,8 +345,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   /** An sFlow address (type 1 IPv4 / 2 IPv6 / 0 unknown) at p: its end, or -1 when it does not fit. */
   function addressEnd(dg: Buffer, p: number, end: number): number {
     if (end - p < 4) return -1;
-    const type = u32(p);
-    const l = type === 1 ? 4 : type === 2 ? 16 : type === 0 ? 0 : -1;
+    const l = addressLength(u32(p));
     if (l < 0 || end - p - 4 < l) return -1;
     return p + 4 + l;
   }

@@ -1,6 +1,6 @@
 // Compiled flow-sample plans. Most flow samples of an agent come in a handful of layouts: the same sample
-// format, the same flow records in the same order, the same kind of sampled frame (commonChain: Ethernet,
-// one tag at most, IPv4 or IPv6 without options, TCP/UDP/SCTP/ICMP). For such a layout every fact sits at
+// format, the same flow records, the same kind of sampled frame (commonChain: Ethernet, one tag at most,
+// IPv4 or IPv6 without options, TCP/UDP/SCTP/ICMP). For such a layout every fact sits at
 // a fixed distance from a few positions, and the record shape (the template) is fixed too, so one
 // straight-line function per layout can read each fact from the datagram and write it at its place in the
 // record: no view, no copy out of it, no branch per record or per field. The general decoder
@@ -12,9 +12,26 @@
 // the shape: the output interface format, which switch facts are valid, the next-hop types) and returns
 // the layout's key; it reads only. The plan then only writes. Generated text holds numbers only.
 
-import type { SflowColumn } from '../../mapping/sflow-table.js';
 import { Chain, chainAt, commonChain } from './header.js';
 import { CONSUMED_FOR_US, FORWARDED, forwardingStatusOfDiscard } from './forwarding-status.js';
+import {
+  addressLength,
+  ALL_OF,
+  BGP_COMMUNITY_ID,
+  EXTENDED_GATEWAY,
+  EXTENDED_ROUTER,
+  EXTENDED_SWITCH,
+  IF_DISCARD,
+  IF_INDEX,
+  IF_LOCAL,
+  IF_MULTIPLE,
+  MAX_PRIORITY,
+  MAX_VLAN,
+  RAW_PACKET_HEADER,
+  SAMPLED_ETHERNET,
+  SAMPLED_IPV4,
+  SAMPLED_IPV6,
+} from './formats.js';
 import type { Shape } from './shapes.js';
 import { V, VariableFact } from './view.js';
 
@@ -61,35 +78,15 @@ const K_ROUTER_HOP = 13;
 const K_GATEWAY = 1 << 15;
 const K_GATEWAY_HOP = 16;
 const K_OUTPUT = 18;
-const OUT_DISCARD = 1;
-const OUT_MULTIPLE = 2;
 /** Flow records a planned sample has at most (one of each kind, and sampled Ethernet/IP records). */
 const MAX_RECORDS = 8;
 
-const RAW_PACKET_HEADER = 1;
-const SAMPLED_ETHERNET = 2;
-const SAMPLED_IPV4 = 3;
-const SAMPLED_IPV6 = 4;
-const EXTENDED_SWITCH = 1001;
-const EXTENDED_ROUTER = 1002;
-const EXTENDED_GATEWAY = 1003;
 const HEADER_ETHERNET = 1;
-const IF_LOCAL = 0x3fffffff;
-const MAX_VLAN = 4095;
-const MAX_PRIORITY = 7;
 // Switch record fact bits: which of its facts fit their field (an agent sends 0xFFFFFFFF for unknown).
 const IN_VLAN = 1;
 const IN_PRIORITY = 2;
 const OUT_VLAN = 4;
 const OUT_PRIORITY = 8;
-/** bgpCommunity (RFC 8549), the element of the communities basicList, and basicList's "allOf" (RFC 6313). */
-const BGP_COMMUNITY_ID = 483;
-const ALL_OF = 0x03;
-
-/** Octets of an sFlow next-hop address of type 0 (unknown), 1 (IPv4), 2 (IPv6); -1 for another type. */
-function hopLength(type: number): number {
-  return type === 1 ? 4 : type === 2 ? 16 : type === 0 ? 0 : -1;
-}
 
 /**
  * The layout key of the flow sample at [s, end) of `dg` (read through `dv`), or -1 when no plan can
@@ -100,7 +97,7 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
   if (end - s < (expanded ? 44 : 32)) return -1;
   const q = expanded ? s + 12 : s + 8;
   const output = expanded ? dv.getUint32(q + 20) : dv.getUint32(q + 16) >>> 30;
-  if (output > OUT_MULTIPLE) return -1;
+  if (output > IF_MULTIPLE) return -1;
   let r = expanded ? q + 28 : q + 20;
   const count = dv.getUint32(r);
   if (count === 0 || count > MAX_RECORDS) return -1;
@@ -137,7 +134,7 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
       // Next hop, then source and destination prefix lengths.
       if (key & K_ROUTER || length < 4) return -1;
       const type = dv.getUint32(b);
-      const hop = hopLength(type);
+      const hop = addressLength(type);
       if (hop < 0 || length < 4 + hop + 8) return -1;
       key |= K_ROUTER | (type << K_ROUTER_HOP);
       at[ROUTER] = b;
@@ -145,7 +142,7 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
     } else if (format === EXTENDED_GATEWAY) {
       if (key & K_GATEWAY || length < 4) return -1;
       const type = dv.getUint32(b);
-      const hop = hopLength(type);
+      const hop = addressLength(type);
       // Next hop; router, source and peer AS; the AS path segments (type, count, AS numbers); the
       // communities (count, values); local preference (decode.ts gateway()).
       let p = b + 4 + hop;
@@ -280,12 +277,12 @@ function expression(field: string, l: Layout): string | undefined {
     // Input: an ifIndex, 0 when unknown or "local" (decode.ts flowSample).
     case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && S.getUint32(q + 16) !== ${IF_LOCAL} ? S.getUint32(q + 16) : 0)` : `(S.getUint32(q + 12) >>> 30 === 0 && S.getUint32(q + 12) !== ${IF_LOCAL} ? S.getUint32(q + 12) : 0)`;
     // Output (`output` is the interface value): an ifIndex, 0 for "local", a discard or several interfaces.
-    case 'outputInterface': return l.output === 0 ? `(output === ${IF_LOCAL} ? 0 : output)` : '0';
+    case 'outputInterface': return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? 0 : output)` : '0';
     case 'forwardingStatus':
-      if (l.output === OUT_DISCARD) return 'forwardingStatusOfDiscard(output)';
-      return l.output === 0 ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : `${FORWARDED}`;
-    case 'discardReason': return l.output === OUT_DISCARD ? 'output' : undefined;
-    case 'outputInterfaceCount': return l.output === OUT_MULTIPLE ? 'output' : undefined;
+      if (l.output === IF_DISCARD) return 'forwardingStatusOfDiscard(output)';
+      return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : `${FORWARDED}`;
+    case 'discardReason': return l.output === IF_DISCARD ? 'output' : undefined;
+    case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? 'output' : undefined;
     case 'packets': return 'mult';
     case 'observationTimeMs': return `copy-view:${V.observationTimeMs}`;
     case 'agentUptimeMs': return `copy-view:${V.agentUptimeMs}`;
