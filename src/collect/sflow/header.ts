@@ -7,7 +7,8 @@
 // Agents snap the header (128 octets is the usual default), so truncation is normal: every layer is
 // decoded only as far as its bytes are inside the record, and a group's bit is set only once all of its
 // fields have been read. Layers are walked by one bounded loop (no recursion): each step decodes one
-// layer and names the next one, so crafted nesting ends after MAX_LAYERS steps.
+// layer and names the next one, so crafted nesting ends after MAX_LAYERS steps. The common frame
+// (Ethernet, IPv4/IPv6 without options, TCP/UDP/ICMP: commonChain) is decoded in one pass before that.
 //
 // Tunnels: by default the exported flow is the innermost one whose IP header is complete; `view.tunnel`
 // and the `tunnel` group then name the tunnel that directly carries it (the innermost tunnel). The tunnel
