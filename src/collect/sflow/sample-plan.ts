@@ -190,13 +190,11 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
   return key;
 }
 
-/** Octets the variable-length fields of a planned record take (decode.ts emitFlow), prefixes included. */
+/** Octets the variable-length fields of a planned record need at most, counting 3 for each prefix as
+ *  decode.ts emitFlow does (so both place a record in the same staging area and hand on alike). */
 export function variableOctets(at: Int32Array, dv: DataView, facts: Int32Array): number {
   let n = 0;
-  for (let i = 0; i < facts.length; i++) {
-    const l = facts[i] === VariableFact.communities ? 5 + 4 * dv.getUint32(at[COMMUNITIES]!) : 4 * at[PATH_LENGTH]!;
-    n += l < 255 ? 1 + l : 3 + l;
-  }
+  for (let i = 0; i < facts.length; i++) n += 3 + (facts[i] === VariableFact.communities ? 5 + 4 * dv.getUint32(at[COMMUNITIES]!) : 4 * at[PATH_LENGTH]!);
   return n;
 }
 
