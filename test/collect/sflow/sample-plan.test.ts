@@ -89,6 +89,17 @@ describe('compiled flow-sample plans', () => {
     expect(r.samples).toBeGreaterThan(0.9 * flowSamples(fleet));
   });
 
+  it('hand on a full staging area at the same record as the general decoder (jumbo datagrams)', () => {
+    // ~300 samples per 60,000-octet datagram: a template's 8 KiB staging area fills within a datagram, again and again.
+    const jumbo: Buffer[] = sflowDatagrams(300, { maxDatagram: 60_000, seed: 11 });
+    const r = both(jumbo);
+    expect(r.planned).toEqual(r.general);
+    // Data Sets of nearly a whole staging area (8,192 octets): areas filled and were handed on mid-datagram.
+    const octets = r.general.filter((l) => l.startsWith('records')).map((l) => l.split(' ')[4]!.length / 2);
+    expect(Math.max(...octets)).toBeGreaterThan(7800);
+    expect(r.samples).toBeGreaterThan(0.9 * flowSamples(jumbo));
+  });
+
   it('leave samples whose records carry the sampled header to the general decoder', () => {
     const r = both(fleet.slice(0, 300), { headerSection: true });
     expect(r.planned).toEqual(r.general);
