@@ -41,3 +41,16 @@ export function copyShort(sv: DataView, s: number, dv: DataView, d: number, n: n
   }
   for (; i < n; i++) dv.setUint8(d + i, sv.getUint8(s + i));
 }
+
+/** Writes a non-negative integer below 2^53 as 8 big-endian octets at `at` of dv. */
+export function setUint53(dv: DataView, at: number, v: number): void {
+  if (v <= 0xffffffff) {
+    // The common case (counts of one sample, lengths): no division.
+    dv.setUint32(at, 0);
+    dv.setUint32(at + 4, v);
+    return;
+  }
+  const hi = Math.floor(v / 4294967296);
+  dv.setUint32(at, hi);
+  dv.setUint32(at + 4, v - hi * 4294967296);
+}

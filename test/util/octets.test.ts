@@ -1,8 +1,8 @@
 // copyShort moves runs of every length (words, then the tail) between unaligned offsets of ordinary and
-// shared buffers exactly; SourceView keeps one DataView per ArrayBuffer.
+// shared buffers exactly; SourceView keeps one DataView per ArrayBuffer; setUint53 writes 8 big-endian octets.
 
 import { describe, expect, it } from 'vitest';
-import { copyShort, SourceView } from '../../src/util/octets.js';
+import { copyShort, setUint53, SourceView } from '../../src/util/octets.js';
 
 describe('copyShort', () => {
   it('copies every length 0-40 between unaligned offsets, octet for octet, and writes nothing around the run', () => {
@@ -35,5 +35,17 @@ describe('SourceView', () => {
     const other = Buffer.alloc(8);
     expect(views.of(other)).not.toBe(va);
     expect(views.of(other).byteLength).toBe(other.buffer.byteLength);
+  });
+});
+
+describe('setUint53', () => {
+  it('writes values below and above 2^32 as 8 big-endian octets', () => {
+    const b = Buffer.alloc(11, 0xee);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (const v of [0, 1, 0xffffffff, 0x100000005, 2 ** 53 - 1]) {
+      setUint53(dv, 3, v);
+      expect(b.readBigUInt64BE(3)).toBe(BigInt(v));
+      expect([b[0], b[1], b[2]]).toEqual([0xee, 0xee, 0xee]);
+    }
   });
 });

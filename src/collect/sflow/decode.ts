@@ -18,13 +18,12 @@ import { loadSflowTable, type SflowTable } from '../../mapping/sflow-table.js';
 import { DropReason, packetsTrailingOctets, sflowDatagramsLost, sflowSkipped } from '../../observe/metrics.js';
 import { onScrape } from '../../observe/metrics.js';
 import { formatIPv4, formatIPv6 } from '../../util/address.js';
+import { copyShort } from '../../util/octets.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
 import {
   addressLength,
-  ALL_OF,
-  BGP_COMMUNITY_ID,
   COUNTERS_SAMPLE,
   COUNTERS_SAMPLE_EXPANDED,
   ETHERNET_INTERFACE,
@@ -45,9 +44,10 @@ import {
   SAMPLED_IPV4,
   SAMPLED_IPV6,
 } from './formats.js';
+import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { compilePlan, LAYOUT_SLOTS, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
-import { FlowView, Group, moveOctets, TUNNEL_NAMES, V, VariableFact } from './view.js';
+import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
 export const SFLOW_VERSION = 5;
 /** version, agent address type, IPv4 agent address, sub-agent id, sequence number, uptime, sample count. */
@@ -140,6 +140,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   // Compiled plans by layout key (sample-plan.ts); null: the layout's shape cannot be planned.
   const planOf = new Map<number, SamplePlan | null>();
   const layoutAt = new Int32Array(LAYOUT_SLOTS);
+  /** Where walkGateway found the parts of the extended gateway record being decoded. */
+  const gatewayAt = new Int32Array(GATEWAY_SLOTS);
   const viewDv = new DataView(view.b.buffer, view.b.byteOffset, view.b.byteLength);
   /** A record too large for a staging area is written here and handed on by itself. */
   const big = Buffer.allocUnsafe(BIG_LENGTH);
@@ -270,15 +272,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     stagedCount[k]!++;
   }
 
-  function varlenPrefix(length: number): void {
-    if (length < 255) out[pos++] = length;
-    else {
-      out[pos++] = 255;
-      out[pos++] = length >>> 8;
-      out[pos++] = length;
-    }
-  }
-
   function emitFlow(dg: Buffer): boolean {
     const shape = flowShapes.get(view.mask);
     if (!shape) return false;
@@ -289,28 +282,16 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     startRecord(shape, need);
     for (let i = 0; i < facts.length; i++) {
       const fact = facts[i]!;
-      const l = variableLength(fact);
-      varlenPrefix(l);
-      switch (fact) {
-        case VariableFact.headerBytes:
-          moveOctets(DV, view.headerStart, outView, pos, l);
-          break;
-        case VariableFact.communities:
-          out[pos] = ALL_OF;
-          out[pos + 1] = BGP_COMMUNITY_ID >>> 8;
-          out[pos + 2] = BGP_COMMUNITY_ID & 0xff;
-          out[pos + 3] = 0;
-          out[pos + 4] = 4;
-          moveOctets(DV, view.communityStart, outView, pos + 5, l - 5);
-          break;
-        case VariableFact.asPath:
-          writeAsPath(dg, pos);
-          break;
-        case VariableFact.tunnelTechnology:
-          moveOctets(tunnelNames[view.tunnel]!, 0, outView, pos, l);
-          break;
+      if (fact === VariableFact.communities) pos = writeCommunities(DV, view.communityStart - 4, outView, pos);
+      else if (fact === VariableFact.asPath) pos = writeAsPath(DV, view.asPathStart, view.asPathSegments, view.asPathLength, outView, pos);
+      else {
+        // The sampled header itself, or the tunnel's name.
+        const l = variableLength(fact);
+        pos = varlen(outView, pos, l);
+        if (fact === VariableFact.headerBytes) copyShort(DV, view.headerStart, outView, pos, l);
+        else copyShort(tunnelNames[view.tunnel]!, 0, outView, pos, l);
+        pos += l;
       }
-      pos += l;
     }
     stage(shape);
     return true;
@@ -328,17 +309,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
         return tunnelNames[view.tunnel]!.byteLength;
       default:
         return 0;
-    }
-  }
-
-  /** The AS path's AS numbers, segment after segment (sets and sequences alike), 4 octets each. */
-  function writeAsPath(dg: Buffer, at: number): void {
-    let p = view.asPathStart;
-    for (let s = 0; s < view.asPathSegments; s++) {
-      const n = u32(p + 4);
-      moveOctets(DV, p + 8, outView, at, 4 * n);
-      at += 4 * n;
-      p += 8 + 4 * n;
     }
   }
 
@@ -502,41 +472,24 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
 
   /** Extended gateway: next hop, AS numbers, destination AS path, communities, local preference. */
   function gateway(dg: Buffer, b: number, end: number): void {
-    let p = addressEnd(dg, b, end);
-    if (p < 0 || end - p < 16) throw badGateway(b, 'bad next-hop address or too short');
+    const problem = walkGateway(DV, b, end, gatewayAt, 0);
+    if (problem !== 0) throw badGateway(b, GATEWAY_PROBLEMS[problem]!);
     nextHop(dg, b, V.gatewayNextHopIPv4!, V.gatewayNextHopIPv6!, Group.gatewayNextHopIPv4, Group.gatewayNextHopIPv6);
+    const p = gatewayAt[Gateway.asNumbers]!;
     view.u32(V.routerAs!, u32(p));
     view.u32(V.sourceAs!, u32(p + 4));
     view.u32(V.sourcePeerAs!, u32(p + 8));
-    const segments = u32(p + 12);
-    p += 16;
-    view.asPathStart = p;
-    let asns = 0;
-    let first = 0;
-    let last = 0;
-    for (let s = 0; s < segments; s++) {
-      if (end - p < 8) throw badGateway(b, 'AS path runs past the record');
-      const n = u32(p + 4);
-      if (n > (end - p - 8) / 4) throw badGateway(b, 'AS path segment runs past the record');
-      if (n > 0) {
-        if (asns === 0) first = u32(p + 8);
-        last = u32(p + 8 + 4 * (n - 1));
-      }
-      asns += n;
-      p += 8 + 4 * n;
-    }
-    if (end - p < 4) throw badGateway(b, 'communities run past the record');
-    const communities = u32(p);
-    if (communities > (end - p - 8) / 4) throw badGateway(b, 'communities run past the record');
-    view.communityStart = p + 4;
-    p += 4 + 4 * communities;
-    view.asPathSegments = segments;
-    view.asPathLength = asns;
-    view.communityCount = communities;
+    view.asPathStart = gatewayAt[Gateway.path]!;
+    view.asPathSegments = gatewayAt[Gateway.segments]!;
+    view.asPathLength = gatewayAt[Gateway.pathLength]!;
+    view.communityStart = gatewayAt[Gateway.communities]! + 4;
+    view.communityCount = u32(gatewayAt[Gateway.communities]!);
     // The path leads from the next AS (the destination peer) to the origin AS (the destination).
-    view.u32(V.destinationPeerAs!, first);
-    view.u32(V.destinationAs!, last);
-    view.u32(V.localPref!, u32(p));
+    const first = gatewayAt[Gateway.firstAs]!;
+    const last = gatewayAt[Gateway.lastAs]!;
+    view.u32(V.destinationPeerAs!, first < 0 ? 0 : u32(first));
+    view.u32(V.destinationAs!, last < 0 ? 0 : u32(last));
+    view.u32(V.localPref!, u32(gatewayAt[Gateway.localPref]!));
     view.mask |= Group.gateway;
   }
 
@@ -667,11 +620,11 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       r = b + length;
       if (format === GENERIC_INTERFACE) {
         if (length < GENERIC_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `generic interface counters of ${length} octets (needs ${GENERIC_INTERFACE_LENGTH})`);
-        moveOctets(DV, b, cviewDv, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH);
+        copyShort(DV, b, cviewDv, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH);
         mask |= CounterGroup.genericInterface;
       } else if (format === ETHERNET_INTERFACE) {
         if (length < ETHERNET_INTERFACE_LENGTH) throw new SampleError(DropReason.malformed, b, `Ethernet interface counters of ${length} octets (needs ${ETHERNET_INTERFACE_LENGTH})`);
-        moveOctets(DV, b, cviewDv, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH);
+        copyShort(DV, b, cviewDv, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH);
         mask |= CounterGroup.ethernetInterface;
       } else skipped[Skip.counterRecord]!++;
     }

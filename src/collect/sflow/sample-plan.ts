@@ -12,12 +12,12 @@
 // the shape: the output interface format, which switch facts are valid, the next-hop types) and returns
 // the layout's key; it reads only. The plan then only writes. Generated text holds numbers only.
 
+import { setUint53 } from '../../util/octets.js';
+import { Gateway, GATEWAY_SLOTS, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { Chain, chainAt, commonChain } from './header.js';
 import { CONSUMED_FOR_US, FORWARDED, forwardingStatusOfDiscard } from './forwarding-status.js';
 import {
   addressLength,
-  ALL_OF,
-  BGP_COMMUNITY_ID,
   EXTENDED_GATEWAY,
   EXTENDED_ROUTER,
   EXTENDED_SWITCH,
@@ -48,19 +48,18 @@ const SWITCH = 5;
 /** The extended router record's body and its prefix lengths (after the next hop). */
 const ROUTER = 6;
 const PREFIXES = 7;
-/** The extended gateway record's body, its AS numbers (after the next hop), its AS path (segments), the
- *  first and last AS number of the path (-1: an empty path), its communities (count, then values) and its
- *  local preference; the number of segments and of AS numbers in them. */
+/** The extended gateway record's body, then what walkGateway found in it (gateway.ts Gateway). */
 const GATEWAY = 8;
-const AS_NUMBERS = 9;
-const PATH = 10;
-const FIRST_AS = 11;
-const LAST_AS = 12;
-const COMMUNITIES = 13;
-const LOCAL_PREF = 14;
-const SEGMENTS = 15;
-const PATH_LENGTH = 16;
-export const LAYOUT_SLOTS = 17;
+const GATEWAY_PARTS = 9;
+const AS_NUMBERS = GATEWAY_PARTS + Gateway.asNumbers;
+const PATH = GATEWAY_PARTS + Gateway.path;
+const FIRST_AS = GATEWAY_PARTS + Gateway.firstAs;
+const LAST_AS = GATEWAY_PARTS + Gateway.lastAs;
+const COMMUNITIES = GATEWAY_PARTS + Gateway.communities;
+const LOCAL_PREF = GATEWAY_PARTS + Gateway.localPref;
+const SEGMENTS = GATEWAY_PARTS + Gateway.segments;
+const PATH_LENGTH = GATEWAY_PARTS + Gateway.pathLength;
+export const LAYOUT_SLOTS = GATEWAY_PARTS + GATEWAY_SLOTS;
 
 // A layout key. Each flow record kind appears at most once in a planned sample, and no fact of one
 // depends on another or on their order, so the key says which are there and their variant:
@@ -140,42 +139,9 @@ export function layoutOf(dg: Uint8Array, dv: DataView, s: number, end: number, e
       at[ROUTER] = b;
       at[PREFIXES] = b + 4 + hop;
     } else if (format === EXTENDED_GATEWAY) {
-      if (key & K_GATEWAY || length < 4) return -1;
-      const type = dv.getUint32(b);
-      const hop = addressLength(type);
-      // Next hop; router, source and peer AS; the AS path segments (type, count, AS numbers); the
-      // communities (count, values); local preference (decode.ts gateway()).
-      let p = b + 4 + hop;
-      if (hop < 0 || r - p < 16) return -1;
-      at[AS_NUMBERS] = p;
-      const segments = dv.getUint32(p + 12);
-      p += 16;
-      at[PATH] = p;
-      let asns = 0;
-      let first = -1;
-      let last = -1;
-      for (let k = 0; k < segments; k++) {
-        if (r - p < 8) return -1;
-        const n = dv.getUint32(p + 4);
-        if (n > (r - p - 8) / 4) return -1;
-        if (n > 0) {
-          if (first < 0) first = p + 8;
-          last = p + 8 + 4 * (n - 1);
-        }
-        asns += n;
-        p += 8 + 4 * n;
-      }
-      if (r - p < 4) return -1;
-      const communities = dv.getUint32(p);
-      if (communities > (r - p - 8) / 4) return -1;
-      key |= K_GATEWAY | (type << K_GATEWAY_HOP);
+      if (key & K_GATEWAY || walkGateway(dv, b, r, at, GATEWAY_PARTS) !== 0) return -1;
+      key |= K_GATEWAY | (dv.getUint32(b) << K_GATEWAY_HOP);
       at[GATEWAY] = b;
-      at[FIRST_AS] = first;
-      at[LAST_AS] = last;
-      at[COMMUNITIES] = p;
-      at[LOCAL_PREF] = p + 4 + 4 * communities;
-      at[SEGMENTS] = segments;
-      at[PATH_LENGTH] = asns;
     } else if (format === SAMPLED_ETHERNET || format === SAMPLED_IPV4 || format === SAMPLED_IPV6) {
       // Beside a decoded header they add nothing (its Ethernet and IP facts win, decode.ts flowRecords);
       // they are only checked, as there.
@@ -196,43 +162,6 @@ export function variableOctets(at: Int32Array, dv: DataView, facts: Int32Array):
   let n = 0;
   for (let i = 0; i < facts.length; i++) n += 3 + (facts[i] === VariableFact.communities ? 5 + 4 * dv.getUint32(at[COMMUNITIES]!) : 4 * at[PATH_LENGTH]!);
   return n;
-}
-
-/** Writes a variable-length field's length prefix (RFC 7011 §7) at d; returns where its content goes. */
-function varlen(dv: DataView, d: number, length: number): number {
-  if (length < 255) {
-    dv.setUint8(d, length);
-    return d + 1;
-  }
-  dv.setUint8(d, 255);
-  dv.setUint16(d + 1, length);
-  return d + 3;
-}
-
-/** The communities as a basicList of bgpCommunity (decode.ts emitFlow), with its prefix. */
-function communities(S: DataView, at: Int32Array, dv: DataView, d: number): number {
-  const p = at[COMMUNITIES]!;
-  const count = S.getUint32(p);
-  d = varlen(dv, d, 5 + 4 * count);
-  dv.setUint8(d, ALL_OF);
-  dv.setUint16(d + 1, BGP_COMMUNITY_ID);
-  dv.setUint16(d + 3, 4);
-  d += 5;
-  for (let i = 0; i < count; i++) dv.setUint32(d + 4 * i, S.getUint32(p + 4 + 4 * i));
-  return d + 4 * count;
-}
-
-/** The AS path's AS numbers, segment after segment, 4 octets each, with its prefix. */
-function asPath(S: DataView, at: Int32Array, dv: DataView, d: number): number {
-  d = varlen(dv, d, 4 * at[PATH_LENGTH]!);
-  let p = at[PATH]!;
-  for (let k = at[SEGMENTS]!; k > 0; k--) {
-    const n = S.getUint32(p + 4);
-    for (let i = 0; i < n; i++) dv.setUint32(d + 4 * i, S.getUint32(p + 8 + 4 * i));
-    d += 4 * n;
-    p += 8 + 4 * n;
-  }
-  return d;
 }
 
 /** Writes one record of the plan's shape at d of dv; returns where it ends. */
@@ -376,24 +305,12 @@ export function planSource(key: number, shape: Shape, scale: boolean): string | 
   }
   lines.push(`d += ${to};`);
   for (const fact of shape.variableFacts) {
-    if (fact === VariableFact.communities) lines.push('d = communities(S, at, dv, d);');
-    else if (fact === VariableFact.asPath) lines.push('d = asPath(S, at, dv, d);');
+    if (fact === VariableFact.communities) lines.push(`d = writeCommunities(S, at[${COMMUNITIES}], dv, d);`);
+    else if (fact === VariableFact.asPath) lines.push(`d = writeAsPath(S, at[${PATH}], at[${SEGMENTS}], at[${PATH_LENGTH}], dv, d);`);
     else return undefined; // the sampled header itself, a tunnel name: not in a planned layout
   }
   lines.push('return d;', '};');
   return lines.join('\n');
-}
-
-/** A non-negative integer below 2^53 in 8 octets (as FlowView.u64). */
-function u64(dv: DataView, d: number, v: number): void {
-  if (v <= 0xffffffff) {
-    dv.setUint32(d, 0);
-    dv.setUint32(d + 4, v);
-    return;
-  }
-  const hi = Math.floor(v / 4294967296);
-  dv.setUint32(d, hi);
-  dv.setUint32(d + 4, v - hi * 4294967296);
 }
 
 /**
@@ -404,6 +321,6 @@ function u64(dv: DataView, d: number, v: number): void {
 export function compilePlan(key: number, shape: Shape, scale: boolean, datagram: DataView, view: DataView, at: Int32Array): SamplePlan | null {
   const text = planSource(key, shape, scale);
   if (text === undefined) return null;
-  const make = new Function('S', 'W', 'at', 'u64', 'communities', 'asPath', 'forwardingStatusOfDiscard', text) as (...a: unknown[]) => PlanWrite;
-  return { shape, write: make(datagram, view, at, u64, communities, asPath, forwardingStatusOfDiscard) };
+  const make = new Function('S', 'W', 'at', 'u64', 'writeCommunities', 'writeAsPath', 'forwardingStatusOfDiscard', text) as (...a: unknown[]) => PlanWrite;
+  return { shape, write: make(datagram, view, at, setUint53, writeCommunities, writeAsPath, forwardingStatusOfDiscard) };
 }

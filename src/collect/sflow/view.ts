@@ -8,6 +8,8 @@
 // are not in the fixed record: they are kept as offsets into the datagram and appended after the fixed
 // fields of the output record.
 
+import { copyShort, setUint53 } from '../../util/octets.js';
+
 /** Fact groups. A template's fields are the mapped fields whose group bit is set in the sample's mask. */
 export const Group = {
   /** The flow sample itself: sampling rate, pool, drops, interfaces, forwarding status, time, counts. */
@@ -261,15 +263,7 @@ export class FlowView {
 
   /** A non-negative integer below 2^53 in 8 octets. */
   u64(at: number, v: number): void {
-    if (v <= 0xffffffff) {
-      // The common case (counts of one sample, lengths): no division.
-      this.dv.setUint32(at, 0);
-      this.dv.setUint32(at + 4, v);
-      return;
-    }
-    const hi = Math.floor(v / 4294967296);
-    this.u32(at, hi);
-    this.u32(at + 4, v - hi * 4294967296);
+    setUint53(this.dv, at, v);
   }
 
   /** The 32-bit field at `at`, as written. */
@@ -299,16 +293,6 @@ export class FlowView {
 
   /** Copies `n` octets from `src` at s. */
   copy(at: number, src: DataView, s: number, n: number): void {
-    moveOctets(src, s, this.dv, at, n);
+    copyShort(src, s, this.dv, at, n);
   }
-}
-
-/**
- * Copies `n` octets between DataViews, four at a time while it can: a partial Buffer#copy or a subarray
- * allocates per call, and octet by octet was measured several times slower for addresses and AS paths.
- */
-export function moveOctets(src: DataView, s: number, dst: DataView, d: number, n: number): void {
-  let i = 0;
-  for (; n - i >= 4; i += 4) dst.setUint32(d + i, src.getUint32(s + i));
-  for (; i < n; i++) dst.setUint8(d + i, src.getUint8(s + i));
 }
