@@ -202,7 +202,8 @@ function expression(field: string, l: Layout): string | undefined {
     case 'samplePool': return 'S.getUint32(q + 4)';
     case 'drops': return 'S.getUint32(q + 8)';
     // Input: an ifIndex, 0 when unknown or "local" (decode.ts flowSample).
-    case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && S.getUint32(q + 16) !== ${IF_LOCAL} ? S.getUint32(q + 16) : 0)` : `(S.getUint32(q + 12) >>> 30 === 0 && S.getUint32(q + 12) !== ${IF_LOCAL} ? S.getUint32(q + 12) : 0)`;
+    // `input` is the compact word (format in its top 2 bits), or the expanded value after its format.
+    case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && input !== ${IF_LOCAL} ? input : 0)` : `(input >>> 30 === 0 && input !== ${IF_LOCAL} ? input : 0)`;
     // Output (`output` is the interface value): an ifIndex, 0 for "local", a discard or several interfaces.
     case 'outputInterface': return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? 0 : output)` : '0';
     case 'forwardingStatus':
@@ -278,6 +279,7 @@ export function planSource(key: number, shape: Shape, scale: boolean): string | 
     'const rate = S.getUint32(q);',
     // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
     scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;',
+    l.expanded ? 'const input = S.getUint32(q + 16);' : 'const input = S.getUint32(q + 12);',
     l.expanded ? 'const output = S.getUint32(q + 24);' : 'const output = S.getUint32(q + 16) & 0x3fffffff;',
   ];
   let to = 0;
