@@ -45,7 +45,8 @@ import {
   SAMPLED_IPV6,
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
-import { compilePlan, LAYOUT_SLOTS, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
+import { PLAN_MEMORY, setClock } from './plan-memory.js';
+import { compilePlan, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -69,10 +70,10 @@ const C_UPTIME = COUNTER_FIELDS.get('agentUptimeMs')!.offset;
  * The datagram being decoded, copied here first: a read through one long-lived DataView is a single load,
  * where four indexed octet loads of a fresh Buffer per datagram were the decoder's largest single cost
  * (measured: 15-20 % of CPU per sample). Large enough for any UDP payload. One datagram is decoded at a
- * time per thread, so the decoders of a thread share it.
+ * time per thread, so the decoders of a thread share it, in the plan memory (plan-memory.ts).
  */
-const DATAGRAM = Buffer.alloc(65536);
-const DV = new DataView(DATAGRAM.buffer, DATAGRAM.byteOffset, DATAGRAM.byteLength);
+const DATAGRAM = PLAN_MEMORY.datagram;
+const DV = PLAN_MEMORY.datagramView;
 
 /** Big-endian unsigned 32-bit read from DATAGRAM. */
 function u32(o: number): number {
@@ -114,10 +115,14 @@ const MAX_PLANS = 1024;
  *  turn them off to have the general decoder judge them. */
 export interface PlanUse {
   enabled: boolean;
+  /** Whether plans make their moves in WebAssembly (plan-wasm.ts); else they are all JavaScript. */
+  wasm: boolean;
   samples: number;
+  /** Of those, the samples whose moves were made in WebAssembly (the others: by the JavaScript plan). */
+  staged: number;
 }
 
-export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, samples: 0 }): DecodeFn {
+export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0 }): DecodeFn {
   const sflow = options.mapping.sflow;
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
   let nextTemplateId = FIRST_TEMPLATE_ID;
@@ -139,10 +144,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   const counterShapes = new Shapes(t.counters, cview, arena, t.counterScope, takeId);
   // Compiled plans by layout key (sample-plan.ts); null: the layout's shape cannot be planned.
   const planOf = new Map<number, SamplePlan | null>();
-  const layoutAt = new Int32Array(LAYOUT_SLOTS);
+  const layoutAt = PLAN_MEMORY.slots;
   /** Where walkGateway found the parts of the extended gateway record being decoded. */
   const gatewayAt = new Int32Array(GATEWAY_SLOTS);
-  const viewDv = new DataView(view.b.buffer, view.b.byteOffset, view.b.byteLength);
   /** A record too large for a staging area is written here and handed on by itself. */
   const big = Buffer.allocUnsafe(BIG_LENGTH);
   const bigView = new DataView(big.buffer, big.byteOffset, big.byteLength);
@@ -501,14 +505,17 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
         const shape = plan.shape;
         const facts = shape.variableFacts;
         place(shape, facts.length === 0 ? shape.fixedLength : shape.fixedLength + variableOctets(layoutAt, DV, facts));
-        pos = plan.write(outView, pos);
+        if (out !== big && plan.staged !== null) {
+          pos = plan.staged(pos);
+          plans.staged++;
+        } else pos = plan.write(outView, pos);
         stage(shape);
         plans.samples++;
         return;
       }
       generalFlowSample(dg, s, end, expanded);
       // The first sample of a layout names its shape (the view's groups after the general decode).
-      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, DV, viewDv, layoutAt));
+      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
       return;
     }
     generalFlowSample(dg, s, end, expanded);
@@ -695,6 +702,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     // The same for every flow sample of the datagram (only these lines write them in the view).
     view.u64(V.observationTimeMs!, now[0]!);
     view.u32(V.agentUptimeMs!, uptime);
+    setClock(now[0]!, uptime);
     converted = 0;
 
     let i = 0;

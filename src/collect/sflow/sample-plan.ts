@@ -32,8 +32,10 @@ import {
   SAMPLED_IPV4,
   SAMPLED_IPV6,
 } from './formats.js';
+import { CLOCK_AT, CLOCK_TIME, CLOCK_UPTIME, MAX_SLOTS, PLAN_MEMORY, SLOTS_AT } from './plan-memory.js';
+import { compileMoves, type Move, type PlacedMove } from './plan-wasm.js';
 import type { Shape } from './shapes.js';
-import { V, VariableFact } from './view.js';
+import { VariableFact } from './view.js';
 
 /** Where layoutOf found the parts of the sample, by slot of `at` (offsets in the datagram). */
 const SAMPLE = 0;
@@ -59,7 +61,8 @@ const COMMUNITIES = GATEWAY_PARTS + Gateway.communities;
 const LOCAL_PREF = GATEWAY_PARTS + Gateway.localPref;
 const SEGMENTS = GATEWAY_PARTS + Gateway.segments;
 const PATH_LENGTH = GATEWAY_PARTS + Gateway.pathLength;
-export const LAYOUT_SLOTS = GATEWAY_PARTS + GATEWAY_SLOTS;
+const LAYOUT_SLOTS = GATEWAY_PARTS + GATEWAY_SLOTS;
+if (LAYOUT_SLOTS > MAX_SLOTS) throw new Error('the plan memory has too few slots for a layout');
 
 // A layout key. Each flow record kind appears at most once in a planned sample, and no fact of one
 // depends on another or on their order, so the key says which are there and their variant:
@@ -164,14 +167,6 @@ export function variableOctets(at: Int32Array, dv: DataView, facts: Int32Array):
   return n;
 }
 
-/** Writes one record of the plan's shape at d of dv; returns where it ends. */
-export type PlanWrite = (dv: DataView, d: number) => number;
-
-export interface SamplePlan {
-  readonly shape: Shape;
-  readonly write: PlanWrite;
-}
-
 /** The layout a key stands for. */
 interface Layout {
   expanded: boolean;
@@ -185,144 +180,201 @@ function layoutOfKey(key: number): Layout {
   return { expanded: (key & K_EXPANDED) !== 0, output: (key >>> K_OUTPUT) & 3, chain: key & K_RAW ? (key >>> K_CHAIN) & 0x1f : -1 };
 }
 
+/** A fact of a plan: a move (plan-wasm.ts), or a JavaScript expression for one that computes. */
+type Fact = Move | string;
+
+const ALL = 0xffffffff;
+const read = (base: number, offset: number, width: 1 | 2 | 4, mask = ALL): Move => ({ kind: 'read', base, offset, width, mask });
+const copy = (base: number, offset: number): Move => ({ kind: 'copy', base, offset });
+const constant = (value: number): Move => ({ kind: 'constant', value });
+
 /**
- * The source expression of each view field a layout can give, as [octets it writes, expression]: a number
- * for the field, or an octet copy (`copy:` and the source offset) for addresses. Undefined: the layout does
- * not give it, and no plan is made (the general decoder then decodes every such sample).
+ * How a layout gives each view field. Undefined: the layout does not give it, and no plan is made (the
+ * general decoder then decodes every such sample). `rate`, `mult`, `input` and `output` in an expression
+ * are the plan's (planSource).
  */
-function expression(field: string, l: Layout): string | undefined {
+function expression(field: string, l: Layout, scale: boolean): Fact | undefined {
   const v6 = l.chain >= 0 && (l.chain & Chain.ipv6) !== 0;
   const raw = l.chain >= 0;
-  const ipLength = v6 ? 'S.getUint16(ip + 4) + 40' : 'S.getUint16(ip + 2)';
+  // The output value: after its format word (expanded), or below the format's 2 bits.
+  const outputValue = l.expanded ? read(Q, 24, 4) : read(Q, 16, 4, 0x3fffffff);
+  const ipLength: Fact = v6 ? 'S.getUint16(ip + 4) + 40' : read(IP, 2, 2);
   switch (field) {
-    case 'sampleSequence': return 'S.getUint32(s)';
-    case 'sourceIdType': return l.expanded ? 'S.getUint32(s + 4)' : 'S.getUint8(s + 4)';
-    case 'sourceIdIndex': return l.expanded ? 'S.getUint32(s + 8)' : 'S.getUint32(s + 4) & 0xffffff';
-    case 'samplingRate': return 'rate';
-    case 'samplePool': return 'S.getUint32(q + 4)';
-    case 'drops': return 'S.getUint32(q + 8)';
+    case 'sampleSequence': return read(SAMPLE, 0, 4);
+    case 'sourceIdType': return l.expanded ? read(SAMPLE, 4, 4) : read(SAMPLE, 4, 1);
+    case 'sourceIdIndex': return l.expanded ? read(SAMPLE, 8, 4) : read(SAMPLE, 4, 4, 0xffffff);
+    case 'samplingRate': return read(Q, 0, 4);
+    case 'samplePool': return read(Q, 4, 4);
+    case 'drops': return read(Q, 8, 4);
     // Input: an ifIndex, 0 when unknown or "local" (decode.ts flowSample).
     // `input` is the compact word (format in its top 2 bits), or the expanded value after its format.
     case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && input !== ${IF_LOCAL} ? input : 0)` : `(input >>> 30 === 0 && input !== ${IF_LOCAL} ? input : 0)`;
     // Output (`output` is the interface value): an ifIndex, 0 for "local", a discard or several interfaces.
-    case 'outputInterface': return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? 0 : output)` : '0';
+    case 'outputInterface': return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? 0 : output)` : constant(0);
     case 'forwardingStatus':
       if (l.output === IF_DISCARD) return 'forwardingStatusOfDiscard(output)';
-      return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : `${FORWARDED}`;
-    case 'discardReason': return l.output === IF_DISCARD ? 'output' : undefined;
-    case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? 'output' : undefined;
-    case 'packets': return 'mult';
-    case 'observationTimeMs': return `copy-view:${V.observationTimeMs}`;
-    case 'agentUptimeMs': return `copy-view:${V.agentUptimeMs}`;
+      return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : constant(FORWARDED);
+    case 'discardReason': return l.output === IF_DISCARD ? outputValue : undefined;
+    case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? outputValue : undefined;
+    case 'packets': return scale ? 'mult' : constant(1);
+    case 'observationTimeMs': return copy(-1, CLOCK_AT + CLOCK_TIME);
+    case 'agentUptimeMs': return copy(-1, CLOCK_AT + CLOCK_UPTIME);
   }
   if (raw) {
     switch (field) {
-      case 'headerProtocol': return 'S.getUint32(raw)';
-      case 'frameLength': return 'S.getUint32(raw + 4)';
-      case 'strippedOctets': return 'S.getUint32(raw + 8)';
-      case 'layer2Octets': return 'mult * S.getUint32(raw + 4)';
-      case 'destinationMac': return 'copy:raw + 16';
-      case 'sourceMac': return 'copy:raw + 22';
-      case 'etherType': return 'S.getUint16(ip - 2)';
-      case 'vlanId': return 'S.getUint16(raw + 30) & 0x0fff';
+      case 'headerProtocol': return read(RAW, 0, 4);
+      case 'frameLength': return read(RAW, 4, 4);
+      case 'strippedOctets': return read(RAW, 8, 4);
+      case 'layer2Octets': return scale ? 'mult * S.getUint32(raw + 4)' : read(RAW, 4, 4);
+      case 'destinationMac': return copy(RAW, 16);
+      case 'sourceMac': return copy(RAW, 22);
+      case 'etherType': return read(IP, -2, 2);
+      case 'vlanId': return read(RAW, 30, 2, 0x0fff);
       case 'vlanPriority': return 'S.getUint16(raw + 30) >>> 13';
-      case 'ipVersion': return v6 ? '6' : '4';
-      case 'protocol': return v6 ? 'S.getUint8(ip + 6)' : 'S.getUint8(ip + 9)';
-      case 'classOfService': return v6 ? '(S.getUint32(ip) >>> 20) & 0xff' : 'S.getUint8(ip + 1)';
-      case 'ttl': return v6 ? 'S.getUint8(ip + 7)' : 'S.getUint8(ip + 8)';
+      case 'ipVersion': return constant(v6 ? 6 : 4);
+      case 'protocol': return read(IP, v6 ? 6 : 9, 1);
+      case 'classOfService': return v6 ? '(S.getUint32(ip) >>> 20) & 0xff' : read(IP, 1, 1);
+      case 'ttl': return read(IP, v6 ? 7 : 8, 1);
       case 'ipLength': return ipLength;
-      case 'octets': return `mult * (${ipLength})`;
-      case 'sourceIPv4': return v6 ? undefined : 'copy:ip + 12';
-      case 'destinationIPv4': return v6 ? undefined : 'copy:ip + 16';
-      case 'sourceIPv6': return v6 ? 'copy:ip + 8' : undefined;
-      case 'destinationIPv6': return v6 ? 'copy:ip + 24' : undefined;
-      case 'flowLabel': return v6 ? 'S.getUint32(ip) & 0xfffff' : undefined;
-      case 'sourcePort': return 'S.getUint16(l4)';
-      case 'destinationPort': return 'S.getUint16(l4 + 2)';
-      case 'tcpFlags': return 'S.getUint16(l4 + 12) & 0x0fff';
+      case 'octets': return scale ? `mult * (${jsOf(ipLength)})` : ipLength;
+      case 'sourceIPv4': return v6 ? undefined : copy(IP, 12);
+      case 'destinationIPv4': return v6 ? undefined : copy(IP, 16);
+      case 'sourceIPv6': return v6 ? copy(IP, 8) : undefined;
+      case 'destinationIPv6': return v6 ? copy(IP, 24) : undefined;
+      case 'flowLabel': return v6 ? read(IP, 0, 4, 0xfffff) : undefined;
+      case 'sourcePort': return read(L4, 0, 2);
+      case 'destinationPort': return read(L4, 2, 2);
+      case 'tcpFlags': return read(L4, 12, 2, 0x0fff);
       case 'icmpTypeCodeV4':
-      case 'icmpTypeCodeV6': return 'S.getUint16(l4)';
+      case 'icmpTypeCodeV6': return read(L4, 0, 2);
     }
   }
   switch (field) {
-    case 'switchInVlan': return 'S.getUint32(sw)';
-    case 'switchInPriority': return 'S.getUint32(sw + 4)';
-    case 'switchOutVlan': return 'S.getUint32(sw + 8)';
-    case 'switchOutPriority': return 'S.getUint32(sw + 12)';
+    case 'switchInVlan': return read(SWITCH, 0, 4);
+    case 'switchInPriority': return read(SWITCH, 4, 4);
+    case 'switchOutVlan': return read(SWITCH, 8, 4);
+    case 'switchOutPriority': return read(SWITCH, 12, 4);
     case 'routerNextHopIPv4':
-    case 'routerNextHopIPv6': return 'copy:router + 4';
+    case 'routerNextHopIPv6': return copy(ROUTER, 4);
     case 'sourcePrefixV4':
-    case 'sourcePrefixV6': return 'S.getUint32(prefixes)';
+    case 'sourcePrefixV6': return read(PREFIXES, 0, 4);
     case 'destinationPrefixV4':
-    case 'destinationPrefixV6': return 'S.getUint32(prefixes + 4)';
+    case 'destinationPrefixV6': return read(PREFIXES, 4, 4);
     case 'gatewayNextHopIPv4':
-    case 'gatewayNextHopIPv6': return 'copy:gateway + 4';
-    case 'routerAs': return 'S.getUint32(asNumbers)';
-    case 'sourceAs': return 'S.getUint32(asNumbers + 4)';
-    case 'sourcePeerAs': return 'S.getUint32(asNumbers + 8)';
+    case 'gatewayNextHopIPv6': return copy(GATEWAY, 4);
+    case 'routerAs': return read(AS_NUMBERS, 0, 4);
+    case 'sourceAs': return read(AS_NUMBERS, 4, 4);
+    case 'sourcePeerAs': return read(AS_NUMBERS, 8, 4);
     // The path leads from the next AS (the destination peer) to the origin AS (the destination).
     case 'destinationPeerAs': return `(at[${FIRST_AS}] < 0 ? 0 : S.getUint32(at[${FIRST_AS}]))`;
     case 'destinationAs': return `(at[${LAST_AS}] < 0 ? 0 : S.getUint32(at[${LAST_AS}]))`;
-    case 'localPref': return `S.getUint32(at[${LOCAL_PREF}])`;
+    case 'localPref': return read(LOCAL_PREF, 0, 4);
   }
   return undefined;
 }
 
-/** Source text of a plan: one write per column of the shape, in its order, then its variable-length
- *  fields. Undefined when a column has no expression. */
-export function planSource(key: number, shape: Shape, scale: boolean): string | undefined {
+/** The plan's names of the slots it reads most. */
+const BASE_NAMES: Record<number, string> = { [SAMPLE]: 's', [Q]: 'q', [RAW]: 'raw', [IP]: 'ip', [L4]: 'l4', [SWITCH]: 'sw', [ROUTER]: 'router', [PREFIXES]: 'prefixes', [GATEWAY]: 'gateway', [AS_NUMBERS]: 'asNumbers' };
+
+/** A number fact as a JavaScript expression (a copy is not one). */
+function jsOf(f: Fact): string {
+  if (typeof f === 'string') return f;
+  if (f.kind === 'constant') return `${f.value}`;
+  if (f.kind === 'copy') throw new Error('an octet copy is not a number');
+  const value = `S.getUint${8 * f.width}(${BASE_NAMES[f.base] ?? `at[${f.base}]`} + ${f.offset})`;
+  return f.mask === ALL ? value : `(${value} & 0x${f.mask.toString(16)})`;
+}
+
+/**
+ * Source text of a plan: one write per column of the shape, in its order, then its variable-length
+ * fields; undefined when a column has no expression. `staged`: the plan for the shape's staging area in
+ * the plan memory, where the moves are left to WebAssembly (returned in `moves`, which the text calls
+ * first as `moves(address)`) and the text writes the rest through the area's `dv`.
+ */
+export function planSource(key: number, shape: Shape, scale: boolean, staged = false): { text: string; moves: PlacedMove[] } | undefined {
   const l = layoutOfKey(key);
-  const lines = [
-    '"use strict";',
-    'return function write(dv, d) {',
-    `const s = at[${SAMPLE}], q = at[${Q}], raw = at[${RAW}], ip = at[${IP}], l4 = at[${L4}], sw = at[${SWITCH}], router = at[${ROUTER}], prefixes = at[${PREFIXES}], gateway = at[${GATEWAY}], asNumbers = at[${AS_NUMBERS}];`,
-    'const rate = S.getUint32(q);',
-    // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
-    scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;',
-    l.expanded ? 'const input = S.getUint32(q + 16);' : 'const input = S.getUint32(q + 12);',
-    l.expanded ? 'const output = S.getUint32(q + 24);' : 'const output = S.getUint32(q + 16) & 0x3fffffff;',
-  ];
+  const moves: PlacedMove[] = [];
+  const writes: string[] = [];
   let to = 0;
   for (const c of shape.columns) {
-    const e = expression(c.field, l);
+    const e = expression(c.field, l, scale);
     if (e === undefined) return undefined;
-    if (e.startsWith('copy')) {
-      const [source, from] = e.startsWith('copy-view:') ? ['W', e.slice(10)] : ['S', e.slice(5)];
+    if (typeof e !== 'string' && staged) moves.push({ move: e, to, length: c.length });
+    else if (typeof e !== 'string' && e.kind === 'copy') {
+      const [source, from] = e.base < 0 ? ['M', `${e.offset}`] : ['S', `${BASE_NAMES[e.base]} + ${e.offset}`];
       let k = 0;
-      for (; c.length - k >= 4; k += 4) lines.push(`dv.setUint32(d + ${to + k}, ${source}.getUint32(${from} + ${k}));`);
+      for (; c.length - k >= 4; k += 4) writes.push(`dv.setUint32(d + ${to + k}, ${source}.getUint32(${from} + ${k}));`);
       if (c.length - k >= 2) {
-        lines.push(`dv.setUint16(d + ${to + k}, ${source}.getUint16(${from} + ${k}));`);
+        writes.push(`dv.setUint16(d + ${to + k}, ${source}.getUint16(${from} + ${k}));`);
         k += 2;
       }
-      if (c.length - k === 1) lines.push(`dv.setUint8(d + ${to + k}, ${source}.getUint8(${from} + ${k}));`);
+      if (c.length - k === 1) writes.push(`dv.setUint8(d + ${to + k}, ${source}.getUint8(${from} + ${k}));`);
     } else if (c.length === 8) {
-      // Unscaled, every 8-octet fact (a count of one, a length) is below 2^32.
-      if (scale) lines.push(`u64(dv, d + ${to}, ${e});`);
-      else lines.push(`dv.setUint32(d + ${to}, 0);`, `dv.setUint32(d + ${to + 4}, ${e});`);
-    } else if (c.length === 4) lines.push(`dv.setUint32(d + ${to}, ${e});`);
-    else if (c.length === 2) lines.push(`dv.setUint16(d + ${to}, ${e});`);
-    else if (c.length === 1) lines.push(`dv.setUint8(d + ${to}, ${e});`);
+      // Unscaled, and moved as they stand, 8-octet facts (a count of one, a length) are below 2^32.
+      if (scale && typeof e === 'string') writes.push(`u64(dv, d + ${to}, ${e});`);
+      else writes.push(`dv.setUint32(d + ${to}, 0);`, `dv.setUint32(d + ${to + 4}, ${jsOf(e)});`);
+    } else if (c.length === 4) writes.push(`dv.setUint32(d + ${to}, ${jsOf(e)});`);
+    else if (c.length === 2) writes.push(`dv.setUint16(d + ${to}, ${jsOf(e)});`);
+    else if (c.length === 1) writes.push(`dv.setUint8(d + ${to}, ${jsOf(e)});`);
     else return undefined;
     to += c.length;
   }
-  lines.push(`d += ${to};`);
+  const used = (name: string) => writes.some((w) => new RegExp(`\\b${name}\\b`).test(w));
+  const lines = [
+    '"use strict";',
+    staged ? 'return function staged(d) {' : 'return function write(dv, d) {',
+    ...(staged && moves.length > 0 ? ['moves(address + d);'] : []),
+    `const s = at[${SAMPLE}], q = at[${Q}], raw = at[${RAW}], ip = at[${IP}], l4 = at[${L4}], sw = at[${SWITCH}], router = at[${ROUTER}], prefixes = at[${PREFIXES}], gateway = at[${GATEWAY}], asNumbers = at[${AS_NUMBERS}];`,
+  ];
+  // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
+  if (used('mult')) lines.push('const rate = S.getUint32(q);', scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;');
+  if (used('input')) lines.push(l.expanded ? 'const input = S.getUint32(q + 16);' : 'const input = S.getUint32(q + 12);');
+  if (used('output')) lines.push(l.expanded ? 'const output = S.getUint32(q + 24);' : 'const output = S.getUint32(q + 16) & 0x3fffffff;');
+  lines.push(...writes, `d += ${to};`);
   for (const fact of shape.variableFacts) {
     if (fact === VariableFact.communities) lines.push(`d = writeCommunities(S, at[${COMMUNITIES}], dv, d);`);
     else if (fact === VariableFact.asPath) lines.push(`d = writeAsPath(S, at[${PATH}], at[${SEGMENTS}], at[${PATH_LENGTH}], dv, d);`);
     else return undefined; // the sampled header itself, a tunnel name: not in a planned layout
   }
   lines.push('return d;', '};');
-  return lines.join('\n');
+  return { text: lines.join('\n'), moves };
 }
+
+/** Writes one record of the plan's shape at d of dv; returns where it ends. */
+export type PlanWrite = (dv: DataView, d: number) => number;
+/** The same at d of the shape's staging area. */
+export type PlanStagedWrite = (d: number) => number;
+
+export interface SamplePlan {
+  readonly shape: Shape;
+  /** Writes a record anywhere (the large-record buffer). */
+  readonly write: PlanWrite;
+  /** Writes a record into the shape's staging area, its moves in WebAssembly; null when the area is not in
+   *  the plan memory or this runtime has no WebAssembly. */
+  readonly staged: PlanStagedWrite | null;
+}
+
+const PARAMETERS = ['S', 'M', 'at', 'u64', 'writeCommunities', 'writeAsPath', 'forwardingStatusOfDiscard'];
 
 /**
  * The plan of layout `key` for `shape`, or null when none can be made (a column or variable-length field
- * the layout does not give). `datagram`: the decoder's datagram; `view`: its flow view (the datagram's
- * time and uptime are copied from it); `at`: what layoutOf filled.
+ * the layout does not give). It reads the datagram and the layout's slots in the plan memory (layoutOf
+ * filled them) and the datagram's clock there (decode.ts setClock). `wasm`: whether its staged writes may
+ * make their moves in WebAssembly.
  */
-export function compilePlan(key: number, shape: Shape, scale: boolean, datagram: DataView, view: DataView, at: Int32Array): SamplePlan | null {
-  const text = planSource(key, shape, scale);
-  if (text === undefined) return null;
-  const make = new Function('S', 'W', 'at', 'u64', 'writeCommunities', 'writeAsPath', 'forwardingStatusOfDiscard', text) as (...a: unknown[]) => PlanWrite;
-  return { shape, write: make(datagram, view, at, setUint53, writeCommunities, writeAsPath, forwardingStatusOfDiscard) };
+export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = true): SamplePlan | null {
+  const plain = planSource(key, shape, scale);
+  if (plain === undefined) return null;
+  const { datagramView: S, slots: at } = PLAN_MEMORY;
+  const M = new DataView(S.buffer);
+  const values = [S, M, at, setUint53, writeCommunities, writeAsPath, forwardingStatusOfDiscard];
+  const write = (new Function(...PARAMETERS, plain.text) as (...a: unknown[]) => PlanWrite)(...values);
+  let staged: PlanStagedWrite | null = null;
+  const split = !wasm || shape.stageAddress < 0 ? null : planSource(key, shape, scale, true)!;
+  const moves = split === null ? null : compileMoves(split.moves, SLOTS_AT);
+  if (split !== null && moves !== null) {
+    const make = new Function(...PARAMETERS, 'dv', 'moves', 'address', split.text) as (...a: unknown[]) => PlanStagedWrite;
+    staged = make(...values, shape.stageView, moves, shape.stageAddress - shape.stageStart);
+  }
+  return { shape, write, staged };
 }

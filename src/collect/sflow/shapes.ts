@@ -17,6 +17,7 @@
 import { VARLEN } from '../../ipfix/constants.js';
 import type { FieldSpecifier } from '../../ipfix/template.js';
 import type { SflowColumn } from '../../mapping/sflow-table.js';
+import { CHUNK_OCTETS, takeChunk } from './plan-memory.js';
 import { VARIABLE } from './view.js';
 
 /** Writes the fixed part of one record at d of the shape's chunk and returns where it ends. */
@@ -42,6 +43,8 @@ export interface Shape {
   readonly stage: Buffer;
   readonly stageView: DataView;
   readonly stageStart: number;
+  /** Where the staging area starts in the plan memory (plan-memory.ts), -1 when it is outside. */
+  readonly stageAddress: number;
   /** Variable-length columns, appended after the fixed part in this order ... */
   readonly variable: readonly SflowColumn[];
   /** ... as indexes into view.ts VARIABLE (VariableFact), so the hot path switches on numbers. */
@@ -53,19 +56,23 @@ export const MAX_SHAPES = 1024;
 
 /** Octets of a shape's staging area (a larger record is handed on by itself), and of one chunk of areas. */
 export const STAGE_LENGTH = 8192;
-const CHUNK_LENGTH = 128 * STAGE_LENGTH;
 
-/** Cuts staging areas from 1 MiB chunks (one chunk holds 128 shapes: real agents need a handful). */
+/** Cuts staging areas from 1 MiB chunks (one chunk holds 128 shapes: real agents need a handful), taken
+ *  from the plan memory while it has some. */
 export class StageArena {
-  chunk = Buffer.alloc(CHUNK_LENGTH);
-  chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
-  private at = 0;
+  chunk!: Buffer;
+  chunkView!: DataView;
+  /** The chunk's offset in the plan memory, -1 outside it. */
+  chunkAddress = -1;
+  private at = CHUNK_OCTETS;
 
   /** Reserves a staging area: its start in `chunk` (which take() may have replaced by a fresh one). */
   take(): number {
-    if (this.at + STAGE_LENGTH > this.chunk.length) {
-      this.chunk = Buffer.alloc(CHUNK_LENGTH);
-      this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
+    if (this.at + STAGE_LENGTH > CHUNK_OCTETS) {
+      const { chunk, address } = takeChunk();
+      this.chunk = chunk;
+      this.chunkView = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      this.chunkAddress = address;
       this.at = 0;
     }
     this.at += STAGE_LENGTH;
@@ -161,9 +168,10 @@ export class Shapes {
     const stageStart = this.arena.take();
     const stage = this.arena.chunk;
     const stageView = this.arena.chunkView;
+    const stageAddress = this.arena.chunkAddress < 0 ? -1 : this.arena.chunkAddress + stageStart;
     const copy = (new Function('sv', 'dv', copySource(runs)) as (sv: DataView, dv: DataView) => CopyPlan)(this.sv, stageView);
     const copyTo = (new Function('sv', copySource(runs, true)) as (sv: DataView) => CopyPlanTo)(this.sv);
-    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, columns, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, stageStart, variable, variableFacts });
+    const shape: Shape = Object.freeze({ mask, templateId: this.nextTemplateId(), fields, columns, scopeCount: scope, copy, copyTo, fixedLength, stage, stageView, stageStart, stageAddress, variable, variableFacts });
     this.byMask.set(mask, shape);
     return shape;
   }
