@@ -46,7 +46,7 @@ import {
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { PLAN_MEMORY, setClock } from './plan-memory.js';
-import { compilePlan, layoutOf, variableOctets, type SamplePlan } from './sample-plan.js';
+import { compilePlan, layoutOf, PlanTable, variableOctets } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -108,9 +108,6 @@ class SampleError {
 
 export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder(options);
 
-/** Layouts a decoder keeps plans (or their absence) for: far above real agents', a bound against crafted input. */
-const MAX_PLANS = 1024;
-
 /** Whether flow samples may be decoded by compiled plans (sample-plan.ts), and how many were. The tests
  *  turn them off to have the general decoder judge them. */
 export interface PlanUse {
@@ -143,7 +140,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   const flowShapes = new Shapes(t.flow, view.b, arena, 0, takeId);
   const counterShapes = new Shapes(t.counters, cview, arena, t.counterScope, takeId);
   // Compiled plans by layout key (sample-plan.ts); null: the layout's shape cannot be planned.
-  const planOf = new Map<number, SamplePlan | null>();
+  const planOf = new PlanTable();
   const layoutAt = PLAN_MEMORY.slots;
   /** Where walkGateway found the parts of the extended gateway record being decoded. */
   const gatewayAt = new Int32Array(GATEWAY_SLOTS);
@@ -515,7 +512,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       }
       generalFlowSample(dg, s, end, expanded);
       // The first sample of a layout names its shape (the view's groups after the general decode).
-      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
+      if (plan === undefined) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
       return;
     }
     generalFlowSample(dg, s, end, expanded);

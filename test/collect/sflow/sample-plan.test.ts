@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildSflowDecoder, type PlanUse } from '../../../src/collect/sflow/decode.js';
+import { MAX_PLANS, PlanTable, type SamplePlan } from '../../../src/collect/sflow/sample-plan.js';
 import type { SflowMappingConfig } from '../../../src/config/types.js';
 import { udpPayloads } from '../../../src/util/pcap.js';
 import { corpus, mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
@@ -149,4 +150,21 @@ describe('compiled flow-sample plans', () => {
     expect(r.planned.some((l) => l.startsWith('drop'))).toBe(true);
     expect(r.samples).toBeGreaterThan(10_000);
   }, 60_000);
+
+  it('keep plans by layout key: every key of a full table found, none beyond MAX_PLANS kept', () => {
+    const table = new PlanTable();
+    const rnd = prng(7);
+    const keys = new Set<number>();
+    while (keys.size < MAX_PLANS + 10) keys.add(Math.floor(rnd() * (1 << 20)));
+    const plans = new Map<number, SamplePlan | null>();
+    for (const key of keys) {
+      const plan = key % 3 === 0 ? null : ({ key } as unknown as SamplePlan);
+      table.set(key, plan);
+      plans.set(key, plan);
+    }
+    const kept = [...keys].slice(0, MAX_PLANS);
+    for (const key of kept) expect(table.get(key)).toBe(plans.get(key));
+    for (const key of [...keys].slice(MAX_PLANS)) expect(table.get(key)).toBeUndefined();
+    expect(table.size).toBe(MAX_PLANS);
+  });
 });
