@@ -46,7 +46,9 @@ import {
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { PLAN_MEMORY, setClock } from './plan-memory.js';
-import { compilePlan, layoutOf, PlanTable, variableOctets } from './sample-plan.js';
+import { layoutOf, variableOctets } from './layout.js';
+import { layoutWasm } from './layout-wasm.js';
+import { compilePlan, PlanTable } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -142,6 +144,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   // Compiled plans by layout key (sample-plan.ts); null: the layout's shape cannot be planned.
   const planOf = new PlanTable();
   const layoutAt = PLAN_MEMORY.slots;
+  const layoutInWasm = plans.wasm ? layoutWasm : null;
   /** Where walkGateway found the parts of the extended gateway record being decoded. */
   const gatewayAt = new Int32Array(GATEWAY_SLOTS);
   /** A record too large for a staging area is written here and handed on by itself. */
@@ -495,7 +498,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   }
 
   function flowSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
-    const key = plans.enabled ? layoutOf(dg, DV, s, end, expanded, layoutAt) : -1;
+    const key = !plans.enabled ? -1 : layoutInWasm !== null ? layoutInWasm(s, end, expanded ? 1 : 0) : layoutOf(dg, DV, s, end, expanded, layoutAt);
     if (key >= 0) {
       const plan = planOf.get(key);
       if (plan) {

@@ -42,9 +42,9 @@ const IPV4 = 3;
 const IPV6 = 4;
 
 // EtherTypes (IEEE registry).
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_IPV6 = 0x86dd;
-const ETHERTYPE_VLAN = 0x8100; // 802.1Q C-tag
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETHERTYPE_IPV6 = 0x86dd;
+export const ETHERTYPE_VLAN = 0x8100; // 802.1Q C-tag
 const ETHERTYPE_QINQ = 0x88a8; // 802.1ad S-tag
 const ETHERTYPE_QINQ_OLD = 0x9100; // pre-standard QinQ
 const ETHERTYPE_MPLS = 0x8847;
@@ -56,21 +56,21 @@ const MAX_8023_LENGTH = 1500;
 
 // IP protocol numbers (IANA).
 const IPPROTO_HOPOPTS = 0;
-const IPPROTO_ICMP = 1;
+export const IPPROTO_ICMP = 1;
 const IPPROTO_IPIP = 4;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_ROUTING = 43;
 const IPPROTO_FRAGMENT = 44;
 const IPPROTO_GRE = 47;
 const IPPROTO_AH = 51;
-const IPPROTO_ICMPV6 = 58;
+export const IPPROTO_ICMPV6 = 58;
 const IPPROTO_DSTOPTS = 60;
-const IPPROTO_SCTP = 132;
+export const IPPROTO_SCTP = 132;
 
-const UDP_PORT_VXLAN = 4789;
-const UDP_PORT_GTPU = 2152;
+export const UDP_PORT_VXLAN = 4789;
+export const UDP_PORT_GTPU = 2152;
 const GTP_GPDU = 255;
 
 // PPP protocol field values for IP (RFC 1332, RFC 5072).

@@ -4,16 +4,17 @@
 // ever byte-swapped: a load and a store each, with a mask swapped once when the plan is made. Anything that
 // computes (a comparison, a sum, a product) stays in the JavaScript part of the plan.
 //
-// The module is assembled here by hand (WebAssembly core specification, binary format): one function of
-// one parameter, the record's address in the plan memory, which it imports.
+// The module has one function of one parameter, the record's address in the plan memory, which it imports.
 
 import { PLAN_MEMORY } from './plan-memory.js';
+import { add, and, type Code, type Func, get, i32, instantiate, load, moduleOf, set, store } from './wasm-asm.js';
 
 /** A fact moved into a record column of `length` octets at `to` (from the record's start). */
 export type Move =
   /** `width` octets at `base` + `offset` of the datagram, read as a big-endian number and masked. */
   | { kind: 'read'; base: number; offset: number; width: 1 | 2 | 4; mask: number }
-  /** The column's octets copied from `address` + `offset` of the memory (`base` -1: none). */
+  /** The column's octets copied from `base` + `offset` of the datagram, or from `offset` of the memory when
+   *  `base` is -1 (the clock). */
   | { kind: 'copy'; base: number; offset: number }
   | { kind: 'constant'; value: number };
 
@@ -23,37 +24,6 @@ export interface PlacedMove {
   length: number;
 }
 
-const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
-const I32_CONST = 0x41;
-const I32_ADD = 0x6a;
-const I32_AND = 0x71;
-const END = 0x0b;
-const LOAD: Record<number, number> = { 1: 0x2d, 2: 0x2f, 4: 0x28 };
-const STORE: Record<number, number> = { 1: 0x3a, 2: 0x3b, 4: 0x36 };
-
-function unsigned(n: number, out: number[]): void {
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-}
-
-function signed(n: number, out: number[]): void {
-  n |= 0;
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
 /** The value whose little-endian octets are `v`'s `width` big-endian ones: what a wasm load of them gives. */
 function swapped(v: number, width: number): number {
   let r = 0;
@@ -61,51 +31,23 @@ function swapped(v: number, width: number): number {
   return r | 0;
 }
 
-/**
- * The function body for `moves`: `bases` are the slots (indexes into PLAN_MEMORY.slots) the moves read
- * from, each loaded once into a local.
- */
-function body(moves: readonly PlacedMove[], slotsAt: number): number[] {
+/** The function for `moves`: the base slots they read (indexes into PLAN_MEMORY.slots) each loaded once
+ *  into a local; local 0 is the record's address. */
+function func(moves: readonly PlacedMove[], slotsAt: number): Func {
   const bases = [...new Set(moves.flatMap(({ move }) => (move.kind === 'constant' || move.base < 0 ? [] : [move.base])))];
   const local = (slot: number) => 1 + bases.indexOf(slot);
-  const code: number[] = [];
-  // Locals: one i32 per base slot (local 0 is the record's address).
-  if (bases.length > 0) code.push(1, ...leb(bases.length), 0x7f);
-  else code.push(0);
-  for (const slot of bases) {
-    code.push(I32_CONST);
-    signed(slotsAt + 4 * slot, code);
-    code.push(LOAD[4]!, 2, 0, LOCAL_SET, ...leb(local(slot)));
-  }
-  // store(to, width, value...): the record's address, the value, then the store with its offset.
-  const store = (to: number, width: number, value: number[]) => {
-    code.push(LOCAL_GET, 0, ...value, STORE[width]!, 0, ...leb(to));
-  };
-  const load = (base: number, offset: number, width: number): number[] => {
-    const c: number[] = [];
-    if (base < 0) {
-      // An absolute address (the clock).
-      c.push(I32_CONST);
-      signed(offset, c);
-      c.push(LOAD[width]!, 0, 0);
-    } else if (offset >= 0) c.push(LOCAL_GET, ...leb(local(base)), LOAD[width]!, 0, ...leb(offset));
-    else {
-      // Before the base (the EtherType before the IP header): the address is computed, offsets are unsigned.
-      c.push(LOCAL_GET, ...leb(local(base)), I32_CONST);
-      signed(offset, c);
-      c.push(I32_ADD, LOAD[width]!, 0, 0);
-    }
-    return c;
-  };
-  const constant = (v: number) => {
-    const c = [I32_CONST];
-    signed(v, c);
-    return c;
+  const code: Code = bases.flatMap((slot) => set(local(slot), load(4, i32(slotsAt + 4 * slot))));
+  const d = get(0);
+  // A load at `offset` from a base slot, or of an absolute address (base -1: the clock). Offsets in the
+  // instruction are unsigned: one before its base (the EtherType before the IP header) is added first.
+  const read = (base: number, offset: number, width: 1 | 2 | 4): Code => {
+    if (base < 0) return load(width, i32(offset));
+    return offset >= 0 ? load(width, get(local(base)), offset) : load(width, add(get(local(base)), i32(offset)));
   };
   // Zeros for `n` octets at `to`, in the widest stores that fit.
   const zeros = (to: number, n: number) => {
-    for (const w of [4, 2, 1]) while (n >= w) {
-      store(to, w, constant(0));
+    for (const w of [4, 2, 1] as const) while (n >= w) {
+      code.push(...store(w, d, i32(0), to));
       to += w;
       n -= w;
     }
@@ -113,61 +55,33 @@ function body(moves: readonly PlacedMove[], slotsAt: number): number[] {
   for (const { move, to, length } of moves) {
     if (move.kind === 'copy') {
       let k = 0;
-      for (const w of [4, 2, 1]) for (; length - k >= w; k += w) store(to + k, w, load(move.base, move.offset + k, w));
+      for (const w of [4, 2, 1] as const) for (; length - k >= w; k += w) code.push(...store(w, d, read(move.base, move.offset + k, w), to + k));
       continue;
     }
     // A number: its low octets when the column is narrower, zeros first when it is wider.
     const width = move.kind === 'constant' ? 4 : move.width;
-    const stored = Math.min(length, width);
+    const stored = Math.min(length, width) as 1 | 2 | 4;
     zeros(to, length - stored);
     const at = to + length - stored;
     if (move.kind === 'constant') {
-      store(at, stored, constant(swapped(move.value, stored)));
+      code.push(...store(stored, d, i32(swapped(move.value, stored)), at));
       continue;
     }
     const full = stored === 4 ? 0xffffffff : (1 << (8 * stored)) - 1;
     const mask = (move.mask & full) >>> 0;
-    const value = load(move.base, move.offset + width - stored, stored);
-    if (mask !== full) value.push(...constant(swapped(mask, stored)), I32_AND);
-    store(at, stored, value);
+    const value = read(move.base, move.offset + width - stored, stored);
+    code.push(...store(stored, d, mask === full ? value : and(value, i32(swapped(mask, stored))), at));
   }
-  code.push(END);
-  return code;
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  unsigned(n, out);
-  return out;
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...leb(content.length), ...content];
-}
-
-function name(s: string): number[] {
-  return [s.length, ...Buffer.from(s, 'ascii')];
+  return { params: 1, locals: bases.length, results: 0, body: code, name: 'w' };
 }
 
 /** The module's octets: imports the memory as m.m, exports the function as w. */
 export function moduleOctets(moves: readonly PlacedMove[], slotsAt: number): Uint8Array<ArrayBuffer> {
-  const code = body(moves, slotsAt);
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    // Types: (i32) -> ().
-    ...section(1, [1, 0x60, 1, 0x7f, 0]),
-    // Imports: memory m.m, no bounds asked.
-    ...section(2, [1, ...name('m'), ...name('m'), 0x02, 0x00, 0]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('w'), 0x00, 0]),
-    ...section(10, [1, ...leb(code.length), ...code]),
-  ]);
+  return moduleOf([func(moves, slotsAt)]);
 }
 
 /** The moves as a function of the record's address, or null without WebAssembly. */
 export function compileMoves(moves: readonly PlacedMove[], slotsAt: number): ((address: number) => void) | null {
-  const memory = PLAN_MEMORY.memory;
-  if (!memory) return null;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleOctets(moves, slotsAt)), { m: { m: memory } });
-  return instance.exports.w as (address: number) => void;
+  const exports = instantiate(moduleOctets(moves, slotsAt), PLAN_MEMORY.memory);
+  return exports ? (exports.w as (address: number) => void) : null;
 }
