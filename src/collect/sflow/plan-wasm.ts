@@ -1,25 +1,44 @@
-// WebAssembly for the moves of a compiled flow-sample plan (sample-plan.ts): a fact read as it stands from
-// the datagram (or the clock) and stored into the record, maybe cut to its low octets, led by zeros, or
-// masked; and constants. Both sides are big-endian octets, and a move keeps octets in order, so no value is
-// ever byte-swapped: a load and a store each, with a mask swapped once when the plan is made. Anything that
-// computes (a comparison, a sum, a product) stays in the JavaScript part of the plan.
+// WebAssembly for the columns of a compiled flow-sample plan (sample-plan.ts). A fact read as it stands
+// from the datagram (or the clock) is moved: maybe cut to its low octets, led by zeros, or masked; both
+// sides are big-endian octets and a move keeps them in order, so it is a load and a store, with a mask
+// swapped once when the plan is made. A fact that computes (a comparison, a sum, a shift) is evaluated on
+// native numbers, its reads byte-swapped, and stored byte-swapped. What neither can say (scaled 64-bit
+// counts, the discard reason table) stays in the JavaScript part of the plan.
 //
-// The module has one function of one parameter, the record's address in the plan memory, which it imports.
+// The module has one function: the record's position in its staging chunk → where the record's fixed part
+// ends; it adds the chunk's address in the plan memory, which it imports.
 
 import { PLAN_MEMORY } from './plan-memory.js';
-import { add, and, type Code, type Func, get, i32, instantiate, load, moduleOf, set, store } from './wasm-asm.js';
+import { add, and, be16, be32, type Code, eq, type Func, get, i32, instantiate, load, ltS, moduleOf, ne, or, rotl, rotr, set, shl, shrU, store } from './wasm-asm.js';
 
-/** A fact moved into a record column of `length` octets at `to` (from the record's start). */
-export type Move =
-  /** `width` octets at `base` + `offset` of the datagram, read as a big-endian number and masked. */
+/** No mask: every bit of the read. */
+export const ALL = 0xffffffff;
+
+/** A number fact, in big-endian octets in the datagram and in the record. */
+export type Expr =
+  /** `width` octets at the position in slot `base` + `offset`, a big-endian number, masked. */
   | { kind: 'read'; base: number; offset: number; width: 1 | 2 | 4; mask: number }
-  /** The column's octets copied from `base` + `offset` of the datagram, or from `offset` of the memory when
-   *  `base` is -1 (the clock). */
-  | { kind: 'copy'; base: number; offset: number }
-  | { kind: 'constant'; value: number };
+  | { kind: 'constant'; value: number }
+  /** The value of slot `slot` (a position, or -1 for none). */
+  | { kind: 'slot'; slot: number }
+  /** `<` is signed (slots); the others are on 32-bit numbers, `===`, `!==`, `<` and `&&` giving 0 or 1. */
+  | { kind: 'op'; op: '&' | '>>>' | '+' | '===' | '!==' | '<' | '&&'; a: Expr; b: Expr }
+  /** `then` or `otherwise` by `cond`; only the one chosen is read. */
+  | { kind: 'if'; cond: Expr; then: Expr; otherwise: Expr };
 
-export interface PlacedMove {
-  move: Move;
+/** Octets copied as they stand from the position in slot `base` + `offset`, or from `offset` of the memory
+ *  when `base` is -1 (the clock). */
+export interface Copy {
+  kind: 'copy';
+  base: number;
+  offset: number;
+}
+
+export type Fact = Expr | Copy;
+
+/** A fact written into a record column of `length` octets at `to` (from the record's start). */
+export interface PlacedFact {
+  fact: Fact;
   to: number;
   length: number;
 }
@@ -31,18 +50,61 @@ function swapped(v: number, width: number): number {
   return r | 0;
 }
 
-/** The function for `moves`: the base slots they read (indexes into PLAN_MEMORY.slots) each loaded once
- *  into a local; local 0 is the record's address. */
-function func(moves: readonly PlacedMove[], slotsAt: number): Func {
-  const bases = [...new Set(moves.flatMap(({ move }) => (move.kind === 'constant' || move.base < 0 ? [] : [move.base])))];
+/** The slots an expression reads. */
+function slotsOf(f: Fact): number[] {
+  switch (f.kind) {
+    case 'read':
+    case 'copy':
+      return f.base < 0 ? [] : [f.base];
+    case 'slot':
+      return [f.slot];
+    case 'op':
+      return [...slotsOf(f.a), ...slotsOf(f.b)];
+    case 'if':
+      return [...slotsOf(f.cond), ...slotsOf(f.then), ...slotsOf(f.otherwise)];
+    default:
+      return [];
+  }
+}
+
+const OPS = { '&': and, '>>>': shrU, '+': add, '===': eq, '!==': ne, '<': ltS, '&&': and } as const;
+
+/**
+ * The function writing `facts` for a record of `length` fixed octets in the chunk at `chunkAddress`: each
+ * slot it reads loaded once into a local. Locals: 0 the record's position, then the slots, then the record's
+ * address, a value being stored and a scratch for byte swaps.
+ */
+function func(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): Func {
+  const bases = [...new Set(facts.flatMap(({ fact }) => slotsOf(fact)))];
   const local = (slot: number) => 1 + bases.indexOf(slot);
-  const code: Code = bases.flatMap((slot) => set(local(slot), load(4, i32(slotsAt + 4 * slot))));
-  const d = get(0);
-  // A load at `offset` from a base slot, or of an absolute address (base -1: the clock). Offsets in the
-  // instruction are unsigned: one before its base (the EtherType before the IP header) is added first.
-  const read = (base: number, offset: number, width: 1 | 2 | 4): Code => {
-    if (base < 0) return load(width, i32(offset));
-    return offset >= 0 ? load(width, get(local(base)), offset) : load(width, add(get(local(base)), i32(offset)));
+  const D = 1 + bases.length;
+  const V = D + 1;
+  const T = D + 2;
+  const code: Code = [...bases.flatMap((slot) => set(local(slot), load(4, i32(slotsAt + 4 * slot)))), ...set(D, add(get(0), i32(chunkAddress)))];
+  const d = get(D);
+  // The address of `offset` from a base slot and the instruction's offset: those are unsigned, so one before
+  // its base (the EtherType before the IP header) is added first; base -1: an absolute address (the clock).
+  const address = (base: number, offset: number): [Code, number] => {
+    if (base < 0) return [i32(offset), 0];
+    return offset >= 0 ? [get(local(base)), offset] : [add(get(local(base)), i32(offset)), 0];
+  };
+  const raw = (base: number, offset: number, width: 1 | 2 | 4): Code => load(width, ...address(base, offset));
+  const value = (e: Expr): Code => {
+    switch (e.kind) {
+      case 'constant':
+        return i32(e.value);
+      case 'slot':
+        return get(local(e.slot));
+      case 'read': {
+        const [a, o] = address(e.base, e.offset);
+        const v = e.width === 4 ? be32(a, o, T) : e.width === 2 ? be16(a, o) : load(1, a, o);
+        return e.mask === ALL ? v : and(v, i32(e.mask));
+      }
+      case 'op':
+        return OPS[e.op](value(e.a), value(e.b));
+      case 'if':
+        return [...value(e.cond), 0x04, 0x7f, ...value(e.then), 0x05, ...value(e.otherwise), 0x0b];
+    }
   };
   // Zeros for `n` octets at `to`, in the widest stores that fit.
   const zeros = (to: number, n: number) => {
@@ -52,36 +114,49 @@ function func(moves: readonly PlacedMove[], slotsAt: number): Func {
       n -= w;
     }
   };
-  for (const { move, to, length } of moves) {
-    if (move.kind === 'copy') {
+  for (const { fact, to, length: octets } of facts) {
+    if (fact.kind === 'copy') {
       let k = 0;
-      for (const w of [4, 2, 1] as const) for (; length - k >= w; k += w) code.push(...store(w, d, read(move.base, move.offset + k, w), to + k));
+      for (const w of [4, 2, 1] as const) for (; octets - k >= w; k += w) code.push(...store(w, d, raw(fact.base, fact.offset + k, w), to + k));
       continue;
     }
-    // A number: its low octets when the column is narrower, zeros first when it is wider.
-    const width = move.kind === 'constant' ? 4 : move.width;
-    const stored = Math.min(length, width) as 1 | 2 | 4;
-    zeros(to, length - stored);
-    const at = to + length - stored;
-    if (move.kind === 'constant') {
-      code.push(...store(stored, d, i32(swapped(move.value, stored)), at));
+    if (fact.kind === 'read' || fact.kind === 'constant') {
+      // Moved: its low octets when the column is narrower, zeros first when it is wider.
+      const width = fact.kind === 'constant' ? 4 : fact.width;
+      const stored = Math.min(octets, width) as 1 | 2 | 4;
+      zeros(to, octets - stored);
+      const at = to + octets - stored;
+      if (fact.kind === 'constant') {
+        code.push(...store(stored, d, i32(swapped(fact.value, stored)), at));
+        continue;
+      }
+      const full = stored === 4 ? ALL : (1 << (8 * stored)) - 1;
+      const mask = (fact.mask & full) >>> 0;
+      const v = raw(fact.base, fact.offset + width - stored, stored);
+      code.push(...store(stored, d, mask === full ? v : and(v, i32(swapped(mask, stored))), at));
       continue;
     }
-    const full = stored === 4 ? 0xffffffff : (1 << (8 * stored)) - 1;
-    const mask = (move.mask & full) >>> 0;
-    const value = read(move.base, move.offset + width - stored, stored);
-    code.push(...store(stored, d, mask === full ? value : and(value, i32(swapped(mask, stored))), at));
+    // Computed: the native value, stored big-endian in the column's last (at most 4) octets.
+    const stored = Math.min(octets, 4);
+    zeros(to, octets - stored);
+    const at = to + octets - stored;
+    code.push(...set(V, value(fact)));
+    if (stored === 4) code.push(...store(4, d, or(rotl(and(get(V), i32(0xff00ff00)), i32(8)), rotr(and(get(V), i32(0x00ff00ff)), i32(8))), at));
+    else if (stored === 2) code.push(...store(2, d, or(shl(get(V), i32(8)), and(shrU(get(V), i32(8)), i32(0xff))), at));
+    else code.push(...store(1, d, get(V), at));
   }
-  return { params: 1, locals: bases.length, results: 0, body: code, name: 'w' };
+  code.push(...add(get(0), i32(length)));
+  return { params: 1, locals: bases.length + 3, results: 1, body: code, name: 'w' };
 }
 
 /** The module's octets: imports the memory as m.m, exports the function as w. */
-export function moduleOctets(moves: readonly PlacedMove[], slotsAt: number): Uint8Array<ArrayBuffer> {
-  return moduleOf([func(moves, slotsAt)]);
+export function moduleOctets(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): Uint8Array<ArrayBuffer> {
+  return moduleOf([func(facts, length, slotsAt, chunkAddress)]);
 }
 
-/** The moves as a function of the record's address, or null without WebAssembly. */
-export function compileMoves(moves: readonly PlacedMove[], slotsAt: number): ((address: number) => void) | null {
-  const exports = instantiate(moduleOctets(moves, slotsAt), PLAN_MEMORY.memory);
-  return exports ? (exports.w as (address: number) => void) : null;
+/** The facts as a function of the record's position in its chunk (→ where its fixed part ends), or null
+ *  without WebAssembly. */
+export function compileFacts(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): ((d: number) => number) | null {
+  const exports = instantiate(moduleOctets(facts, length, slotsAt, chunkAddress), PLAN_MEMORY.memory);
+  return exports ? (exports.w as (d: number) => number) : null;
 }

@@ -34,29 +34,36 @@ import {
   SWITCH,
 } from './layout.js';
 import { CLOCK_AT, CLOCK_TIME, CLOCK_UPTIME, PLAN_MEMORY, SLOTS_AT } from './plan-memory.js';
-import { compileMoves, type Move, type PlacedMove } from './plan-wasm.js';
+import { ALL, compileFacts, type Copy, type Expr, type Fact, type PlacedFact } from './plan-wasm.js';
 import type { Shape } from './shapes.js';
 import { VariableFact } from './view.js';
 
-/** A fact of a plan: a move (plan-wasm.ts), or a JavaScript expression for one that computes. */
-type Fact = Move | string;
+/** How a plan writes a column: a fact (plan-wasm.ts) that WebAssembly and JavaScript both can write, or
+ *  a JavaScript expression for one only JavaScript writes. */
+type Column = Fact | string;
 
-const ALL = 0xffffffff;
-const read = (base: number, offset: number, width: 1 | 2 | 4, mask = ALL): Move => ({ kind: 'read', base, offset, width, mask });
-const copy = (base: number, offset: number): Move => ({ kind: 'copy', base, offset });
-const constant = (value: number): Move => ({ kind: 'constant', value });
+const read = (base: number, offset: number, width: 1 | 2 | 4, mask = ALL): Expr => ({ kind: 'read', base, offset, width, mask });
+const copy = (base: number, offset: number): Copy => ({ kind: 'copy', base, offset });
+const constant = (value: number): Expr => ({ kind: 'constant', value });
+const slot = (n: number): Expr => ({ kind: 'slot', slot: n });
+const op = (a: Expr, o: '&' | '>>>' | '+' | '===' | '!==' | '<' | '&&', b: Expr | number): Expr => ({ kind: 'op', op: o, a, b: typeof b === 'number' ? constant(b) : b });
+const choose = (cond: Expr, then: Expr | number, otherwise: Expr | number): Expr => ({ kind: 'if', cond, then: typeof then === 'number' ? constant(then) : then, otherwise: typeof otherwise === 'number' ? constant(otherwise) : otherwise });
+
+/** The output interface value: after its format word (expanded), or below the format's 2 bits. */
+const outputValue = (l: Layout): Expr => (l.expanded ? read(Q, 24, 4) : read(Q, 16, 4, 0x3fffffff));
 
 /**
  * How a layout gives each view field. Undefined: the layout does not give it, and no plan is made (the
- * general decoder then decodes every such sample). `rate`, `mult`, `input` and `output` in an expression
- * are the plan's (planSource).
+ * general decoder then decodes every such sample). `mult` and `output` in a JavaScript expression are the
+ * plan's (planSource).
  */
-function expression(field: string, l: Layout, scale: boolean): Fact | undefined {
+function expression(field: string, l: Layout, scale: boolean): Column | undefined {
   const v6 = l.chain >= 0 && (l.chain & Chain.ipv6) !== 0;
   const raw = l.chain >= 0;
-  // The output value: after its format word (expanded), or below the format's 2 bits.
-  const outputValue = l.expanded ? read(Q, 24, 4) : read(Q, 16, 4, 0x3fffffff);
-  const ipLength: Fact = v6 ? 'S.getUint16(ip + 4) + 40' : read(IP, 2, 2);
+  // The input value: after its format word (expanded), or the compact word with the format in its top bits.
+  const input = l.expanded ? read(Q, 16, 4) : read(Q, 12, 4);
+  const output = outputValue(l);
+  const ipLength = v6 ? op(read(IP, 4, 2), '+', 40) : read(IP, 2, 2);
   switch (field) {
     case 'sampleSequence': return read(SAMPLE, 0, 4);
     case 'sourceIdType': return l.expanded ? read(SAMPLE, 4, 4) : read(SAMPLE, 4, 1);
@@ -66,14 +73,17 @@ function expression(field: string, l: Layout, scale: boolean): Fact | undefined 
     case 'drops': return read(Q, 8, 4);
     // Input: an ifIndex, 0 when unknown or "local" (decode.ts flowSample).
     // `input` is the compact word (format in its top 2 bits), or the expanded value after its format.
-    case 'inputInterface': return l.expanded ? `(S.getUint32(q + 12) === 0 && input !== ${IF_LOCAL} ? input : 0)` : `(input >>> 30 === 0 && input !== ${IF_LOCAL} ? input : 0)`;
-    // Output (`output` is the interface value): an ifIndex, 0 for "local", a discard or several interfaces.
-    case 'outputInterface': return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? 0 : output)` : constant(0);
+    case 'inputInterface': {
+      const format = l.expanded ? read(Q, 12, 4) : op(input, '>>>', 30);
+      return choose(op(op(format, '===', 0), '&&', op(input, '!==', IF_LOCAL)), input, 0);
+    }
+    // Output: an ifIndex, 0 for "local", a discard or several interfaces.
+    case 'outputInterface': return l.output === IF_INDEX ? choose(op(output, '===', IF_LOCAL), 0, output) : constant(0);
     case 'forwardingStatus':
       if (l.output === IF_DISCARD) return 'forwardingStatusOfDiscard(output)';
-      return l.output === IF_INDEX ? `(output === ${IF_LOCAL} ? ${CONSUMED_FOR_US} : ${FORWARDED})` : constant(FORWARDED);
-    case 'discardReason': return l.output === IF_DISCARD ? outputValue : undefined;
-    case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? outputValue : undefined;
+      return l.output === IF_INDEX ? choose(op(output, '===', IF_LOCAL), CONSUMED_FOR_US, FORWARDED) : constant(FORWARDED);
+    case 'discardReason': return l.output === IF_DISCARD ? output : undefined;
+    case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? output : undefined;
     case 'packets': return scale ? 'mult' : constant(1);
     case 'observationTimeMs': return copy(-1, CLOCK_AT + CLOCK_TIME);
     case 'agentUptimeMs': return copy(-1, CLOCK_AT + CLOCK_UPTIME);
@@ -88,10 +98,10 @@ function expression(field: string, l: Layout, scale: boolean): Fact | undefined 
       case 'sourceMac': return copy(RAW, 22);
       case 'etherType': return read(IP, -2, 2);
       case 'vlanId': return read(RAW, 30, 2, 0x0fff);
-      case 'vlanPriority': return 'S.getUint16(raw + 30) >>> 13';
+      case 'vlanPriority': return op(read(RAW, 30, 2), '>>>', 13);
       case 'ipVersion': return constant(v6 ? 6 : 4);
       case 'protocol': return read(IP, v6 ? 6 : 9, 1);
-      case 'classOfService': return v6 ? '(S.getUint32(ip) >>> 20) & 0xff' : read(IP, 1, 1);
+      case 'classOfService': return v6 ? op(op(read(IP, 0, 4), '>>>', 20), '&', 0xff) : read(IP, 1, 1);
       case 'ttl': return read(IP, v6 ? 7 : 8, 1);
       case 'ipLength': return ipLength;
       case 'octets': return scale ? `mult * (${jsOf(ipLength)})` : ipLength;
@@ -124,8 +134,8 @@ function expression(field: string, l: Layout, scale: boolean): Fact | undefined 
     case 'sourceAs': return read(AS_NUMBERS, 4, 4);
     case 'sourcePeerAs': return read(AS_NUMBERS, 8, 4);
     // The path leads from the next AS (the destination peer) to the origin AS (the destination).
-    case 'destinationPeerAs': return `(at[${FIRST_AS}] < 0 ? 0 : S.getUint32(at[${FIRST_AS}]))`;
-    case 'destinationAs': return `(at[${LAST_AS}] < 0 ? 0 : S.getUint32(at[${LAST_AS}]))`;
+    case 'destinationPeerAs': return choose(op(slot(FIRST_AS), '<', 0), 0, read(FIRST_AS, 0, 4));
+    case 'destinationAs': return choose(op(slot(LAST_AS), '<', 0), 0, read(LAST_AS, 0, 4));
     case 'localPref': return read(LOCAL_PREF, 0, 4);
   }
   return undefined;
@@ -135,29 +145,40 @@ function expression(field: string, l: Layout, scale: boolean): Fact | undefined 
 const BASE_NAMES: Record<number, string> = { [SAMPLE]: 's', [Q]: 'q', [RAW]: 'raw', [IP]: 'ip', [L4]: 'l4', [SWITCH]: 'sw', [ROUTER]: 'router', [PREFIXES]: 'prefixes', [GATEWAY]: 'gateway', [AS_NUMBERS]: 'asNumbers' };
 
 /** A number fact as a JavaScript expression (a copy is not one). */
-function jsOf(f: Fact): string {
+function jsOf(f: Expr | string): string {
   if (typeof f === 'string') return f;
-  if (f.kind === 'constant') return `${f.value}`;
-  if (f.kind === 'copy') throw new Error('an octet copy is not a number');
-  const value = `S.getUint${8 * f.width}(${BASE_NAMES[f.base] ?? `at[${f.base}]`} + ${f.offset})`;
-  return f.mask === ALL ? value : `(${value} & 0x${f.mask.toString(16)})`;
+  switch (f.kind) {
+    case 'constant':
+      return `${f.value}`;
+    case 'slot':
+      return BASE_NAMES[f.slot] ?? `at[${f.slot}]`;
+    case 'read': {
+      const value = `S.getUint${8 * f.width}(${BASE_NAMES[f.base] ?? `at[${f.base}]`} + ${f.offset})`;
+      return f.mask === ALL ? value : `(${value} & 0x${f.mask.toString(16)})`;
+    }
+    case 'op':
+      // Comparisons give booleans here, 0 or 1 in WebAssembly: they only ever meet `&&` and `?`.
+      return `(${jsOf(f.a)} ${f.op} ${jsOf(f.b)})`;
+    case 'if':
+      return `(${jsOf(f.cond)} ? ${jsOf(f.then)} : ${jsOf(f.otherwise)})`;
+  }
 }
 
 /**
  * Source text of a plan: one write per column of the shape, in its order, then its variable-length
- * fields; undefined when a column has no expression. `staged`: the plan for the shape's staging area in
- * the plan memory, where the moves are left to WebAssembly (returned in `moves`, which the text calls
- * first as `moves(address)`) and the text writes the rest through the area's `dv`.
+ * fields; undefined when a column has no expression. `staged`: the JavaScript part of the plan for the
+ * shape's staging area, the facts left to WebAssembly (returned in `facts`; the text calls their function
+ * first as `facts(d)`) and the rest written through the area's `dv`; `rest` says whether there is any.
  */
-export function planSource(key: number, shape: Shape, scale: boolean, staged = false): { text: string; moves: PlacedMove[] } | undefined {
+export function planSource(key: number, shape: Shape, scale: boolean, staged = false): { text: string; facts: PlacedFact[]; length: number; rest: boolean } | undefined {
   const l = layoutOfKey(key);
-  const moves: PlacedMove[] = [];
+  const facts: PlacedFact[] = [];
   const writes: string[] = [];
   let to = 0;
   for (const c of shape.columns) {
     const e = expression(c.field, l, scale);
     if (e === undefined) return undefined;
-    if (typeof e !== 'string' && staged) moves.push({ move: e, to, length: c.length });
+    if (typeof e !== 'string' && staged) facts.push({ fact: e, to, length: c.length });
     else if (typeof e !== 'string' && e.kind === 'copy') {
       const [source, from] = e.base < 0 ? ['M', `${e.offset}`] : ['S', `${BASE_NAMES[e.base]} + ${e.offset}`];
       let k = 0;
@@ -168,7 +189,7 @@ export function planSource(key: number, shape: Shape, scale: boolean, staged = f
       }
       if (c.length - k === 1) writes.push(`dv.setUint8(d + ${to + k}, ${source}.getUint8(${from} + ${k}));`);
     } else if (c.length === 8) {
-      // Unscaled, and moved as they stand, 8-octet facts (a count of one, a length) are below 2^32.
+      // Unscaled, 8-octet facts (a count of one, a length) are below 2^32.
       if (scale && typeof e === 'string') writes.push(`u64(dv, d + ${to}, ${e});`);
       else writes.push(`dv.setUint32(d + ${to}, 0);`, `dv.setUint32(d + ${to + 4}, ${jsOf(e)});`);
     } else if (c.length === 4) writes.push(`dv.setUint32(d + ${to}, ${jsOf(e)});`);
@@ -181,13 +202,12 @@ export function planSource(key: number, shape: Shape, scale: boolean, staged = f
   const lines = [
     '"use strict";',
     staged ? 'return function staged(d) {' : 'return function write(dv, d) {',
-    ...(staged && moves.length > 0 ? ['moves(address + d);'] : []),
+    ...(staged && facts.length > 0 ? ['facts(d);'] : []),
     `const s = at[${SAMPLE}], q = at[${Q}], raw = at[${RAW}], ip = at[${IP}], l4 = at[${L4}], sw = at[${SWITCH}], router = at[${ROUTER}], prefixes = at[${PREFIXES}], gateway = at[${GATEWAY}], asNumbers = at[${AS_NUMBERS}];`,
   ];
   // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
   if (used('mult')) lines.push('const rate = S.getUint32(q);', scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;');
-  if (used('input')) lines.push(l.expanded ? 'const input = S.getUint32(q + 16);' : 'const input = S.getUint32(q + 12);');
-  if (used('output')) lines.push(l.expanded ? 'const output = S.getUint32(q + 24);' : 'const output = S.getUint32(q + 16) & 0x3fffffff;');
+  if (used('output')) lines.push(`const output = ${jsOf(outputValue(l))};`);
   lines.push(...writes, `d += ${to};`);
   for (const fact of shape.variableFacts) {
     if (fact === VariableFact.communities) lines.push(`d = writeCommunities(S, at[${COMMUNITIES}], dv, d);`);
@@ -195,7 +215,7 @@ export function planSource(key: number, shape: Shape, scale: boolean, staged = f
     else return undefined; // the sampled header itself, a tunnel name: not in a planned layout
   }
   lines.push('return d;', '};');
-  return { text: lines.join('\n'), moves };
+  return { text: lines.join('\n'), facts, length: to, rest: writes.length > 0 || shape.variableFacts.length > 0 };
 }
 
 /** Writes one record of the plan's shape at d of dv; returns where it ends. */
@@ -229,10 +249,10 @@ export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = tr
   const write = (new Function(...PARAMETERS, plain.text) as (...a: unknown[]) => PlanWrite)(...values);
   let staged: PlanStagedWrite | null = null;
   const split = !wasm || shape.stageAddress < 0 ? null : planSource(key, shape, scale, true)!;
-  const moves = split === null ? null : compileMoves(split.moves, SLOTS_AT);
-  if (split !== null && moves !== null) {
-    const make = new Function(...PARAMETERS, 'dv', 'moves', 'address', split.text) as (...a: unknown[]) => PlanStagedWrite;
-    staged = make(...values, shape.stageView, moves, shape.stageAddress - shape.stageStart);
+  const facts = split === null ? null : compileFacts(split.facts, split.length, SLOTS_AT, shape.stageAddress - shape.stageStart);
+  if (split !== null && facts !== null) {
+    // With nothing left to JavaScript, the WebAssembly function is the plan.
+    staged = split.rest ? (new Function(...PARAMETERS, 'dv', 'facts', split.text) as (...a: unknown[]) => PlanStagedWrite)(...values, shape.stageView, facts) : facts;
   }
   return { shape, write, staged };
 }
