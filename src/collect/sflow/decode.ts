@@ -45,6 +45,7 @@ import {
   SAMPLED_IPV6,
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
+import { PLAN_DISPATCH } from './plan-dispatch.js';
 import { PLAN_MEMORY, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
 import { layoutWasm } from './layout-wasm.js';
@@ -145,6 +146,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   const planOf = new PlanTable();
   const layoutAt = PLAN_MEMORY.slots;
   const layoutInWasm = plans.wasm ? layoutWasm : null;
+  const runPlan = PLAN_DISPATCH?.run;
   /** Where walkGateway found the parts of the extended gateway record being decoded. */
   const gatewayAt = new Int32Array(GATEWAY_SLOTS);
   /** A record too large for a staging area is written here and handed on by itself. */
@@ -506,7 +508,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
         const facts = shape.variableFacts;
         place(shape, facts.length === 0 ? shape.fixedLength : shape.fixedLength + variableOctets(layoutAt, DV, facts));
         if (out !== big && plan.staged !== null) {
-          pos = plan.staged(pos);
+          // Through the one dispatcher when the plan is all WebAssembly (plan-dispatch.ts).
+          pos = plan.index >= 0 ? runPlan!(plan.index, pos) : plan.staged(pos);
           plans.staged++;
         } else pos = plan.write(outView, pos);
         stage(shape);

@@ -28,8 +28,8 @@ const Dropped = {
   hardware: 0x8f,
 } as const;
 
-/** sFlow discard code → forwardingStatus. */
-const BY_CODE: ReadonlyMap<number, number> = new Map<number, number>([
+/** sFlow discard code → forwardingStatus (a code not here: DROPPED_UNKNOWN). */
+export const BY_CODE: ReadonlyMap<number, number> = new Map<number, number>([
   [0, Dropped.unroutable], // net unreachable
   [1, Dropped.unroutable], // host unreachable
   [4, Dropped.fragmentationAndDfSet], // fragmentation needed and DF set
@@ -56,6 +56,8 @@ const BY_CODE: ReadonlyMap<number, number> = new Map<number, number>([
   [302, Dropped.rpf], // unicast reverse path forwarding
 ]);
 
+export const DROPPED_UNKNOWN = Dropped.unknown;
+
 export function forwardingStatusOfDiscard(code: number): number {
-  return BY_CODE.get(code) ?? Dropped.unknown;
+  return BY_CODE.get(code) ?? DROPPED_UNKNOWN;
 }

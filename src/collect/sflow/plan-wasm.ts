@@ -2,14 +2,16 @@
 // from the datagram (or the clock) is moved: maybe cut to its low octets, led by zeros, or masked; both
 // sides are big-endian octets and a move keeps them in order, so it is a load and a store, with a mask
 // swapped once when the plan is made. A fact that computes (a comparison, a sum, a shift) is evaluated on
-// native numbers, its reads byte-swapped, and stored byte-swapped. What neither can say (scaled 64-bit
-// counts, the discard reason table) stays in the JavaScript part of the plan.
+// native numbers, its reads byte-swapped, and stored byte-swapped. The AS path and communities follow as
+// variable-length fields (tails). Scaled counts, 64-bit products that the general decoder computes as
+// doubles, stay in the JavaScript part of the plan.
 //
-// The module has one function: the record's position in its staging chunk → where the record's fixed part
-// ends; it adds the chunk's address in the plan memory, which it imports.
+// The module has one function: the record's position in its staging chunk → where the record ends; it adds
+// the chunk's address in the plan memory, which it imports.
 
 import { PLAN_MEMORY } from './plan-memory.js';
-import { add, and, be16, be32, type Code, eq, type Func, get, i32, instantiate, load, ltS, moduleOf, ne, or, rotl, rotr, set, shl, shrU, store } from './wasm-asm.js';
+import { ALL_OF, BGP_COMMUNITY_ID } from './formats.js';
+import { add, and, be16, be32, block, br, brIf, type Code, eq, type Func, geU, get, i32, instantiate, load, loop, ltS, ltU, moduleOf, ne, or, rotl, rotr, set, shl, shrU, store, sub, when } from './wasm-asm.js';
 
 /** No mask: every bit of the read. */
 export const ALL = 0xffffffff;
@@ -43,6 +45,12 @@ export interface PlacedFact {
   length: number;
 }
 
+/** A variable-length field after the fixed ones (gateway.ts writeCommunities, writeAsPath), with the slots
+ *  that say where its parts are. */
+export type Tail =
+  | { kind: 'communities'; count: number }
+  | { kind: 'asPath'; path: number; segments: number; asns: number };
+
 /** The value whose little-endian octets are `v`'s `width` big-endian ones: what a wasm load of them gives. */
 function swapped(v: number, width: number): number {
   let r = 0;
@@ -70,16 +78,19 @@ function slotsOf(f: Fact): number[] {
 const OPS = { '&': and, '>>>': shrU, '+': add, '===': eq, '!==': ne, '<': ltS, '&&': and } as const;
 
 /**
- * The function writing `facts` for a record of `length` fixed octets in the chunk at `chunkAddress`: each
- * slot it reads loaded once into a local. Locals: 0 the record's position, then the slots, then the record's
- * address, a value being stored and a scratch for byte swaps.
+ * The function writing `facts` for a record of `length` fixed octets in the chunk at `chunkAddress`, then
+ * its `tails`: each slot it reads loaded once into a local. Locals: 0 the record's position, then the
+ * slots, then the record's address, a value being stored, a scratch for byte swaps, and for the tails the
+ * write cursor, a count, an index and a read position.
  */
-function func(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): Func {
-  const bases = [...new Set(facts.flatMap(({ fact }) => slotsOf(fact)))];
+function func(facts: readonly PlacedFact[], length: number, tails: readonly Tail[], slotsAt: number, chunkAddress: number): Func {
+  const tailSlots = tails.flatMap((t) => (t.kind === 'communities' ? [t.count] : [t.path, t.segments, t.asns]));
+  const bases = [...new Set([...facts.flatMap(({ fact }) => slotsOf(fact)), ...tailSlots])];
   const local = (slot: number) => 1 + bases.indexOf(slot);
   const D = 1 + bases.length;
   const V = D + 1;
   const T = D + 2;
+  const [E, N, I, P, SEGMENT] = [D + 3, D + 4, D + 5, D + 6, D + 7];
   const code: Code = [...bases.flatMap((slot) => set(local(slot), load(4, i32(slotsAt + 4 * slot)))), ...set(D, add(get(0), i32(chunkAddress)))];
   const d = get(D);
   // The address of `offset` from a base slot and the instruction's offset: those are unsigned, so one before
@@ -145,18 +156,56 @@ function func(facts: readonly PlacedFact[], length: number, slotsAt: number, chu
     else if (stored === 2) code.push(...store(2, d, or(shl(get(V), i32(8)), and(shrU(get(V), i32(8)), i32(0xff))), at));
     else code.push(...store(1, d, get(V), at));
   }
-  code.push(...add(get(0), i32(length)));
-  return { params: 1, locals: bases.length + 3, results: 1, body: code, name: 'w' };
+  if (tails.length === 0) {
+    code.push(...add(get(0), i32(length)));
+    return { params: 1, locals: bases.length + 3, results: 1, body: code, name: 'w' };
+  }
+  // The variable-length fields, each with its length prefix (RFC 7011 §7): 1 octet below 255, else 255
+  // and 2 octets. `length` is the content's length in V.
+  const prefix = (): Code =>
+    when(
+      ltU(get(V), i32(255)),
+      [...store(1, get(E), get(V)), ...set(E, add(get(E), i32(1)))],
+      [...store(1, get(E), i32(255)), ...store(2, get(E), or(shl(get(V), i32(8)), and(shrU(get(V), i32(8)), i32(0xff))), 1), ...set(E, add(get(E), i32(3)))],
+    );
+  // N four-octet words from P to the cursor, which then moves past them.
+  const words = (): Code => [
+    ...set(I, i32(0)),
+    ...block(loop([...brIf(1, geU(get(I), get(N))), ...store(4, add(get(E), shl(get(I), i32(2))), load(4, add(get(P), shl(get(I), i32(2))))), ...set(I, add(get(I), i32(1))), ...br(0)])),
+    ...set(E, add(get(E), shl(get(N), i32(2)))),
+  ];
+  code.push(...set(E, add(d, i32(length))));
+  for (const t of tails) {
+    if (t.kind === 'communities') {
+      // A basicList of bgpCommunity, "allOf" (RFC 6313, RFC 8549): semantic, element id, element length.
+      code.push(...set(N, be32(get(local(t.count)), 0, T)), ...set(V, add(i32(5), shl(get(N), i32(2)))), ...prefix());
+      code.push(...store(1, get(E), i32(ALL_OF)), ...store(2, get(E), i32(swapped(BGP_COMMUNITY_ID, 2)), 1), ...store(2, get(E), i32(swapped(4, 2)), 3), ...set(E, add(get(E), i32(5))));
+      code.push(...set(P, add(get(local(t.count)), i32(4))), ...words());
+    } else {
+      // The AS numbers of every segment, in path order.
+      code.push(...set(V, shl(get(local(t.asns)), i32(2))), ...prefix(), ...set(P, get(local(t.path))), ...set(SEGMENT, i32(0)));
+      code.push(
+        ...block(
+          loop([
+            ...brIf(1, geU(get(SEGMENT), get(local(t.segments)))),
+            ...set(N, be32(get(P), 4, T)),
+            ...set(P, add(get(P), i32(8))),
+            ...words(),
+            ...set(P, add(get(P), shl(get(N), i32(2)))),
+            ...set(SEGMENT, add(get(SEGMENT), i32(1))),
+            ...br(0),
+          ]),
+        ),
+      );
+    }
+  }
+  code.push(...sub(get(E), i32(chunkAddress)));
+  return { params: 1, locals: bases.length + 8, results: 1, body: code, name: 'w' };
 }
 
-/** The module's octets: imports the memory as m.m, exports the function as w. */
-export function moduleOctets(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): Uint8Array<ArrayBuffer> {
-  return moduleOf([func(facts, length, slotsAt, chunkAddress)]);
-}
-
-/** The facts as a function of the record's position in its chunk (→ where its fixed part ends), or null
- *  without WebAssembly. */
-export function compileFacts(facts: readonly PlacedFact[], length: number, slotsAt: number, chunkAddress: number): ((d: number) => number) | null {
-  const exports = instantiate(moduleOctets(facts, length, slotsAt, chunkAddress), PLAN_MEMORY.memory);
+/** The facts and tails as a function of the record's position in its chunk (→ where the record ends), or
+ *  null without WebAssembly. */
+export function compileFacts(facts: readonly PlacedFact[], length: number, tails: readonly Tail[], slotsAt: number, chunkAddress: number): ((d: number) => number) | null {
+  const exports = instantiate(moduleOf([func(facts, length, tails, slotsAt, chunkAddress)]), PLAN_MEMORY.memory);
   return exports ? (exports.w as (d: number) => number) : null;
 }

@@ -10,7 +10,7 @@
 import { setUint53 } from '../../util/octets.js';
 import { writeAsPath, writeCommunities } from './gateway.js';
 import { Chain } from './header.js';
-import { CONSUMED_FOR_US, FORWARDED, forwardingStatusOfDiscard } from './forwarding-status.js';
+import { BY_CODE, CONSUMED_FOR_US, DROPPED_UNKNOWN, FORWARDED } from './forwarding-status.js';
 import { IF_DISCARD, IF_INDEX, IF_LOCAL, IF_MULTIPLE } from './formats.js';
 import {
   AS_NUMBERS,
@@ -33,8 +33,9 @@ import {
   SEGMENTS,
   SWITCH,
 } from './layout.js';
+import { PLAN_DISPATCH } from './plan-dispatch.js';
 import { CLOCK_AT, CLOCK_TIME, CLOCK_UPTIME, PLAN_MEMORY, SLOTS_AT } from './plan-memory.js';
-import { ALL, compileFacts, type Copy, type Expr, type Fact, type PlacedFact } from './plan-wasm.js';
+import { ALL, compileFacts, type Copy, type Expr, type Fact, type PlacedFact, type Tail } from './plan-wasm.js';
 import type { Shape } from './shapes.js';
 import { VariableFact } from './view.js';
 
@@ -49,20 +50,18 @@ const slot = (n: number): Expr => ({ kind: 'slot', slot: n });
 const op = (a: Expr, o: '&' | '>>>' | '+' | '===' | '!==' | '<' | '&&', b: Expr | number): Expr => ({ kind: 'op', op: o, a, b: typeof b === 'number' ? constant(b) : b });
 const choose = (cond: Expr, then: Expr | number, otherwise: Expr | number): Expr => ({ kind: 'if', cond, then: typeof then === 'number' ? constant(then) : then, otherwise: typeof otherwise === 'number' ? constant(otherwise) : otherwise });
 
-/** The output interface value: after its format word (expanded), or below the format's 2 bits. */
-const outputValue = (l: Layout): Expr => (l.expanded ? read(Q, 24, 4) : read(Q, 16, 4, 0x3fffffff));
-
 /**
  * How a layout gives each view field. Undefined: the layout does not give it, and no plan is made (the
- * general decoder then decodes every such sample). `mult` and `output` in a JavaScript expression are the
- * plan's (planSource).
+ * general decoder then decodes every such sample). `mult` in a JavaScript expression is the plan's
+ * (planSource).
  */
 function expression(field: string, l: Layout, scale: boolean): Column | undefined {
   const v6 = l.chain >= 0 && (l.chain & Chain.ipv6) !== 0;
   const raw = l.chain >= 0;
   // The input value: after its format word (expanded), or the compact word with the format in its top bits.
   const input = l.expanded ? read(Q, 16, 4) : read(Q, 12, 4);
-  const output = outputValue(l);
+  // The output value: after its format word (expanded), or below the format's 2 bits.
+  const output = l.expanded ? read(Q, 24, 4) : read(Q, 16, 4, 0x3fffffff);
   const ipLength = v6 ? op(read(IP, 4, 2), '+', 40) : read(IP, 2, 2);
   switch (field) {
     case 'sampleSequence': return read(SAMPLE, 0, 4);
@@ -80,7 +79,8 @@ function expression(field: string, l: Layout, scale: boolean): Column | undefine
     // Output: an ifIndex, 0 for "local", a discard or several interfaces.
     case 'outputInterface': return l.output === IF_INDEX ? choose(op(output, '===', IF_LOCAL), 0, output) : constant(0);
     case 'forwardingStatus':
-      if (l.output === IF_DISCARD) return 'forwardingStatusOfDiscard(output)';
+      // The discard reason's status (forwarding-status.ts), as a chain of comparisons.
+      if (l.output === IF_DISCARD) return [...BY_CODE].reduceRight((otherwise, [code, status]) => choose(op(output, '===', code), status, otherwise), constant(DROPPED_UNKNOWN));
       return l.output === IF_INDEX ? choose(op(output, '===', IF_LOCAL), CONSUMED_FOR_US, FORWARDED) : constant(FORWARDED);
     case 'discardReason': return l.output === IF_DISCARD ? output : undefined;
     case 'outputInterfaceCount': return l.output === IF_MULTIPLE ? output : undefined;
@@ -170,7 +170,7 @@ function jsOf(f: Expr | string): string {
  * shape's staging area, the facts left to WebAssembly (returned in `facts`; the text calls their function
  * first as `facts(d)`) and the rest written through the area's `dv`; `rest` says whether there is any.
  */
-export function planSource(key: number, shape: Shape, scale: boolean, staged = false): { text: string; facts: PlacedFact[]; length: number; rest: boolean } | undefined {
+export function planSource(key: number, shape: Shape, scale: boolean, staged = false): { text: string; facts: PlacedFact[]; length: number; tails: Tail[]; rest: boolean } | undefined {
   const l = layoutOfKey(key);
   const facts: PlacedFact[] = [];
   const writes: string[] = [];
@@ -202,20 +202,27 @@ export function planSource(key: number, shape: Shape, scale: boolean, staged = f
   const lines = [
     '"use strict";',
     staged ? 'return function staged(d) {' : 'return function write(dv, d) {',
-    ...(staged && facts.length > 0 ? ['facts(d);'] : []),
+    // The WebAssembly part writes the variable-length fields too, and says where the record ends.
+    ...(staged ? ['const end = facts(d);'] : []),
     `const s = at[${SAMPLE}], q = at[${Q}], raw = at[${RAW}], ip = at[${IP}], l4 = at[${L4}], sw = at[${SWITCH}], router = at[${ROUTER}], prefixes = at[${PREFIXES}], gateway = at[${GATEWAY}], asNumbers = at[${AS_NUMBERS}];`,
   ];
   // Counts: one sampled packet, or scaled by the sampling rate (decode.ts flowSample).
   if (used('mult')) lines.push('const rate = S.getUint32(q);', scale ? 'const mult = rate > 0 ? rate : 1;' : 'const mult = 1;');
-  if (used('output')) lines.push(`const output = ${jsOf(outputValue(l))};`);
-  lines.push(...writes, `d += ${to};`);
+  lines.push(...writes);
+  const tails: Tail[] = [];
+  const variable: string[] = [];
   for (const fact of shape.variableFacts) {
-    if (fact === VariableFact.communities) lines.push(`d = writeCommunities(S, at[${COMMUNITIES}], dv, d);`);
-    else if (fact === VariableFact.asPath) lines.push(`d = writeAsPath(S, at[${PATH}], at[${SEGMENTS}], at[${PATH_LENGTH}], dv, d);`);
-    else return undefined; // the sampled header itself, a tunnel name: not in a planned layout
+    if (fact === VariableFact.communities) {
+      tails.push({ kind: 'communities', count: COMMUNITIES });
+      variable.push(`d = writeCommunities(S, at[${COMMUNITIES}], dv, d);`);
+    } else if (fact === VariableFact.asPath) {
+      tails.push({ kind: 'asPath', path: PATH, segments: SEGMENTS, asns: PATH_LENGTH });
+      variable.push(`d = writeAsPath(S, at[${PATH}], at[${SEGMENTS}], at[${PATH_LENGTH}], dv, d);`);
+    } else return undefined; // the sampled header itself, a tunnel name: not in a planned layout
   }
-  lines.push('return d;', '};');
-  return { text: lines.join('\n'), facts, length: to, rest: writes.length > 0 || shape.variableFacts.length > 0 };
+  if (staged) lines.push('return end;', '};');
+  else lines.push(`d += ${to};`, ...variable, 'return d;', '};');
+  return { text: lines.join('\n'), facts, length: to, tails, rest: writes.length > 0 };
 }
 
 /** Writes one record of the plan's shape at d of dv; returns where it ends. */
@@ -230,9 +237,11 @@ export interface SamplePlan {
   /** Writes a record into the shape's staging area, its moves in WebAssembly; null when the area is not in
    *  the plan memory or this runtime has no WebAssembly. */
   readonly staged: PlanStagedWrite | null;
+  /** When `staged` is all WebAssembly: its index in the thread's plan table (plan-dispatch.ts), else -1. */
+  readonly index: number;
 }
 
-const PARAMETERS = ['S', 'M', 'at', 'u64', 'writeCommunities', 'writeAsPath', 'forwardingStatusOfDiscard'];
+const PARAMETERS = ['S', 'M', 'at', 'u64', 'writeCommunities', 'writeAsPath'];
 
 /**
  * The plan of layout `key` for `shape`, or null when none can be made (a column or variable-length field
@@ -245,16 +254,18 @@ export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = tr
   if (plain === undefined) return null;
   const { datagramView: S, slots: at } = PLAN_MEMORY;
   const M = new DataView(S.buffer);
-  const values = [S, M, at, setUint53, writeCommunities, writeAsPath, forwardingStatusOfDiscard];
+  const values = [S, M, at, setUint53, writeCommunities, writeAsPath];
   const write = (new Function(...PARAMETERS, plain.text) as (...a: unknown[]) => PlanWrite)(...values);
   let staged: PlanStagedWrite | null = null;
+  let index = -1;
   const split = !wasm || shape.stageAddress < 0 ? null : planSource(key, shape, scale, true)!;
-  const facts = split === null ? null : compileFacts(split.facts, split.length, SLOTS_AT, shape.stageAddress - shape.stageStart);
+  const facts = split === null ? null : compileFacts(split.facts, split.length, split.tails, SLOTS_AT, shape.stageAddress - shape.stageStart);
   if (split !== null && facts !== null) {
     // With nothing left to JavaScript, the WebAssembly function is the plan.
     staged = split.rest ? (new Function(...PARAMETERS, 'dv', 'facts', split.text) as (...a: unknown[]) => PlanStagedWrite)(...values, shape.stageView, facts) : facts;
+    if (!split.rest && PLAN_DISPATCH) index = PLAN_DISPATCH.add(facts);
   }
-  return { shape, write, staged };
+  return { shape, write, staged, index };
 }
 
 /** Layouts a decoder keeps plans (or their absence) for: far above real agents', a bound against crafted input. */

@@ -83,6 +83,8 @@ export const br = (depth: number): Code => [0x0c, ...leb(depth)];
 export const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, ...leb(depth)];
 export const ret = (value: Code): Code => [...value, 0x0f];
 export const call = (fn: number, ...args: Code[]): Code => [...args.flat(), 0x10, ...leb(fn)];
+/** A call through table 0 to the function at `index`, whose signature is type `type`. */
+export const callIndirect = (type: number, index: Code, ...args: Code[]): Code => [...args.flat(), ...index, 0x11, ...leb(type), 0x00];
 export const drop = (value: Code): Code => [...value, 0x1a];
 
 export interface Func {
@@ -104,9 +106,21 @@ function name(s: string): Code {
   return [s.length, ...Buffer.from(s, 'ascii')];
 }
 
-/** A module of `funcs` (index = position) importing its memory as m.m, with no bounds asked. */
-export function moduleOf(funcs: readonly Func[]): Uint8Array<ArrayBuffer> {
-  const types = funcs.flatMap((f) => [0x60, ...leb(f.params), ...new Array<number>(f.params).fill(I32), f.results, ...(f.results ? [I32] : [])]);
+/** A function signature: i32 parameters, 0 or 1 i32 result. */
+export interface Signature {
+  params: number;
+  results: 0 | 1;
+}
+
+const typeOf = (f: Signature): Code => [0x60, ...leb(f.params), ...new Array<number>(f.params).fill(I32), f.results, ...(f.results ? [I32] : [])];
+
+/**
+ * A module of `funcs` (index = position; function i has type i) importing its memory as m.m, or a table
+ * of functions as m.t (`table`), with no bounds asked. `types`: more signatures, types funcs.length on,
+ * for callIndirect.
+ */
+export function moduleOf(funcs: readonly Func[], table = false, types: readonly Signature[] = []): Uint8Array<ArrayBuffer> {
+  const signatures = [...funcs, ...types];
   const exported = funcs.flatMap((f, i) => (f.name ? [[...name(f.name), 0x00, ...leb(i)]] : []));
   const bodies = funcs.map((f) => {
     const b = [...(f.locals > 0 ? [1, ...leb(f.locals), I32] : [0]), ...f.body, 0x0b];
@@ -114,8 +128,8 @@ export function moduleOf(funcs: readonly Func[]): Uint8Array<ArrayBuffer> {
   });
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, [...leb(funcs.length), ...types]),
-    ...section(2, [1, ...name('m'), ...name('m'), 0x02, 0x00, 0]),
+    ...section(1, [...leb(signatures.length), ...signatures.flatMap(typeOf)]),
+    ...section(2, [1, ...name('m'), ...(table ? [...name('t'), 0x01, 0x70] : [...name('m'), 0x02]), 0x00, 0]),
     ...section(3, [...leb(funcs.length), ...funcs.flatMap((_, i) => leb(i))]),
     ...section(7, [...leb(exported.length), ...exported.flat()]),
     ...section(10, [...leb(funcs.length), ...bodies.flat()]),

@@ -11,7 +11,7 @@ import { MAX_PLANS, PlanTable, type SamplePlan } from '../../../src/collect/sflo
 import type { SflowMappingConfig } from '../../../src/config/types.js';
 import { udpPayloads } from '../../../src/util/pcap.js';
 import { corpus, mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
-import { datagram, extendedSwitch, flowSample, frame, rawHeader, sampledEthernet, sampledIp } from './build.js';
+import { datagram, extendedGateway, extendedSwitch, flowSample, frame, rawHeader, sampledEthernet, sampledIp } from './build.js';
 // @ts-expect-error plain JavaScript module of the benchmark harness, no type declarations
 import { sflowDatagrams } from '../../../bench/lib/sflow-gen.mjs';
 
@@ -133,6 +133,25 @@ describe('compiled flow-sample plans', () => {
     const r = both([d, d, d]);
     expect(r.planned).toEqual(r.general);
     expect(r.samples).toBeGreaterThanOrEqual(6);
+  });
+
+  it('write AS paths of several segments and long AS paths and communities (3-octet length prefix) as the general decoder does', () => {
+    const f = frame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', src: '10.0.0.1', dst: '10.0.0.2', protocol: 17, srcPort: 53, dstPort: 5353, ttl: 60 });
+    const header = rawHeader({ frameLength: f.frameLength, header: f.bytes });
+    const asns = (n: number, from: number) => Array.from({ length: n }, (_, i) => from + i);
+    const gateways = [
+      // Three segments (a set between two sequences), a few communities: 1-octet prefixes.
+      { path: [{ type: 2, asns: asns(3, 64500) }, { type: 1, asns: asns(2, 64600) }, { type: 2, asns: asns(4, 64700) }], communities: asns(3, 0x10000) },
+      // 70 AS numbers (280 octets) in two segments, 70 communities (285 octets): 3-octet prefixes.
+      { path: [{ type: 2, asns: asns(40, 65000) }, { type: 2, asns: asns(30, 65100) }], communities: asns(70, 0x20000) },
+      // An empty path and no communities.
+      { path: [], communities: [] },
+    ].map((g) => extendedGateway({ nextHop: '192.0.2.254', as: 64496, srcAs: 64497, srcPeerAs: 64498, localPref: 100, ...g }));
+    // Each layout twice: its first sample is decoded the general way.
+    const d = datagram({ agent: '192.0.2.1', samples: gateways.flatMap((g) => [g, g]).map((g) => flowSample({ records: [header, g] })) });
+    const r = both([d, d]);
+    expect(r.planned).toEqual(r.general);
+    expect(r.samples).toBeGreaterThanOrEqual(9);
   });
 
   it('agree with the general decoder on 20,000 mutated datagrams, drops included', () => {
