@@ -171,6 +171,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   // Arrival time of the datagram: [0] epoch ms, [1] epoch seconds (in an array: a double in a closure
   // variable would be re-boxed on every assignment).
   const now = new Float64Array(2);
+  /** now[1] as the number handed to the sink: a double passed to a call is boxed, so the box is kept and
+   *  made anew only when the second changes (not per sink call: 4 per datagram here). */
+  let exportSeconds = 0;
   let converted = 0;
 
   // Counts summed per datagram and handed to prom-client at scrape time (metrics.ts onScrape).
@@ -219,7 +222,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     const count = stagedCount[k]!;
     if (count === 0) return;
     const shape = shapeOf[k]!;
-    ctx.sink.records(session.session, stagedEntry[k]!.template, shape.stage, shape.stageStart, shape.stageStart + stagedLength[k]!, count, now[1]!);
+    ctx.sink.records(session.session, stagedEntry[k]!.template, shape.stage, shape.stageStart, shape.stageStart + stagedLength[k]!, count, exportSeconds);
     converted += count;
     stagedLength[k] = 0;
     stagedCount[k] = 0;
@@ -270,7 +273,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   function stage(shape: Shape): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (out === big) {
-      ctx.sink.records(session.session, stagedEntry[k]!.template, big, 0, pos, 1, now[1]!);
+      ctx.sink.records(session.session, stagedEntry[k]!.template, big, 0, pos, 1, exportSeconds);
       converted++;
       return;
     }
@@ -701,6 +704,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     state.datagrams++;
     now[0] = Date.now();
     now[1] = Math.floor(now[0] / 1000);
+    if (now[1] !== exportSeconds) exportSeconds = now[1]!;
     clock[0] = uptime;
     // The same for every flow sample of the datagram (only these lines write them in the view).
     view.u64(V.observationTimeMs!, now[0]!);
