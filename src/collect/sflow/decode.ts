@@ -49,7 +49,7 @@ import { PLAN_DISPATCH } from './plan-dispatch.js';
 import { PLAN_MEMORY, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
 import { layoutWasm } from './layout-wasm.js';
-import { compilePlan, PlanTable } from './sample-plan.js';
+import { compilePlan, MAX_PLANS, PlanTable } from './sample-plan.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -521,7 +521,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       }
       generalFlowSample(dg, s, end, expanded);
       // The first sample of a layout names its shape (the view's groups after the general decode).
-      if (plan === undefined) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
+      // Past MAX_PLANS layouts none is compiled: crafted input must not make every sample compile one.
+      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
       return;
     }
     generalFlowSample(dg, s, end, expanded);

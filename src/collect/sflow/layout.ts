@@ -48,7 +48,7 @@ export const COMMUNITIES = GATEWAY_PARTS + Gateway.communities;
 export const LOCAL_PREF = GATEWAY_PARTS + Gateway.localPref;
 export const SEGMENTS = GATEWAY_PARTS + Gateway.segments;
 export const PATH_LENGTH = GATEWAY_PARTS + Gateway.pathLength;
-export const LAYOUT_SLOTS = GATEWAY_PARTS + GATEWAY_SLOTS;
+const LAYOUT_SLOTS = GATEWAY_PARTS + GATEWAY_SLOTS;
 if (LAYOUT_SLOTS > MAX_SLOTS) throw new Error('the plan memory has too few slots for a layout');
 
 // A layout key. Each flow record kind appears at most once in a planned sample, and no fact of one
@@ -57,7 +57,7 @@ if (LAYOUT_SLOTS > MAX_SLOTS) throw new Error('the plan memory has too few slots
 // record, bits 8-11 which of its facts are valid; bit 12 an extended router record, bits 13-14 its
 // next-hop type; bit 15 an extended gateway record, bits 16-17 its next-hop type; bits 18-19 the output
 // interface format (0 an ifIndex or "local", 1 a discard, 2 multiple interfaces).
-export const K_EXPANDED = 1;
+const K_EXPANDED = 1;
 export const K_RAW = 1 << 1;
 export const K_CHAIN = 2;
 export const K_SWITCH = 1 << 7;
@@ -72,10 +72,10 @@ export const MAX_RECORDS = 8;
 
 export const HEADER_ETHERNET = 1;
 // Switch record fact bits: which of its facts fit their field (an agent sends 0xFFFFFFFF for unknown).
-export const IN_VLAN = 1;
-export const IN_PRIORITY = 2;
-export const OUT_VLAN = 4;
-export const OUT_PRIORITY = 8;
+const IN_VLAN = 1;
+const IN_PRIORITY = 2;
+const OUT_VLAN = 4;
+const OUT_PRIORITY = 8;
 
 /**
  * The layout key of the flow sample at [s, end) of `dg` (read through `dv`), or -1 when no plan can
