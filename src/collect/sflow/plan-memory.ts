@@ -8,6 +8,8 @@
 // Its size is reserved address space; only the pages written are ever resident. Staging chunks beyond it
 // are ordinary Buffers, and shapes staged there are written by the JavaScript plans alone.
 
+import { setUint53 } from '../../util/octets.js';
+
 /** Octets of the datagram area: any UDP payload fits. */
 export const DATAGRAM_LENGTH = 65536;
 /** layoutOf's slots (Int32, native order) and the clock (big-endian octets, as in a record). */
@@ -59,9 +61,7 @@ let chunksTaken = 0;
 
 /** Writes the datagram's arrival time (epoch ms, below 2^53) and the agent's uptime where plans read them. */
 export function setClock(timeMs: number, uptime: number): void {
-  const hi = Math.floor(timeMs / 4294967296);
-  clockView.setUint32(CLOCK_TIME, hi);
-  clockView.setUint32(CLOCK_TIME + 4, timeMs - hi * 4294967296);
+  setUint53(clockView, CLOCK_TIME, timeMs);
   clockView.setUint32(CLOCK_UPTIME, uptime);
 }
 

@@ -11,7 +11,7 @@
 
 import { PLAN_MEMORY } from './plan-memory.js';
 import { ALL_OF, BGP_COMMUNITY_ID } from './formats.js';
-import { add, and, be16, be32, block, br, brIf, type Code, eq, type Func, geU, get, i32, instantiate, load, loop, ltS, ltU, moduleOf, ne, or, rotl, rotr, set, shl, shrU, store, sub, when } from './wasm-asm.js';
+import { add, and, be16, be32, block, br, brIf, type Code, eq, type Func, geU, get, i32, instantiate, load, loop, ltS, ltU, moduleOf, ne, set, shl, shrU, store, sub, swap16, swap32, when } from './wasm-asm.js';
 
 /** No mask: every bit of the read. */
 export const ALL = 0xffffffff;
@@ -80,7 +80,8 @@ const OPS = { '&': and, '>>>': shrU, '+': add, '===': eq, '!==': ne, '<': ltS, '
 /**
  * The function writing `facts` for a record of `length` fixed octets in the chunk at `chunkAddress`, then
  * its `tails`: each slot it reads loaded once into a local. Locals: 0 the record's position, then the
- * slots, then the record's address, a value being stored, a scratch for byte swaps, and for the tails the
+ * slots, then the record's address, a value being swapped (in the tails, a field's length), a scratch for
+ * byte swaps, and for the tails the
  * write cursor, a count, an index and a read position.
  */
 function func(facts: readonly PlacedFact[], length: number, tails: readonly Tail[], slotsAt: number, chunkAddress: number): Func {
@@ -151,10 +152,9 @@ function func(facts: readonly PlacedFact[], length: number, tails: readonly Tail
     const stored = Math.min(octets, 4);
     zeros(to, octets - stored);
     const at = to + octets - stored;
-    code.push(...set(V, value(fact)));
-    if (stored === 4) code.push(...store(4, d, or(rotl(and(get(V), i32(0xff00ff00)), i32(8)), rotr(and(get(V), i32(0x00ff00ff)), i32(8))), at));
-    else if (stored === 2) code.push(...store(2, d, or(shl(get(V), i32(8)), and(shrU(get(V), i32(8)), i32(0xff))), at));
-    else code.push(...store(1, d, get(V), at));
+    if (stored === 4) code.push(...store(4, d, swap32(value(fact), V), at));
+    else if (stored === 2) code.push(...store(2, d, swap16(value(fact), V), at));
+    else code.push(...store(1, d, value(fact), at));
   }
   if (tails.length === 0) {
     code.push(...add(get(0), i32(length)));
@@ -166,7 +166,7 @@ function func(facts: readonly PlacedFact[], length: number, tails: readonly Tail
     when(
       ltU(get(V), i32(255)),
       [...store(1, get(E), get(V)), ...set(E, add(get(E), i32(1)))],
-      [...store(1, get(E), i32(255)), ...store(2, get(E), or(shl(get(V), i32(8)), and(shrU(get(V), i32(8)), i32(0xff))), 1), ...set(E, add(get(E), i32(3)))],
+      [...store(1, get(E), i32(255)), ...store(2, get(E), swap16(get(V), T), 1), ...set(E, add(get(E), i32(3)))],
     );
   // N four-octet words from P to the cursor, which then moves past them.
   const words = (): Code => [

@@ -66,11 +66,14 @@ export const select = (cond: Code, a: Code, b: Code): Code => [...a, ...b, ...co
 export const load = (width: 1 | 2 | 4, address: Code, offset = 0): Code => [...address, width === 4 ? 0x28 : width === 2 ? 0x2f : 0x2d, 0, ...leb(offset)];
 export const store = (width: 1 | 2 | 4, address: Code, value: Code, offset = 0): Code => [...address, ...value, width === 4 ? 0x36 : width === 2 ? 0x3b : 0x3a, 0, ...leb(offset)];
 
+/** `value` with its four octets in reverse order (WebAssembly has no byte swap), through the scratch local `t`. */
+export const swap32 = (value: Code, t: number): Code => or(rotl(and(tee(t, value), i32(0xff00ff00)), i32(8)), rotr(and(get(t), i32(0x00ff00ff)), i32(8)));
+
+/** The low two octets of `value` in reverse order, through the scratch local `t`. */
+export const swap16 = (value: Code, t: number): Code => or(shl(tee(t, value), i32(8)), and(shrU(get(t), i32(8)), i32(0xff)));
+
 /** A big-endian 32-bit value at `address` + `offset`, byte-swapped through the scratch local `t`. */
-export function be32(address: Code, offset: number, t: number): Code {
-  const x = tee(t, load(4, address, offset));
-  return or(rotl(and(x, i32(0xff00ff00)), i32(8)), rotr(and(get(t), i32(0x00ff00ff)), i32(8)));
-}
+export const be32 = (address: Code, offset: number, t: number): Code => swap32(load(4, address, offset), t);
 
 /** A big-endian 16-bit value at `address` + `offset`: its two octets. */
 export const be16 = (address: Code, offset: number): Code => or(shl(load(1, address, offset), i32(8)), load(1, address, offset + 1));
