@@ -115,10 +115,11 @@ export const createSflowDecoder: DecoderFactory = (options) => buildSflowDecoder
  *  turn them off to have the general decoder judge them. */
 export interface PlanUse {
   enabled: boolean;
-  /** Whether plans make their moves in WebAssembly (plan-wasm.ts); else they are all JavaScript. */
+  /** Whether plans and the layout check run as WebAssembly (plan-wasm.ts, layout-wasm.ts); else JavaScript. */
   wasm: boolean;
   samples: number;
-  /** Of those, the samples whose moves were made in WebAssembly (the others: by the JavaScript plan). */
+  /** Of those, the samples written into their staging area by the WebAssembly plan (the others: by the
+   *  JavaScript plan). */
   staged: number;
 }
 

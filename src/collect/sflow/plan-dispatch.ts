@@ -12,7 +12,7 @@ const FIRST_SIZE = 256;
 const MAX_SIZE = 1 << 16;
 
 export interface PlanDispatch {
-  /** Calls the plan at `index` with the record's position; returns where its fixed part ends. */
+  /** Calls the plan at `index` with the record's position; returns where the record ends. */
   readonly run: (index: number, position: number) => number;
   /** Puts a plan's function into the table: its index, or -1 when the table is full. */
   add(write: (position: number) => number): number;

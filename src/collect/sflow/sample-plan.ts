@@ -1,8 +1,9 @@
 // Compiled flow-sample plans. For a sample layout (layout.ts) every fact sits at a fixed distance from a few
 // positions, and the record shape (the template) is fixed too, so one straight-line function per layout can
 // read each fact from the datagram and write it at its place in the record: no view, no copy out of it, no
-// branch per record or per field. Facts read as they stand are moved by WebAssembly (plan-wasm.ts), the
-// few that compute are written by JavaScript. The general decoder (decode.ts: view, header walk, shape
+// branch per record or per field. The plan is WebAssembly (plan-wasm.ts), but for counts scaled by the
+// sampling rate, written by JavaScript; the same plan all in JavaScript writes a record too large for a
+// staging area, and every record where WebAssembly is missing. The general decoder (decode.ts: view, header walk, shape
 // copy) decodes the first sample of each layout, which names the shape, and every sample whose layout is
 // not one of these; sample-plan.test.ts holds the plans to it, record for record, octet for octet.
 // Generated text holds numbers only.
@@ -234,8 +235,8 @@ export interface SamplePlan {
   readonly shape: Shape;
   /** Writes a record anywhere (the large-record buffer). */
   readonly write: PlanWrite;
-  /** Writes a record into the shape's staging area, its moves in WebAssembly; null when the area is not in
-   *  the plan memory or this runtime has no WebAssembly. */
+  /** Writes a record into the shape's staging area, in WebAssembly but for scaled counts; null when the
+   *  area is not in the plan memory or this runtime has no WebAssembly. */
   readonly staged: PlanStagedWrite | null;
   /** When `staged` is all WebAssembly: its index in the thread's plan table (plan-dispatch.ts), else -1. */
   readonly index: number;
@@ -247,7 +248,7 @@ const PARAMETERS = ['S', 'M', 'at', 'u64', 'writeCommunities', 'writeAsPath'];
  * The plan of layout `key` for `shape`, or null when none can be made (a column or variable-length field
  * the layout does not give). It reads the datagram and the layout's slots in the plan memory (layoutOf
  * filled them) and the datagram's clock there (decode.ts setClock). `wasm`: whether its staged writes may
- * make their moves in WebAssembly.
+ * be WebAssembly.
  */
 export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = true): SamplePlan | null {
   const plain = planSource(key, shape, scale);
