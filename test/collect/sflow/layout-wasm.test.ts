@@ -2,35 +2,16 @@
 // corpus captures, the benchmark fleet and 60,000 mutations of them (words of the samples set to boundary
 // values, and the fuzz harness's mutations), the same key, and when there is a layout, the same slots.
 
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { layoutOf } from '../../../src/collect/sflow/layout.js';
 import { layoutWasm } from '../../../src/collect/sflow/layout-wasm.js';
 import { MAX_SLOTS, PLAN_MEMORY } from '../../../src/collect/sflow/plan-memory.js';
-import { udpPayloads } from '../../../src/util/pcap.js';
-import { corpus, mutate, prng } from '../../mapping/harness.js';
+import { mutate, prng } from '../../mapping/harness.js';
+import { corpusDatagrams, flowSamplesOf } from './datagrams.js';
 // @ts-expect-error plain JavaScript module of the benchmark harness, no type declarations
 import { sflowDatagrams } from '../../../bench/lib/sflow-gen.mjs';
 
 const SENTINEL = -7;
-
-/** The flow samples of a datagram (as far as its lengths hold): [start, end, expanded]. */
-function flowSamples(d: Buffer): [number, number, boolean][] {
-  const out: [number, number, boolean][] = [];
-  if (d.length < 28) return out;
-  let p = d.readUInt32BE(4) === 2 ? 24 : 12;
-  if (d.length < p + 16) return out;
-  const count = d.readUInt32BE(p + 12);
-  p += 16;
-  for (let i = 0; i < count && d.length - p >= 8; i++) {
-    const format = d.readUInt32BE(p);
-    const length = d.readUInt32BE(p + 4);
-    if (length > d.length - p - 8) break;
-    if (format === 1 || format === 3) out.push([p + 8, p + 8 + length, format === 3]);
-    p += 8 + length;
-  }
-  return out;
-}
 
 /** Compares both on every flow sample of d; returns [samples with a layout, samples without]. */
 function compare(d: Buffer): [number, number] {
@@ -39,7 +20,7 @@ function compare(d: Buffer): [number, number] {
   let laid = 0;
   let not = 0;
   const js = new Int32Array(MAX_SLOTS);
-  for (const [s, end, expanded] of flowSamples(d)) {
+  for (const [s, end, expanded] of flowSamplesOf(d)) {
     js.fill(SENTINEL);
     slots.fill(SENTINEL);
     const want = layoutOf(datagram, datagramView, s, end, expanded, js);
@@ -75,7 +56,7 @@ function rawHeaders(d: Buffer, s: number, end: number, expanded: boolean): numbe
  * bit-flipped, or its sampled frame cut short (every header of the chain then ends at every octet).
  */
 function mutateSample(d: Buffer, rnd: () => number): Buffer {
-  const samples = flowSamples(d);
+  const samples = flowSamplesOf(d);
   const b = Buffer.from(d);
   if (samples.length === 0) return b;
   const [s, end, expanded] = samples[Math.floor(rnd() * samples.length)]!;
@@ -95,8 +76,7 @@ function mutateSample(d: Buffer, rnd: () => number): Buffer {
 }
 
 describe('layoutOf in WebAssembly', () => {
-  const captures = ['akvorado__data-1140.pcap', 'akvorado__data-discard-interface.pcap', 'akvorado__data-encap-vxlan.pcap', 'akvorado__data-icmpv4.pcap', 'akvorado__data-icmpv6.pcap', 'akvorado__data-local-interface.pcap', 'akvorado__data-multiple-interfaces.pcap', 'akvorado__data-qinq.pcap', 'akvorado__data-sflow-expanded-sample.pcap', 'akvorado__data-sflow-ipv4-data.pcap', 'akvorado__data-sflow-raw-ipv4.pcap', 'overflowd__sflow.pcap', 'oxyflow__sflow.pcap'];
-  const corpusDatagrams = captures.flatMap((f) => udpPayloads(resolve(corpus, 'sflow', f)).map((p) => Buffer.from(p.payload)));
+  const captured = corpusDatagrams();
   const fleet: Buffer[] = sflowDatagrams(1500);
 
   it('is there (this runtime has WebAssembly)', () => {
@@ -106,7 +86,7 @@ describe('layoutOf in WebAssembly', () => {
   it('gives layoutOf\'s key and slots for every flow sample of the corpus and the benchmark fleet', () => {
     let laid = 0;
     let not = 0;
-    for (const d of [...corpusDatagrams, ...fleet]) {
+    for (const d of [...captured, ...fleet]) {
       const [a, b] = compare(d);
       laid += a;
       not += b;
@@ -118,7 +98,7 @@ describe('layoutOf in WebAssembly', () => {
 
   it('gives layoutOf\'s answer on 60,000 mutated datagrams', () => {
     const rnd = prng(0x1a70);
-    const sources = [...corpusDatagrams, ...fleet.slice(0, 500)];
+    const sources = [...captured, ...fleet.slice(0, 500)];
     let laid = 0;
     let not = 0;
     for (let i = 0; i < 60_000; i++) {

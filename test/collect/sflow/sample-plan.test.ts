@@ -4,24 +4,17 @@
 // section), every sFlow capture of the corpus, and 20,000 mutations of them. Plans are held to it twice:
 // with their moves in WebAssembly (plan-wasm.ts, the default) and all in JavaScript.
 
-import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildSflowDecoder, type PlanUse } from '../../../src/collect/sflow/decode.js';
 import { MAX_PLANS, PlanTable, type SamplePlan } from '../../../src/collect/sflow/sample-plan.js';
 import type { SflowMappingConfig } from '../../../src/config/types.js';
-import { udpPayloads } from '../../../src/util/pcap.js';
-import { corpus, mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
+import { mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
+import { corpusDatagrams, flowSamplesOf } from './datagrams.js';
 import { datagram, extendedGateway, extendedSwitch, flowSample, frame, rawHeader, sampledEthernet, sampledIp } from './build.js';
 // @ts-expect-error plain JavaScript module of the benchmark harness, no type declarations
 import { sflowDatagrams } from '../../../bench/lib/sflow-gen.mjs';
 
 const reg = testRegistry();
-const CAPTURES = [
-  'akvorado__data-1140.pcap', 'akvorado__data-discard-interface.pcap', 'akvorado__data-encap-vxlan.pcap',
-  'akvorado__data-icmpv4.pcap', 'akvorado__data-icmpv6.pcap', 'akvorado__data-local-interface.pcap',
-  'akvorado__data-multiple-interfaces.pcap', 'akvorado__data-qinq.pcap', 'akvorado__data-sflow-expanded-sample.pcap',
-  'akvorado__data-sflow-ipv4-data.pcap', 'akvorado__data-sflow-raw-ipv4.pcap', 'overflowd__sflow.pcap', 'oxyflow__sflow.pcap',
-];
 
 /** Everything a context saw, as comparable text: events in order, record octets in hex, drops. */
 function transcript(ctx: RecordingContext): string[] {
@@ -57,18 +50,7 @@ function both(datagrams: readonly Buffer[], sflow: Partial<SflowMappingConfig> =
 
 /** Flow samples in sFlow v5 datagrams (formats 1 and 3). */
 function flowSamples(datagrams: readonly Buffer[]): number {
-  let n = 0;
-  for (const d of datagrams) {
-    let p = d.readUInt32BE(4) === 2 ? 24 : 12;
-    const count = d.readUInt32BE(p + 12);
-    p += 16;
-    for (let i = 0; i < count; i++) {
-      const format = d.readUInt32BE(p);
-      if (format === 1 || format === 3) n++;
-      p += 8 + d.readUInt32BE(p + 4);
-    }
-  }
-  return n;
+  return datagrams.reduce((n, d) => n + flowSamplesOf(d).length, 0);
 }
 
 describe('compiled flow-sample plans', () => {
@@ -114,7 +96,7 @@ describe('compiled flow-sample plans', () => {
   });
 
   it('give the general decoder\'s records for every sFlow capture of the corpus', () => {
-    const datagrams = CAPTURES.flatMap((f) => udpPayloads(resolve(corpus, 'sflow', f)).map((p) => Buffer.from(p.payload)));
+    const datagrams = corpusDatagrams();
     // Twice: a layout's first sample is decoded the general way, so a capture of one sample (a discard, an
     // expanded sample, multiple output interfaces) meets its plan the second time.
     const r = both([...datagrams, ...datagrams]);
@@ -155,8 +137,7 @@ describe('compiled flow-sample plans', () => {
   });
 
   it('agree with the general decoder on 20,000 mutated datagrams, drops included', () => {
-    const corpusDatagrams = CAPTURES.flatMap((f) => udpPayloads(resolve(corpus, 'sflow', f)).map((p) => Buffer.from(p.payload)));
-    const sources = [...fleet.slice(0, 500), ...corpusDatagrams.slice(0, 500)];
+    const sources = [...fleet.slice(0, 500), ...corpusDatagrams().slice(0, 500)];
     const rnd = prng(0x91a7);
     const mutated: Buffer[] = [];
     // Each mutation after its original, so the layout is known (planned) when the mutated copy comes.
