@@ -50,6 +50,7 @@ import { PLAN_MEMORY, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
 import { layoutWasm } from './layout-wasm.js';
 import { compilePlan, MAX_PLANS, PlanTable } from './sample-plan.js';
+import { NOT_LAID_OUT, SampleWalk, ShapeWord } from './sample-walk.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 
@@ -121,9 +122,11 @@ export interface PlanUse {
   /** Of those, the samples written into their staging area by the WebAssembly plan (the others: by the
    *  JavaScript plan). */
   staged: number;
+  /** Of those, the samples the WebAssembly walk decoded without returning to JavaScript (sample-walk.ts). */
+  walked: number;
 }
 
-export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0 }): DecodeFn {
+export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0 }): DecodeFn {
   const sflow = options.mapping.sflow;
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
   let nextTemplateId = FIRST_TEMPLATE_ID;
@@ -153,14 +156,13 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   /** A record too large for a staging area is written here and handed on by itself. */
   const big = Buffer.allocUnsafe(BIG_LENGTH);
   const bigView = new DataView(big.buffer, big.byteOffset, big.byteLength);
-  /** Per shape (by template ID - FIRST_TEMPLATE_ID): octets and records staged, and the session's entry. */
-  const stagedLength = new Int32Array(2 * MAX_SHAPES + 1);
-  const stagedCount = new Int32Array(2 * MAX_SHAPES + 1);
+  /** Per shape k (template ID - FIRST_TEMPLATE_ID): the octets and records staged, and the shapes touched
+   *  in the datagram in order of their first record, are words the WebAssembly walk shares (sample-walk.ts). */
+  const sampleWalk = new SampleWalk(plans.enabled && plans.wasm);
+  const words = sampleWalk.words;
+  /** Per shape: the session's entry once looked up in the datagram, and the shape. */
   const stagedEntry: (Entry | undefined)[] = new Array<Entry | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
   const shapeOf: (Shape | undefined)[] = new Array<Shape | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
-  /** Shapes with records staged, in order of their first record in the datagram. */
-  const touched = new Int32Array(2 * MAX_SHAPES + 1);
-  let touchedCount = 0;
   /** The agent's uptime (ms) of the datagram being decoded. */
   const clock = new Float64Array(1);
   /** Where the record being written goes (a staging area, or `big`) and the position in it. */
@@ -218,25 +220,41 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     return s;
   };
 
-  /** Hands on the records staged for shape k. */
-  function handOn(k: number): void {
-    const count = stagedCount[k]!;
-    if (count === 0) return;
-    const shape = shapeOf[k]!;
-    ctx.sink.records(session.session, stagedEntry[k]!.template, shape.stage, shape.stageStart, shape.stageStart + stagedLength[k]!, count, exportSeconds);
-    converted += count;
-    stagedLength[k] = 0;
-    stagedCount[k] = 0;
+  /** The session's template entry of shape k, defining the Template the first time. */
+  function entryOf(k: number): Entry {
+    let entry = stagedEntry[k];
+    if (entry === undefined) {
+      const shape = shapeOf[k]!;
+      entry = stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
+    }
+    return entry;
   }
 
-  /** Hands on every staged record, shape by shape, and forgets the datagram's entries. */
+  /** Hands on the records staged for shape k. */
+  function handOn(k: number): void {
+    const at = sampleWalk.shapeAt(k);
+    const count = words[at + ShapeWord.stagedCount]!;
+    if (count === 0) return;
+    const shape = shapeOf[k]!;
+    ctx.sink.records(session.session, entryOf(k).template, shape.stage, shape.stageStart, shape.stageStart + words[at + ShapeWord.stagedLength]!, count, exportSeconds);
+    converted += count;
+    words[at + ShapeWord.stagedLength] = 0;
+    words[at + ShapeWord.stagedCount] = 0;
+  }
+
+  /** Hands on every staged record, shape by shape, and forgets the datagram's shapes. Templates first, in
+   *  the order of their first record, then the records. */
   function flush(): void {
-    for (let i = 0; i < touchedCount; i++) {
-      const k = touched[i]!;
-      handOn(k);
-      stagedEntry[k] = undefined;
-    }
-    touchedCount = 0;
+    const n = sampleWalk.touchedCount();
+    for (let i = 0; i < n; i++) entryOf(sampleWalk.touched(i));
+    for (let i = 0; i < n; i++) handOn(sampleWalk.touched(i));
+    forget();
+  }
+
+  /** Forgets the datagram's shapes, their entries and anything staged. */
+  function forget(): void {
+    for (let i = 0; i < sampleWalk.touchedCount(); i++) stagedEntry[sampleWalk.touched(i)] = undefined;
+    sampleWalk.untouchAll();
   }
 
   /**
@@ -251,12 +269,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   /** Sets `out`, `outView` and `pos` to where the next record of `shape` (at most `need` octets) goes. */
   function place(shape: Shape, need: number): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
-    if (stagedEntry[k] === undefined) {
-      stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
-      shapeOf[k] = shape;
-      touched[touchedCount++] = k;
-    }
-    if (stagedLength[k]! + need > STAGE_LENGTH) {
+    shapeOf[k] = shape;
+    sampleWalk.touch(k);
+    const at = sampleWalk.shapeAt(k) + ShapeWord.stagedLength;
+    if (words[at]! + need > STAGE_LENGTH) {
       handOn(k);
       if (need > STAGE_LENGTH) {
         out = big;
@@ -267,19 +283,20 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     }
     out = shape.stage;
     outView = shape.stageView;
-    pos = shape.stageStart + stagedLength[k]!;
+    pos = shape.stageStart + words[at]!;
   }
 
   /** The record placed by place() (or startRecord()) ends at `pos`. */
   function stage(shape: Shape): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (out === big) {
-      ctx.sink.records(session.session, stagedEntry[k]!.template, big, 0, pos, 1, exportSeconds);
+      ctx.sink.records(session.session, entryOf(k).template, big, 0, pos, 1, exportSeconds);
       converted++;
       return;
     }
-    stagedLength[k] = pos - shape.stageStart;
-    stagedCount[k]!++;
+    const at = sampleWalk.shapeAt(k);
+    words[at + ShapeWord.stagedLength] = pos - shape.stageStart;
+    words[at + ShapeWord.stagedCount]!++;
   }
 
   function emitFlow(dg: Buffer): boolean {
@@ -503,8 +520,9 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     view.mask |= Group.gateway;
   }
 
-  function flowSample(dg: Buffer, s: number, end: number, expanded: boolean): void {
-    const key = !plans.enabled ? -1 : layoutInWasm !== null ? layoutInWasm(s, end, expanded ? 1 : 0) : layoutOf(dg, DV, s, end, expanded, layoutAt);
+  /** `known`: the layout key the walk found (its slots in place), or NOT_LAID_OUT. */
+  function flowSample(dg: Buffer, s: number, end: number, expanded: boolean, known: number): void {
+    const key = known !== NOT_LAID_OUT ? known : !plans.enabled ? -1 : layoutInWasm !== null ? layoutInWasm(s, end, expanded ? 1 : 0) : layoutOf(dg, DV, s, end, expanded, layoutAt);
     if (key >= 0) {
       const plan = planOf.get(key);
       if (plan) {
@@ -523,7 +541,13 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       generalFlowSample(dg, s, end, expanded);
       // The first sample of a layout names its shape (the view's groups after the general decode).
       // Past MAX_PLANS layouts none is compiled: crafted input must not make every sample compile one.
-      if (plan === undefined && planOf.size < MAX_PLANS) planOf.set(key, compilePlan(key, flowShapes.get(view.mask)!, scale, plans.wasm));
+      if (plan === undefined && planOf.size < MAX_PLANS) {
+        const shape = flowShapes.get(view.mask)!;
+        const made = compilePlan(key, shape, scale, plans.wasm);
+        planOf.set(key, made);
+        // An all-WebAssembly plan staging in the plan memory is the walk's from now on.
+        if (made !== null && made.index >= 0 && shape.stageAddress >= 0) sampleWalk.addPlan(key, made.index, shape.templateId - FIRST_TEMPLATE_ID, shape.stageStart, shape.fixedLength, shape.variableFacts);
+      }
       return;
     }
     generalFlowSample(dg, s, end, expanded);
@@ -656,12 +680,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     ctx = context;
     input = context.input;
     // A decoder bug thrown out of the last datagram must not leave staged records behind.
-    for (let i = 0; i < touchedCount; i++) {
-      const k = touched[i]!;
-      stagedLength[k] = stagedCount[k] = 0;
-      stagedEntry[k] = undefined;
-    }
-    touchedCount = 0;
+    forget();
+    sampleWalk.walked();
     const n = received.length;
     if (n > DATAGRAM.length) {
       ctx.drop(DropReason.malformed, { offset: 0, message: `sFlow datagram of ${n} octets is larger than any UDP payload` });
@@ -714,8 +734,17 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     setClock(now[0]!, uptime);
     converted = 0;
 
+    // The WebAssembly walk decodes what it can (sample-walk.ts); each sample it stops at is decoded here.
+    const walks = sampleWalk.walks;
     let i = 0;
-    for (; i < samples; i++) {
+    for (; ; i++) {
+      let key = NOT_LAID_OUT;
+      if (walks) {
+        i = sampleWalk.walk(p, n, i, samples);
+        p = sampleWalk.position();
+        key = sampleWalk.stoppedKey();
+      }
+      if (i >= samples) break;
       if (n - p < 8) {
         ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sFlow datagram ends after ${i} of its ${samples} samples` }, samples - i);
         break;
@@ -729,7 +758,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       }
       p = s + length;
       try {
-        if (format === FLOW_SAMPLE || format === FLOW_SAMPLE_EXPANDED) flowSample(dg, s, p, format === FLOW_SAMPLE_EXPANDED);
+        if (format === FLOW_SAMPLE || format === FLOW_SAMPLE_EXPANDED) flowSample(dg, s, p, format === FLOW_SAMPLE_EXPANDED, key);
         else if (format === COUNTERS_SAMPLE || format === COUNTERS_SAMPLE_EXPANDED) counterSample(dg, s, p, format === COUNTERS_SAMPLE_EXPANDED);
         else skipped[Skip.sample]!++;
       } catch (e) {
@@ -738,6 +767,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       }
     }
     if (i === samples && p < n) packetsTrailingOctets.inc({ input: ctx.input, protocol: 'sflow' });
+    const walked = sampleWalk.walked();
+    plans.samples += walked;
+    plans.staged += walked;
+    plans.walked += walked;
     flush();
     if (converted > 0) ctx.counted('sflow', converted);
   };

@@ -5,6 +5,7 @@
 // mutations of both.
 //
 // Three functions: chain (header.ts commonChain), gateway (gateway.ts walkGateway) and layout, exported.
+// sample-walk.ts builds them into its own module, where the walk over a datagram's samples calls layout.
 
 import { Gateway } from './gateway.js';
 import { Chain, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, UDP_PORT_GTPU, UDP_PORT_VXLAN } from './header.js';
@@ -224,8 +225,13 @@ function layout(): Func {
   return { params: 3, locals: 15, results: 1, body, name: 'layout' };
 }
 
+/** The functions of layoutOf in WebAssembly, for a module of its own or one that calls layout, their
+ *  function LAYOUT (sample-walk.ts). */
+export const layoutFuncs = (): Func[] => [chain(), gateway(), layout()];
+export const LAYOUT = 2;
+
 /** layoutOf in WebAssembly: (s, end, expanded 0/1) → key or -1; null without WebAssembly. */
 export const layoutWasm = ((): ((s: number, end: number, expanded: number) => number) | null => {
-  const exports = instantiate(moduleOf([chain(), gateway(), layout()]), PLAN_MEMORY.memory);
+  const exports = instantiate(moduleOf(layoutFuncs()), PLAN_MEMORY.memory);
   return exports ? (exports.layout as (s: number, end: number, expanded: number) => number) : null;
 })();

@@ -5,7 +5,7 @@
 // one exported function, run(index, position), which calls the plan at `index` inside WebAssembly.
 
 import { PLAN_MEMORY } from './plan-memory.js';
-import { callIndirect, get, moduleOf } from './wasm-asm.js';
+import { callIndirect, get, moduleOf, type Signature } from './wasm-asm.js';
 
 /** The table's size at first and at most (plans of every decoder of the thread). */
 const FIRST_SIZE = 256;
@@ -16,17 +16,23 @@ export interface PlanDispatch {
   readonly run: (index: number, position: number) => number;
   /** Puts a plan's function into the table: its index, or -1 when the table is full. */
   add(write: (position: number) => number): number;
+  /** The table, for other modules calling plans (sample-walk.ts); a plan's signature is PLAN_TYPE. */
+  readonly table: WebAssembly.Table;
 }
+
+/** A plan's signature: (position) → end. */
+export const PLAN_TYPE: Signature = { params: 1, results: 1 };
 
 function create(): PlanDispatch | null {
   if (!PLAN_MEMORY.memory) return null;
   const table = new WebAssembly.Table({ element: 'anyfunc', initial: FIRST_SIZE, maximum: MAX_SIZE });
   // run(index, position): the plan's type, (position) → end, is type 1.
-  const octets = moduleOf([{ params: 2, locals: 0, results: 1, body: callIndirect(1, get(0), get(1)), name: 'run' }], true, [{ params: 1, results: 1 }]);
+  const octets = moduleOf([{ params: 2, locals: 0, results: 1, body: callIndirect(1, get(0), get(1)), name: 'run' }], { table: true }, [PLAN_TYPE]);
   const run = new WebAssembly.Instance(new WebAssembly.Module(octets), { m: { t: table } }).exports.run as (index: number, position: number) => number;
   let used = 0;
   return {
     run,
+    table,
     add(write) {
       if (used === table.length) {
         if (used >= MAX_SIZE) return -1;

@@ -117,12 +117,17 @@ export interface Signature {
 
 const typeOf = (f: Signature): Code => [0x60, ...leb(f.params), ...new Array<number>(f.params).fill(I32), f.results, ...(f.results ? [I32] : [])];
 
+/** What a module imports: the memory as m.m, a table of functions as m.t; neither with bounds asked. */
+export interface Imports {
+  memory?: boolean;
+  table?: boolean;
+}
+
 /**
- * A module of `funcs` (index = position; function i has type i) importing its memory as m.m, or a table
- * of functions as m.t (`table`), with no bounds asked. `types`: more signatures, types funcs.length on,
- * for callIndirect.
+ * A module of `funcs` (index = position; function i has type i) with `imports`. `types`: more signatures,
+ * types funcs.length on, for callIndirect.
  */
-export function moduleOf(funcs: readonly Func[], table = false, types: readonly Signature[] = []): Uint8Array<ArrayBuffer> {
+export function moduleOf(funcs: readonly Func[], imports: Imports = { memory: true }, types: readonly Signature[] = []): Uint8Array<ArrayBuffer> {
   const signatures = [...funcs, ...types];
   const exported = funcs.flatMap((f, i) => (f.name ? [[...name(f.name), 0x00, ...leb(i)]] : []));
   const bodies = funcs.map((f) => {
@@ -132,15 +137,19 @@ export function moduleOf(funcs: readonly Func[], table = false, types: readonly 
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
     ...section(1, [...leb(signatures.length), ...signatures.flatMap(typeOf)]),
-    ...section(2, [1, ...name('m'), ...(table ? [...name('t'), 0x01, 0x70] : [...name('m'), 0x02]), 0x00, 0]),
+    ...section(2, [
+      (imports.memory ? 1 : 0) + (imports.table ? 1 : 0),
+      ...(imports.memory ? [...name('m'), ...name('m'), 0x02, 0x00, 0] : []),
+      ...(imports.table ? [...name('m'), ...name('t'), 0x01, 0x70, 0x00, 0] : []),
+    ]),
     ...section(3, [...leb(funcs.length), ...funcs.flatMap((_, i) => leb(i))]),
     ...section(7, [...leb(exported.length), ...exported.flat()]),
     ...section(10, [...leb(funcs.length), ...bodies.flat()]),
   ]);
 }
 
-/** The module's exports, its memory given; null when there is no memory (no WebAssembly here). */
-export function instantiate(octets: Uint8Array<ArrayBuffer>, memory: WebAssembly.Memory | null): WebAssembly.Exports | null {
+/** The module's exports, its memory (and table) given; null when there is no memory (no WebAssembly here). */
+export function instantiate(octets: Uint8Array<ArrayBuffer>, memory: WebAssembly.Memory | null, table?: WebAssembly.Table): WebAssembly.Exports | null {
   if (!memory) return null;
-  return new WebAssembly.Instance(new WebAssembly.Module(octets), { m: { m: memory } }).exports;
+  return new WebAssembly.Instance(new WebAssembly.Module(octets), { m: table ? { m: memory, t: table } : { m: memory } }).exports;
 }

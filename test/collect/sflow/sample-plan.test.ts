@@ -35,9 +35,9 @@ function transcript(ctx: RecordingContext): string[] {
  */
 function both(datagrams: readonly Buffer[], sflow: Partial<SflowMappingConfig> = {}) {
   const mapping = { ...mappingConfig, sflow: { ...mappingConfig.sflow, ...sflow } };
-  const wasm: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0 };
-  const js: PlanUse = { enabled: true, wasm: false, samples: 0, staged: 0 };
-  const decoders = [wasm, js, { enabled: false, wasm: false, samples: 0, staged: 0 }].map((use) => buildSflowDecoder({ registry: reg, mapping }, undefined, use));
+  const wasm: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0 };
+  const js: PlanUse = { enabled: true, wasm: false, samples: 0, staged: 0, walked: 0 };
+  const decoders = [wasm, js, { enabled: false, wasm: false, samples: 0, staged: 0, walked: 0 }].map((use) => buildSflowDecoder({ registry: reg, mapping }, undefined, use));
   const contexts = decoders.map(() => new RecordingContext());
   for (const d of datagrams) for (let i = 0; i < decoders.length; i++) decoders[i]!(contexts[i]!, d, '192.0.2.7', 6343);
   const [planned, javascript, general] = contexts.map(transcript);
@@ -45,7 +45,8 @@ function both(datagrams: readonly Buffer[], sflow: Partial<SflowMappingConfig> =
   expect(js.samples).toBe(wasm.samples);
   expect(js.staged).toBe(0);
   expect(wasm.staged).toBe(wasm.samples);
-  return { planned: planned!, general: general!, samples: wasm.samples };
+  expect(js.walked).toBe(0);
+  return { planned: planned!, general: general!, samples: wasm.samples, walked: wasm.walked };
 }
 
 /** Flow samples in sFlow v5 datagrams (formats 1 and 3). */
@@ -70,12 +71,17 @@ describe('compiled flow-sample plans', () => {
     expect(r.planned).toEqual(r.general);
     // Every layout's first sample goes the general way (it names the shape); so do frames beyond commonChain.
     expect(r.samples).toBeGreaterThan(0.9 * flowSamples(fleet));
+    // Nearly all of them without leaving the WebAssembly walk (sample-walk.ts): it stops at a layout's
+    // first sample and at counter samples, and goes on after them.
+    expect(r.walked).toBeGreaterThan(0.95 * r.samples);
   });
 
   it('scale counts by the sampling rate as the general decoder does', () => {
     const r = both(fleet, { scaleCounts: true });
     expect(r.planned).toEqual(r.general);
     expect(r.samples).toBeGreaterThan(0.9 * flowSamples(fleet));
+    // Scaled counts are products the plan computes in JavaScript: not the walk's.
+    expect(r.walked).toBe(0);
   });
 
   it('hand on a full staging area at the same record as the general decoder (jumbo datagrams)', () => {
@@ -87,6 +93,9 @@ describe('compiled flow-sample plans', () => {
     const octets = r.general.filter((l) => l.startsWith('records')).map((l) => l.split(' ')[4]!.length / 2);
     expect(Math.max(...octets)).toBeGreaterThan(7800);
     expect(r.samples).toBeGreaterThan(0.9 * flowSamples(jumbo));
+    // The walk stops at each full area and JavaScript hands it on.
+    expect(r.walked).toBeGreaterThan(0.9 * r.samples);
+    expect(r.walked).toBeLessThan(r.samples);
   });
 
   it('leave samples whose records carry the sampled header to the general decoder', () => {
