@@ -97,6 +97,9 @@ interface SflowState {
   nextSequence: number;
   uptime: number;
   datagrams: number;
+  /** The session's Template entry per shape (template ID - FIRST_TEMPLATE_ID), once defined: the decoder's
+   *  templates never expire and are never withdrawn but with the session, which takes this state along. */
+  entries: (Entry | undefined)[];
 }
 
 type Entry = TemplateEntry;
@@ -160,8 +163,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
    *  in the datagram in order of their first record, are words the WebAssembly walk shares (sample-walk.ts). */
   const sampleWalk = new SampleWalk(plans.enabled && plans.wasm);
   const words = sampleWalk.words;
-  /** Per shape: the session's entry once looked up in the datagram, and the shape. */
-  const stagedEntry: (Entry | undefined)[] = new Array<Entry | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
+  /** Per shape k, the shape. */
   const shapeOf: (Shape | undefined)[] = new Array<Shape | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
   /** The agent's uptime (ms) of the datagram being decoded. */
   const clock = new Float64Array(1);
@@ -171,6 +173,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   let pos = 0;
   let ctx!: DecodeContext;
   let session!: SessionState<Entry>;
+  let state!: SflowState;
   // Arrival time of the datagram: [0] epoch ms, [1] epoch seconds (in an array: a double in a closure
   // variable would be re-boxed on every assignment).
   const now = new Float64Array(2);
@@ -222,10 +225,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
 
   /** The session's template entry of shape k, defining the Template the first time. */
   function entryOf(k: number): Entry {
-    let entry = stagedEntry[k];
+    let entry = state.entries[k];
     if (entry === undefined) {
       const shape = shapeOf[k]!;
-      entry = stagedEntry[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
+      entry = state.entries[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
     }
     return entry;
   }
@@ -248,12 +251,6 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     const n = sampleWalk.touchedCount();
     for (let i = 0; i < n; i++) entryOf(sampleWalk.touched(i));
     for (let i = 0; i < n; i++) handOn(sampleWalk.touched(i));
-    forget();
-  }
-
-  /** Forgets the datagram's shapes, their entries and anything staged. */
-  function forget(): void {
-    for (let i = 0; i < sampleWalk.touchedCount(); i++) stagedEntry[sampleWalk.touched(i)] = undefined;
     sampleWalk.untouchAll();
   }
 
@@ -680,7 +677,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     ctx = context;
     input = context.input;
     // A decoder bug thrown out of the last datagram must not leave staged records behind.
-    forget();
+    sampleWalk.untouchAll();
     sampleWalk.walked();
     const n = received.length;
     if (n > DATAGRAM.length) {
@@ -718,8 +715,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     // The agent is the exporter, wherever its datagrams come from (they may be relayed): the session is
     // (agent address, sub-agent ID), the UDP source port is not part of it.
     session = ctx.session<Entry>('sflow', agent, 0, subAgent);
-    let state = session.protocolState as SflowState | undefined;
-    if (!state) session.protocolState = state = { nextSequence: -1, uptime: 0, datagrams: 0 };
+    state = session.protocolState as SflowState;
+    if (!state) session.protocolState = state = { nextSequence: -1, uptime: 0, datagrams: 0, entries: [] };
     if (state.nextSequence >= 0 && sequence > state.nextSequence && sequence - state.nextSequence < 0x10000) lost += sequence - state.nextSequence;
     state.nextSequence = (sequence + 1) >>> 0;
     state.uptime = uptime;
