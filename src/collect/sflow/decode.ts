@@ -13,7 +13,7 @@
 // skipped by their length and counted.
 
 import type { DecodeContext, DecodeFn, DecoderFactory, DecoderOptions, SessionState, TemplateEntry } from '../decoder.js';
-import { makeTemplate } from '../../ipfix/template.js';
+import { makeTemplate, type Template } from '../../ipfix/template.js';
 import { loadSflowTable, type SflowTable } from '../../mapping/sflow-table.js';
 import { DropReason, packetsTrailingOctets, sflowDatagramsLost, sflowSkipped } from '../../observe/metrics.js';
 import { onScrape } from '../../observe/metrics.js';
@@ -97,9 +97,9 @@ interface SflowState {
   nextSequence: number;
   uptime: number;
   datagrams: number;
-  /** The session's Template entry per shape (template ID - FIRST_TEMPLATE_ID), once defined: the decoder's
+  /** The session's Template per shape (template ID - FIRST_TEMPLATE_ID), once defined: the decoder's
    *  templates never expire and are never withdrawn but with the session, which takes this state along. */
-  entries: (Entry | undefined)[];
+  templates: (Template | undefined)[];
 }
 
 type Entry = TemplateEntry;
@@ -223,14 +223,15 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     return s;
   };
 
-  /** The session's template entry of shape k, defining the Template the first time. */
-  function entryOf(k: number): Entry {
-    let entry = state.entries[k];
-    if (entry === undefined) {
+  /** The session's Template of shape k, defined the first time. */
+  function templateOf(k: number): Template {
+    let template = state.templates[k];
+    if (template === undefined) {
       const shape = shapeOf[k]!;
-      entry = state.entries[k] = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
+      const entry = session.templates.get(shape.templateId) ?? session.templates.define(shape.templateId, { template: makeTemplate(shape.templateId, shape.fields, shape.scopeCount) }, false);
+      template = state.templates[k] = entry.template;
     }
-    return entry;
+    return template;
   }
 
   /** Hands on the records staged for shape k. */
@@ -239,7 +240,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     const count = words[at + ShapeWord.stagedCount]!;
     if (count === 0) return;
     const shape = shapeOf[k]!;
-    ctx.sink.records(session.session, entryOf(k).template, shape.stage, shape.stageStart, shape.stageStart + words[at + ShapeWord.stagedLength]!, count, exportSeconds);
+    ctx.sink.records(session.session, templateOf(k), shape.stage, shape.stageStart, shape.stageStart + words[at + ShapeWord.stagedLength]!, count, exportSeconds);
     converted += count;
     words[at + ShapeWord.stagedLength] = 0;
     words[at + ShapeWord.stagedCount] = 0;
@@ -249,7 +250,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
    *  the order of their first record, then the records. */
   function flush(): void {
     const n = sampleWalk.touchedCount();
-    for (let i = 0; i < n; i++) entryOf(sampleWalk.touched(i));
+    for (let i = 0; i < n; i++) templateOf(sampleWalk.touched(i));
     for (let i = 0; i < n; i++) handOn(sampleWalk.touched(i));
     sampleWalk.untouchAll();
   }
@@ -287,7 +288,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   function stage(shape: Shape): void {
     const k = shape.templateId - FIRST_TEMPLATE_ID;
     if (out === big) {
-      ctx.sink.records(session.session, entryOf(k).template, big, 0, pos, 1, exportSeconds);
+      ctx.sink.records(session.session, templateOf(k), big, 0, pos, 1, exportSeconds);
       converted++;
       return;
     }
@@ -716,7 +717,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     // (agent address, sub-agent ID), the UDP source port is not part of it.
     session = ctx.session<Entry>('sflow', agent, 0, subAgent);
     state = session.protocolState as SflowState;
-    if (!state) session.protocolState = state = { nextSequence: -1, uptime: 0, datagrams: 0, entries: [] };
+    if (!state) session.protocolState = state = { nextSequence: -1, uptime: 0, datagrams: 0, templates: [] };
     if (state.nextSequence >= 0 && sequence > state.nextSequence && sequence - state.nextSequence < 0x10000) lost += sequence - state.nextSequence;
     state.nextSequence = (sequence + 1) >>> 0;
     state.uptime = uptime;
