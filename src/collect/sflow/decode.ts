@@ -5,8 +5,9 @@
 // (agent address, sub-agent ID) is one exporter session, its sub-agent ID the Observation Domain ID.
 //
 // Most flow samples are decoded by a plan compiled for their layout (sample-plan.ts), which writes the
-// record straight from the datagram; the first sample of each layout, and samples of any other layout,
-// are decoded the general way below (the view, the header walk, the shape's copy).
+// record straight from the datagram, and runs of them without leaving WebAssembly (sample-walk.ts); the
+// first sample of each layout, and samples of any other layout, are decoded the general way below (the
+// view, the header walk, the shape's copy).
 //
 // Every length is checked before it is read. A malformed sample is dropped and counted alone: the sample
 // length says where the next one starts. Unknown sample, flow record and counter record formats are
@@ -163,7 +164,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
    *  in the datagram in order of their first record, are words the WebAssembly walk shares (sample-walk.ts). */
   const sampleWalk = new SampleWalk(plans.enabled && plans.wasm);
   const words = sampleWalk.words;
-  /** Per shape k, the shape. */
+  /** Per shape k, the shape: set when its first record is placed, before the walk can stage any. */
   const shapeOf: (Shape | undefined)[] = new Array<Shape | undefined>(2 * MAX_SHAPES + 1).fill(undefined);
   /** The agent's uptime (ms) of the datagram being decoded. */
   const clock = new Float64Array(1);
