@@ -271,8 +271,12 @@ export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = tr
 
 /** Layouts a decoder keeps plans (or their absence) for: far above real agents', a bound against crafted input. */
 export const MAX_PLANS = 1024;
-/** Slots of the plan table: a power of two, at most half full. */
-const TABLE_SLOTS = 2 * MAX_PLANS;
+/** Slots of a plan table: a power of two, at most half full. */
+export const TABLE_SLOTS = 2 * MAX_PLANS;
+/** A key's first slot is the top bits of its product with HASH_MULTIPLIER (Fibonacci hashing); then the
+ *  slots after it, in turn. sample-walk.ts probes its own table the same way. */
+export const HASH_MULTIPLIER = 0x9e3779b1 | 0;
+export const HASH_SHIFT = 32 - Math.log2(TABLE_SLOTS);
 
 /**
  * Plans by layout key, open addressing over typed arrays: a lookup is a multiply, a shift and a compare or
@@ -285,7 +289,7 @@ export class PlanTable {
 
   /** The slot of `key` (layout keys are below 2^20), or where it would go. */
   private slot(key: number): number {
-    let i = Math.imul(key, 0x9e3779b1) >>> 21;
+    let i = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
     while (this.keys[i] !== key && this.keys[i] !== -1) i = (i + 1) & (TABLE_SLOTS - 1);
     return i;
   }

@@ -16,15 +16,13 @@ import { COMMUNITIES, PATH_LENGTH } from './layout.js';
 import { LAYOUT, layoutFuncs } from './layout-wasm.js';
 import { PLAN_DISPATCH, PLAN_TYPE } from './plan-dispatch.js';
 import { PLAN_MEMORY, SLOTS_AT, takeChunk } from './plan-memory.js';
-import { MAX_PLANS } from './sample-plan.js';
+import { HASH_MULTIPLIER, HASH_SHIFT, MAX_PLANS, TABLE_SLOTS } from './sample-plan.js';
 import { MAX_SHAPES, STAGE_LENGTH } from './shapes.js';
 import { VariableFact } from './view.js';
 import { add, and, block, br, brIf, call, callIndirect, type Code, eq, eqz, type Func, geU, get, gtS, gtU, i32, instantiate, load, loop, ltS, moduleOf, mul, ne, ret, set, shl, shrU, store, sub, be32, when } from './wasm-asm.js';
 
 /** Shapes a decoder has at most (flow and counter shapes share the template ID range). */
 const SHAPES = 2 * MAX_SHAPES + 1;
-/** Slots of the walk's plan table: a power of two, at most half full. */
-const TABLE_SLOTS = 2 * MAX_PLANS;
 
 // The block, in words. Where the walk stopped: the sample's position and the layout key it found (-1: no
 // layout; NOT_LAID_OUT: not looked at). Samples the walk decoded. The shapes touched in the datagram.
@@ -33,7 +31,7 @@ const W_KEY = 1;
 const W_WALKED = 2;
 const W_TOUCHED_COUNT = 3;
 const W_TOUCHED = 16;
-const W_KEYS = W_TOUCHED + SHAPES + 15;
+const W_KEYS = W_TOUCHED + SHAPES;
 /** Per key: its plan's index in the thread's plan table, and the shape (<< 16). */
 const W_PLANS = W_KEYS + TABLE_SLOTS;
 const W_SHAPES = W_PLANS + TABLE_SLOTS;
@@ -71,7 +69,7 @@ function walk(planType: number): Func {
         ...set(KEY, call(LAYOUT, get(S), get(END), eq(get(FORMAT), i32(FLOW_SAMPLE_EXPANDED)))),
         ...when(ltS(get(KEY), i32(0)), stop(get(KEY))),
         // sample-plan.ts PlanTable's probe.
-        ...set(H, shrU(mul(get(KEY), i32(0x9e3779b1 | 0)), i32(21))),
+        ...set(H, shrU(mul(get(KEY), i32(HASH_MULTIPLIER)), i32(HASH_SHIFT))),
         ...block(
           loop([
             ...set(FOUND, load(4, add(get(BLOCK), shl(get(H), i32(2))), 4 * W_KEYS)),
@@ -210,7 +208,7 @@ export class SampleWalk {
   addPlan(key: number, index: number, k: number, stageStart: number, fixedLength: number, facts: Int32Array): void {
     if (this.fn === null || this.plans >= MAX_PLANS) return;
     const w = this.words;
-    let h = Math.imul(key, 0x9e3779b1) >>> 21;
+    let h = Math.imul(key, HASH_MULTIPLIER) >>> HASH_SHIFT;
     while (w[W_KEYS + h] !== -1) {
       if (w[W_KEYS + h] === key) return;
       h = (h + 1) & (TABLE_SLOTS - 1);
