@@ -6,6 +6,8 @@
 // Layout: a header (count u32, used u32), then per datagram
 //   port u16 | address length u8 | address text (latin1) | length u32 | datagram octets
 
+import { endBatch, startBatch } from '../collect/arrival.js';
+
 /**
  * Batch size: room for about 45 sFlow datagrams of 1,400 octets (libuv reads at most 32 datagrams per
  * readiness of a socket, so a batch rarely fills); a larger datagram gets a batch of its own size.
@@ -75,6 +77,18 @@ export class DatagramReader {
     const v = new DataView(buffer);
     const count = v.getUint32(0, true);
     const used = v.getUint32(4, true);
+    // One arrival time for the batch (collect/arrival.ts).
+    startBatch();
+    try {
+      this.handOn(b, v, count, used, each);
+    } finally {
+      endBatch();
+    }
+    return count;
+  }
+
+  /** Hands on the batch's datagrams. */
+  private handOn(b: Buffer, v: DataView, count: number, used: number, each: DatagramHandler): void {
     let o = HEADER;
     for (let i = 0; i < count && o + ENTRY <= used; i++) {
       const port = v.getUint16(o, true);
@@ -87,7 +101,6 @@ export class DatagramReader {
       each(b.subarray(o, o + length), address, port);
       o += length;
     }
-    return count;
   }
 
   /** The address text at b[at, at+n): the previous string when the octets are the same. */

@@ -15,6 +15,7 @@
 
 import type { DecodeContext, DecodeFn, DecoderFactory, DecoderOptions, SessionState, TemplateEntry } from '../decoder.js';
 import { makeTemplate, type Template } from '../../ipfix/template.js';
+import { arrivalMs } from '../arrival.js';
 import { loadSflowTable, type SflowTable } from '../../mapping/sflow-table.js';
 import { DropReason, packetsTrailingOctets, sflowDatagramsLost, sflowSkipped } from '../../observe/metrics.js';
 import { onScrape } from '../../observe/metrics.js';
@@ -723,7 +724,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     state.nextSequence = (sequence + 1) >>> 0;
     state.uptime = uptime;
     state.datagrams++;
-    now[0] = Date.now();
+    now[0] = arrivalMs();
     now[1] = Math.floor(now[0] / 1000);
     if (now[1] !== exportSeconds) exportSeconds = now[1]!;
     clock[0] = uptime;
