@@ -50,9 +50,8 @@ import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsP
 import { PLAN_DISPATCH } from './plan-dispatch.js';
 import { PLAN_MEMORY, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
-import { layoutWasm } from './layout-wasm.js';
 import { compilePlan, MAX_PLANS, PlanTable } from './sample-plan.js';
-import { NOT_LAID_OUT, SampleWalk, ShapeWord } from './sample-walk.js';
+import { layoutWasm, NOT_LAID_OUT, SampleWalk, ShapeWord } from './sample-walk.js';
 import { MAX_SHAPES, Shapes, StageArena, STAGE_LENGTH, type Shape } from './shapes.js';
 import { FlowView, Group, TUNNEL_NAMES, V, VariableFact } from './view.js';
 

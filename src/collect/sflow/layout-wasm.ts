@@ -5,7 +5,8 @@
 // mutations of both.
 //
 // Three functions: chain (header.ts commonChain), gateway (gateway.ts walkGateway) and layout, exported.
-// sample-walk.ts builds them into its own module, where the walk over a datagram's samples calls layout.
+// sample-walk.ts builds them into its module, where the walk over a datagram's samples calls layout, and
+// exports layout from there for the samples decoded in JavaScript (layoutWasm).
 
 import { Gateway } from './gateway.js';
 import { Chain, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, UDP_PORT_GTPU, UDP_PORT_VXLAN } from './header.js';
@@ -22,8 +23,8 @@ import {
   SAMPLED_IPV6,
 } from './formats.js';
 import { GATEWAY, GATEWAY_PARTS, HEADER_ETHERNET, IP, K_CHAIN, K_GATEWAY, K_GATEWAY_HOP, K_OUTPUT, K_RAW, K_ROUTER, K_ROUTER_HOP, K_SWITCH, K_SWITCH_FACTS, L4, MAX_RECORDS, PREFIXES, Q, RAW, ROUTER, SAMPLE, SWITCH } from './layout.js';
-import { PLAN_MEMORY, SLOTS_AT } from './plan-memory.js';
-import { add, and, be16, be32, block, br, brIf, call, type Code, eq, eqz, type Func, geU, get, gtU, i32, instantiate, leU, load, loop, ltS, ltU, moduleOf, ne, or, ret, select, set, shl, shrU, store, sub, when } from './wasm-asm.js';
+import { SLOTS_AT } from './plan-memory.js';
+import { add, and, be16, be32, block, br, brIf, call, type Code, eq, eqz, type Func, geU, get, gtU, i32, leU, load, loop, ltS, ltU, ne, or, ret, select, set, shl, shrU, store, sub, when } from './wasm-asm.js';
 
 const CHAIN = 0;
 const GATEWAY_WALK = 1;
@@ -225,13 +226,6 @@ function layout(): Func {
   return { params: 3, locals: 15, results: 1, body, name: 'layout' };
 }
 
-/** The functions of layoutOf in WebAssembly, for a module of its own or one that calls layout, their
- *  function LAYOUT (sample-walk.ts). */
+/** The functions of layoutOf in WebAssembly, the first of a module: layout, exported, is function LAYOUT. */
 export const layoutFuncs = (): Func[] => [chain(), gateway(), layout()];
 export const LAYOUT = 2;
-
-/** layoutOf in WebAssembly: (s, end, expanded 0/1) → key or -1; null without WebAssembly. */
-export const layoutWasm = ((): ((s: number, end: number, expanded: number) => number) | null => {
-  const exports = instantiate(moduleOf(layoutFuncs()), PLAN_MEMORY.memory);
-  return exports ? (exports.layout as (s: number, end: number, expanded: number) => number) : null;
-})();

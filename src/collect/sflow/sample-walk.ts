@@ -111,14 +111,21 @@ function walk(planType: number): Func {
  *  cannot finish or the last; returns that sample's number (samples when none stopped it). */
 type WalkFn = (block: number, p: number, n: number, i: number, samples: number) => number;
 
-const walkFn = ((): WalkFn | null => {
+/** layoutOf in WebAssembly (layout-wasm.ts): (s, end, expanded 0/1) → key or -1. */
+type LayoutFn = (s: number, end: number, expanded: number) => number;
+
+/** The module's exports: the walk, and layout for the samples decoded in JavaScript; null without
+ *  WebAssembly. */
+const exported = ((): { walk: WalkFn; layout: LayoutFn } | null => {
   if (!PLAN_DISPATCH) return null;
   // layoutOf's functions, then the walk; the plan signature is the type after them.
   const layout = layoutFuncs();
   const funcs = [...layout, walk(layout.length + 1)];
   const exports = instantiate(moduleOf(funcs, { memory: true, table: true }, [PLAN_TYPE]), PLAN_MEMORY.memory, PLAN_DISPATCH.table);
-  return exports ? (exports.walk as WalkFn) : null;
+  return exports ? { walk: exports.walk as WalkFn, layout: exports.layout as LayoutFn } : null;
 })();
+const walkFn = exported?.walk ?? null;
+export const layoutWasm: LayoutFn | null = exported?.layout ?? null;
 
 /**
  * One decoder's staging counts and walkable plans. Without WebAssembly (or past the plan memory's chunks)

@@ -1,10 +1,11 @@
-// layoutOf in WebAssembly (layout-wasm.ts) against layoutOf (layout.ts): for every flow sample of the
-// corpus captures, the benchmark fleet and 60,000 mutations of them (words of the samples set to boundary
-// values, and the fuzz harness's mutations), the same key, and when there is a layout, the same slots.
+// layoutOf in WebAssembly (layout-wasm.ts, as the walk's module exports it: sample-walk.ts) against
+// layoutOf (layout.ts): for every flow sample of the corpus captures, the benchmark fleet and 60,000
+// mutations of them (words of the samples set to boundary values, and the fuzz harness's mutations), the
+// same key, and when there is a layout, the same slots.
 
 import { describe, expect, it } from 'vitest';
 import { layoutOf } from '../../../src/collect/sflow/layout.js';
-import { layoutWasm } from '../../../src/collect/sflow/layout-wasm.js';
+import { layoutWasm } from '../../../src/collect/sflow/sample-walk.js';
 import { MAX_SLOTS, PLAN_MEMORY } from '../../../src/collect/sflow/plan-memory.js';
 import { mutate, prng } from '../../mapping/harness.js';
 import { corpusDatagrams, flowSamplesOf } from './datagrams.js';
