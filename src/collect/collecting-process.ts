@@ -91,7 +91,7 @@ export class CollectingProcess {
       session: (protocol, address, port, odid) => sessions.get(protocol, address, port, odid, true),
       decode: (ctx, messages, address, port) => {
         this.octetsIn += messages.length;
-        this.decodeWith(ctx, messages, address, port);
+        this.decodeWith(ctx, messages, 0, messages.length, address, port);
       },
       drop,
       counted: (protocol, records) => (recordsIn[INDEX[protocol]] += records),
@@ -192,7 +192,7 @@ export class CollectingProcess {
         open: (peer) => this.openTransportSession(peer),
         refused: (reason, address, detail) => this.refused(reason, address, detail),
       });
-    } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
+    } else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (b, s, e, a, p) => this.receive(b, s, e, a, p), { receive: this.config.receive });
     this.timer = setInterval(() => {
       // A downstream bug surfacing in a withdrawal or session end must not kill the process from a timer.
       try {
@@ -245,11 +245,11 @@ export class CollectingProcess {
   }
 
   /**
-   * A datagram from the input's UDP socket (or, in a worker thread, from its own socket of the input's
-   * group): counted, checked against the allow list, decoded.
+   * A datagram, bytes[start, end), from the input's UDP socket (or, in a worker thread, from its own socket of
+   * the input's group): counted, checked against the allow list, decoded.
    */
-  receive(datagram: Buffer, address: string, port: number): void {
-    this.octetsIn += datagram.length;
+  receive(bytes: Buffer, start: number, end: number, address: string, port: number): void {
+    this.octetsIn += end - start;
     if (this.allow && !this.allow.admits(address)) {
       // RFC 6183 §9: only configured exporters; counted in a plain number (flushCounts), logged rate-limited.
       this.packetsIn[UNKNOWN]++;
@@ -257,7 +257,7 @@ export class CollectingProcess {
       this.warn.warn(`not_allowed|${address}`, { input: this.config.name, reason: DropReason.notAllowed, exporter: address, port }, 'datagram from a source outside the allow list dropped');
       return;
     }
-    this.feed(datagram, address, port);
+    this.decodeWith(this.context, bytes, start, end, address, port);
   }
 
   private recordsTotal(): number {
@@ -265,13 +265,14 @@ export class CollectingProcess {
     return r[0]! + r[1]! + r[2]! + r[3]! + r[4]!;
   }
 
-  /** Decode one datagram as if it had been received from address:port. */
-  feed(datagram: Buffer, address: string, port: number): void {
-    this.decodeWith(this.context, datagram, address, port);
+  /** Decode one datagram, bytes[start, end), as if it had been received from address:port. */
+  feed(bytes: Buffer, address: string, port: number, start = 0, end = bytes.length): void {
+    this.decodeWith(this.context, bytes, start, end, address, port);
   }
 
-  /** Dispatch, rate limit, decode with `ctx` (the input's UDP context or a Transport Session's). */
-  private decodeWith(ctx: DecodeContext, datagram: Buffer, address: string, port: number): void {
+  /** Dispatch, rate limit, decode bytes[start, end) with `ctx` (the input's UDP context or a Transport
+   *  Session's). */
+  private decodeWith(ctx: DecodeContext, bytes: Buffer, start: number, end: number, address: string, port: number): void {
     const limit = this.limit;
     let before = 0;
     if (limit) {
@@ -283,7 +284,7 @@ export class CollectingProcess {
       }
       if (limit.countsRecords) before = this.recordsTotal();
     }
-    const d = dispatch(datagram, this.config.protocol);
+    const d = dispatch(bytes, start, end, this.config.protocol);
     if (typeof d !== 'string') {
       this.packetsIn[UNKNOWN]++;
       ctx.drop(d.reason, { message: `${address}:${port}: ${d.message}` });
@@ -293,7 +294,9 @@ export class CollectingProcess {
     const decode = this.decoders.get(d);
     if (!decode) return; // dispatch never returns a protocol without a decoder
     try {
-      decode(ctx, datagram, address, port);
+      // A decoder that reads the range where it lies gets it; the others a view of their own.
+      if (decode.range) decode.range(ctx, bytes, start, end, address, port);
+      else decode(ctx, start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), address, port);
       if (limit?.countsRecords) limit.charge(this.recordsTotal() - before);
     } catch (err) {
       // A decoder bug must not take the gateway down: count it, log it, go on with the next datagram.

@@ -67,7 +67,12 @@ export interface DecodeContext {
 }
 
 /** A protocol decoder: one datagram (or one stream message) from one exporter. */
-export type DecodeFn = (ctx: DecodeContext, datagram: Buffer, address: string, port: number) => void;
+export interface DecodeFn {
+  (ctx: DecodeContext, datagram: Buffer, address: string, port: number): void;
+  /** The same for the datagram bytes[start, end), by a decoder that reads it where it lies (sFlow: a view
+   *  of it would cost an object per datagram). */
+  range?: (ctx: DecodeContext, bytes: Buffer, start: number, end: number, address: string, port: number) => void;
+}
 
 /** What every decoder factory gets: the IE registry and the mapping settings from the config. */
 export interface DecoderOptions {

@@ -10,11 +10,12 @@ export type Dispatch = InputProtocol | { reason: DropReasonValue; message: strin
 
 const BY_VERSION: Record<number, InputProtocol> = { 5: 'netflow5', 9: 'netflow9', 10: 'ipfix' };
 
-export function dispatch(datagram: Buffer, setting: ProtocolSetting): Dispatch {
-  if (datagram.length < 4) return { reason: DropReason.truncated, message: `datagram of ${datagram.length} octets has no version field` };
-  const version16 = datagram.readUInt16BE(0);
+/** The decoder of the datagram bytes[start, end). */
+export function dispatch(bytes: Buffer, start: number, end: number, setting: ProtocolSetting): Dispatch {
+  if (end - start < 4) return { reason: DropReason.truncated, message: `datagram of ${end - start} octets has no version field` };
+  const version16 = (bytes[start]! << 8) | bytes[start + 1]!;
   let protocol: InputProtocol | undefined = BY_VERSION[version16];
-  if (version16 === 0 && datagram.readUInt32BE(0) === 5) protocol = 'sflow';
+  if (version16 === 0 && bytes[start + 2] === 0 && bytes[start + 3] === 5) protocol = 'sflow';
   if (setting !== 'auto' && protocol !== setting) {
     return protocol
       ? { reason: DropReason.protocolMismatch, message: `a ${protocol} datagram on an input set to ${setting}` }

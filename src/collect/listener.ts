@@ -17,11 +17,12 @@ import { getSystemErrorName } from 'node:util';
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/load.js';
 import type { UdpReceive } from '../config/types.js';
-import { DatagramReader } from '../pipeline/datagram-batch.js';
+import { DatagramReader, type DatagramHandler } from '../pipeline/datagram-batch.js';
 import { DropReason, onScrape, packetsDropped, udpReceiveErrors } from '../observe/metrics.js';
 import { log, RateLimitedLog } from '../observe/log.js';
+import { RECEIVE_AREA_OCTETS, releaseReceiveArea, takeReceiveArea } from './sflow/plan-memory.js';
 
-export type DatagramHandler = (datagram: Buffer, address: string, port: number) => void;
+export type { DatagramHandler };
 
 /** A bound UDP socket delivering datagrams to its handler. */
 export interface UdpListener {
@@ -83,7 +84,7 @@ export function grantedReceiveBuffer(reported: number): number {
 
 async function listenDgram(input: string, at: HostPort, onDatagram: DatagramHandler, logger: Logger): Promise<UdpListener> {
   const socket = dgram.createSocket({ type: at.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
-  socket.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port));
+  socket.on('message', (msg, rinfo) => onDatagram(msg, 0, msg.length, rinfo.address, rinfo.port));
   socket.on('error', (err) => logger.error({ input, err }, 'UDP socket error'));
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => {
@@ -143,10 +144,10 @@ export interface UdpReceiverAddon {
 }
 
 /**
- * The batch the addon fills: large enough for one datagram of the largest UDP payload and, at sFlow's
- * ~1,400 octets, for ~180 datagrams (more than the 64 one recvmmsg call returns).
+ * The batch the addon fills (a receive area's size): large enough for one datagram of the largest UDP
+ * payload and, at sFlow's ~1,400 octets, for ~180 datagrams (more than the 64 one recvmmsg call returns).
  */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = RECEIVE_AREA_OCTETS;
 
 let loaded: UdpReceiverAddon | { unavailable: string } | undefined;
 
@@ -186,11 +187,13 @@ export async function bindAddress(at: HostPort): Promise<string> {
  * `pause` holds reading for backpressure. `taken`: see UdpReceiverAddon.open.
  */
 export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, onDatagram: DatagramHandler, taken?: Float64Array, logger: Logger = log): { stop(): void; pause(paused: boolean): void } {
-  const batch = Buffer.alloc(BATCH_BYTES);
+  // In a receive area of the thread's plan memory, where the sFlow decoder decodes a datagram without
+  // copying it first (sflow/plan-memory.ts); a buffer of its own when none is left.
+  const area = takeReceiveArea();
+  const batch = area ?? Buffer.alloc(BATCH_BYTES);
   const reader = new DatagramReader();
-  const buffer = batch.buffer;
   const warnings = new RateLimitedLog(logger);
-  const receiver = addon.open(fd, batch, () => void reader.read(buffer, onDatagram), taken, (errno) => receiveFailed(input, errno, warnings));
+  const receiver = addon.open(fd, batch, () => void reader.read(batch, onDatagram), taken, (errno) => receiveFailed(input, errno, warnings));
   const label = { input, reason: DropReason.truncated };
   let truncatedSeen = 0;
   let closed = false;
@@ -208,6 +211,7 @@ export function receiveFrom(addon: UdpReceiverAddon, fd: number, input: string, 
       closed = true;
       unhook();
       addon.close(receiver);
+      if (area) releaseReceiveArea(area);
     },
     pause: (paused) => {
       if (!closed) addon.pause(receiver, paused);

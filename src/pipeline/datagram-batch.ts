@@ -7,6 +7,7 @@
 //   port u16 | address length u8 | address text (latin1) | length u32 | datagram octets
 
 import { endBatch, startBatch } from '../collect/arrival.js';
+import { readingReceiveArea } from '../collect/sflow/plan-memory.js';
 
 /**
  * Batch size: room for about 45 sFlow datagrams of 1,400 octets (libuv reads at most 32 datagrams per
@@ -60,28 +61,33 @@ export class DatagramBatch {
   }
 }
 
-export type DatagramHandler = (datagram: Buffer, address: string, port: number) => void;
+/** A datagram: the octets bytes[start, end) (a view of them would cost an object per datagram). */
+export type DatagramHandler = (bytes: Buffer, start: number, end: number, address: string, port: number) => void;
 
 /**
- * Reads a sealed batch on the worker: `each` gets a view of every datagram (valid until the batch goes back
- * to the main thread). Consecutive datagrams from one address share one address string.
+ * Reads a sealed batch: `each` gets where every datagram lies in it (valid until the batch goes back to the
+ * main thread, or the receiver reads again). Consecutive datagrams from one address share one address
+ * string.
  */
 export class DatagramReader {
   private lastAddress = '';
   private readonly lastBytes = Buffer.alloc(64);
   private lastLength = -1;
 
-  read(buffer: ArrayBufferLike, each: DatagramHandler): number {
-    const b = Buffer.from(buffer);
+  /** Reads the sealed batch in `b` (a posted batch's buffer, or a receiver's batch). */
+  read(b: Buffer, each: DatagramHandler): number {
     // Fields through a DataView: Buffer#readUInt32LE checks its argument on every call.
-    const v = new DataView(buffer);
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const count = v.getUint32(0, true);
     const used = v.getUint32(4, true);
-    // One arrival time for the batch (collect/arrival.ts).
+    // One arrival time for the batch (collect/arrival.ts); the sFlow decoder reads the datagrams of a batch
+    // in a receive area where they lie (collect/sflow/plan-memory.ts).
     startBatch();
+    readingReceiveArea(b);
     try {
       this.handOn(b, v, count, used, each);
     } finally {
+      readingReceiveArea(null);
       endBatch();
     }
     return count;
@@ -98,7 +104,7 @@ export class DatagramReader {
       o = at + n;
       const length = v.getUint32(o, true);
       o += 4;
-      each(b.subarray(o, o + length), address, port);
+      each(b, o, o + length, address, port);
       o += length;
     }
   }

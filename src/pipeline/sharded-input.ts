@@ -410,7 +410,7 @@ export class ShardedInput implements InputProcess {
     // Bound only now that every worker is ready to read its socket: a busy machine may take a while to start
     // them, and datagrams waiting meanwhile in sockets nobody reads could overflow them.
     if (await this.openWorkerSockets(at)) for (const s of this.shards) s.adopt(this.sockets[s.index]!);
-    else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (d, a, p) => this.receive(d, a, p), { receive: this.config.receive });
+    else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (b, s, e, a, p) => this.receive(s === 0 && e === b.length ? b : b.subarray(s, e), a, p), { receive: this.config.receive });
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port, workers: this.workers }, 'input listening');
   }
 

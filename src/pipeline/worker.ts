@@ -85,8 +85,8 @@ function receiveOn(fd: number, taken: SharedArrayBuffer): void {
   const addon = loadUdpReceiver();
   if ('unavailable' in addon) throw new Error(addon.unavailable); // the main thread only sends a socket when it loaded the addon
   read = new Float64Array(taken);
-  receiving = receiveFrom(addon, fd, setup.input.name, (d, address, p) => {
-    cp.receive(d, address, p);
+  receiving = receiveFrom(addon, fd, setup.input.name, (b, start, end, address, p) => {
+    cp.receive(b, start, end, address, p);
     if (!sendQueued) {
       sendQueued = true;
       setImmediate(send);
@@ -104,7 +104,7 @@ if (setup.socket !== undefined) {
 }
 
 const reader = new DatagramReader();
-const feed = (d: Buffer, address: string, p: number) => cp.feed(d, address, p);
+const feed = (b: Buffer, start: number, end: number, address: string, p: number) => cp.feed(b, address, p, start, end);
 
 const timer = setInterval(() => {
   try {
@@ -120,7 +120,7 @@ port.on('message', (m: ToWorker) => {
     case 'datagrams':
       recycle(m.free);
       writer.batch(m.sequence);
-      reader.read(m.buffer, feed);
+      reader.read(Buffer.from(m.buffer), feed);
       done.push(m.buffer);
       // Every batch waiting in the port is decoded before the events go (one message for all of them).
       if (!sendQueued) {

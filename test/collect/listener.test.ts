@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp, loadUdpReceiver, receiveFrom } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
+import { PLAN_MEMORY, releaseReceiveArea, takeReceiveArea } from '../../src/collect/sflow/plan-memory.js';
 import type { UdpReceive } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
@@ -71,7 +72,7 @@ describe.each(ways)('UDP listener, receive: %s', (receive) => {
       // Still bound: a datagram to it arrives.
       const got: Buffer[] = [];
       await first.close();
-      const again = await listenUdp('a2', { ...LOOPBACK, port }, 1 << 16, (d) => void got.push(Buffer.from(d)), { receive });
+      const again = await listenUdp('a2', { ...LOOPBACK, port }, 1 << 16, (d, s, e) => void got.push(Buffer.from(d.subarray(s, e))), { receive });
       const tx = dgram.createSocket('udp4');
       await new Promise<void>((r, j) => tx.send(Buffer.from('hello'), port, '127.0.0.1', (e) => (e ? j(e) : r())));
       for (let i = 0; i < 100 && got.length === 0; i++) await tick();
@@ -85,7 +86,7 @@ describe.each(ways)('UDP listener, receive: %s', (receive) => {
 
   it('delivers every datagram of a burst from three sources whole, with its source address and port, in order per source', async () => {
     const got: { address: string; port: number; bytes: Buffer }[] = [];
-    const rx = await listenUdp('burst', LOOPBACK, 8 << 20, (d, address, port) => void got.push({ address, port, bytes: Buffer.from(d) }), { receive });
+    const rx = await listenUdp('burst', LOOPBACK, 8 << 20, (d, s, e, address, port) => void got.push({ address, port, bytes: Buffer.from(d.subarray(s, e)) }), { receive });
     const sources = await Promise.all(
       ['127.0.0.1', '127.0.0.1', '127.0.0.2'].map(
         (host) =>
@@ -163,6 +164,37 @@ describe.each(ways)('UDP listener, receive: %s', (receive) => {
   });
 });
 
+describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, into a receive area', () => {
+  /** Receive areas free now (all taken, then given back). */
+  const freeAreas = (): number => {
+    const taken: Buffer[] = [];
+    for (let a = takeReceiveArea(); a !== null; a = takeReceiveArea()) taken.push(a);
+    for (const a of taken) releaseReceiveArea(a);
+    return taken.length;
+  };
+
+  it('the addon fills a receive area of the plan memory, where the sFlow decoder reads datagrams in place, and gives it back on close', async () => {
+    const free = freeAreas();
+    expect(free).toBeGreaterThan(0);
+    const got: { inMemory: boolean; text: string }[] = [];
+    const rx = await listenUdp('area', LOOPBACK, 1 << 16, (b, s, e) => void got.push({ inMemory: b.buffer === PLAN_MEMORY.memory!.buffer, text: b.toString('latin1', s, e) }), { receive: 'recvmmsg' });
+    const tx = dgram.createSocket('udp4');
+    try {
+      expect(freeAreas()).toBe(free - 1);
+      for (const text of ['first', 'second']) await new Promise<void>((r, j) => tx.send(Buffer.from(text), rx.port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      for (let i = 0; i < 100 && got.length < 2; i++) await tick();
+    } finally {
+      tx.close();
+      await rx.close();
+    }
+    expect(got).toEqual([
+      { inMemory: true, text: 'first' },
+      { inMemory: true, text: 'second' },
+    ]);
+    expect(freeAreas()).toBe(free);
+  });
+});
+
 describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, kernel drops', () => {
   it('counts the datagrams the kernel dropped for a full receive buffer (receive_buffer_full): received + dropped = sent', async () => {
     let received = 0;
@@ -199,8 +231,9 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, SO
     const seen = new Map<string, Set<number>>();
     let received = 0;
     const stops = fds.map((fd, i) =>
-      receiveFrom(addon, fd, 'shard-test', (d, address) => {
+      receiveFrom(addon, fd, 'shard-test', (b, s, e, address) => {
         received++;
+        const d = b.subarray(s, e);
         // An sFlow v5 header (version 5, agent address type 1) is keyed by its agent, anything else by its source.
         const key = d.length >= 28 && d.readUInt32BE(0) === 5 ? `agent ${d[8]}.${d[9]}.${d[10]}.${d[11]}` : `source ${address}`;
         const set = seen.get(key) ?? new Set<number>();

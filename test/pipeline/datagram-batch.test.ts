@@ -31,8 +31,18 @@ describe('DatagramBatch → DatagramReader', () => {
     if (packets.reduce((n, p) => n + p.payload.length, 0) > DATAGRAM_BATCH_BYTES) expect(batches.length).toBeGreaterThan(1);
     const got: [string, number, string][] = [];
     const reader = new DatagramReader();
-    for (const b of batches) reader.read(b, (d, address, port) => got.push([address, port, d.toString('hex')]));
+    for (const b of batches) reader.read(Buffer.from(b), (d, s, e, address, port) => got.push([address, port, d.toString('hex', s, e)]));
     expect(got).toEqual(packets.map((p) => [p.src, p.srcPort, p.payload.toString('hex')]));
+    // A receiver's batch is a view at an offset of a larger memory (a receive area of the plan memory).
+    const memory = Buffer.alloc(3 * DATAGRAM_BATCH_BYTES);
+    const inArea: [string, number, string][] = [];
+    for (const b of batches) {
+      memory.fill(0xee);
+      const area = memory.subarray(1000, 1000 + b.byteLength);
+      area.set(new Uint8Array(b));
+      reader.read(area, (d, s, e, address, port) => inArea.push([address, port, d.toString('hex', s, e)]));
+    }
+    expect(inArea).toEqual(got);
   });
 
   it('a batch holds as many datagrams as fit and refuses the next; the largest UDP payload gets a batch of its size', () => {
@@ -47,7 +57,7 @@ describe('DatagramBatch → DatagramReader', () => {
     // header 8 octets; per datagram: port 2, address length 1, the address, length 4, the octets
     expect(added).toBe(Math.floor((DATAGRAM_BATCH_BYTES - 8) / (7 + v6.length + d.length)));
     const got: [string, number, number][] = [];
-    new DatagramReader().read(b.seal(), (x, a, p) => got.push([a, p, x.length]));
+    new DatagramReader().read(Buffer.from(b.seal()), (_x, s, e, a, p) => got.push([a, p, e - s]));
     expect(got).toEqual(Array.from({ length: added }, () => [v6, 65535, 1400]));
 
     const big = Buffer.alloc(65507, 0xcd);
@@ -57,7 +67,7 @@ describe('DatagramBatch → DatagramReader', () => {
     own.add(big, v6, 1);
     expect(own.fits('1.2.3.4', 0)).toBe(false);
     const back: Buffer[] = [];
-    new DatagramReader().read(own.seal(), (x) => back.push(Buffer.from(x)));
+    new DatagramReader().read(Buffer.from(own.seal()), (x, s, e) => back.push(Buffer.from(x.subarray(s, e))));
     expect(back).toEqual([big]);
   });
 
@@ -66,7 +76,7 @@ describe('DatagramBatch → DatagramReader', () => {
     const d = Buffer.from([0, 5]);
     for (const a of ['10.0.0.1', '10.0.0.1', '10.0.0.12', '10.0.0.1']) b.add(d, a, 9);
     const seen: string[] = [];
-    new DatagramReader().read(b.seal(), (_d, a) => seen.push(a));
+    new DatagramReader().read(Buffer.from(b.seal()), (_d, _s, _e, a) => seen.push(a));
     expect(seen).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.12', '10.0.0.1']);
   });
 });

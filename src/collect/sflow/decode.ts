@@ -48,7 +48,7 @@ import {
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { PLAN_DISPATCH } from './plan-dispatch.js';
-import { PLAN_MEMORY, setClock } from './plan-memory.js';
+import { DATAGRAM_LENGTH, inReceiveArea, PLAN_MEMORY, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
 import { compilePlan, MAX_PLANS, PlanTable } from './sample-plan.js';
 import { layoutWasm, NOT_LAID_OUT, SampleWalk, ShapeWord } from './sample-walk.js';
@@ -72,15 +72,16 @@ const C_TIME = COUNTER_FIELDS.get('observationTimeMs')!.offset;
 const C_UPTIME = COUNTER_FIELDS.get('agentUptimeMs')!.offset;
 
 /**
- * The datagram being decoded, copied here first: a read through one long-lived DataView is a single load,
- * where four indexed octet loads of a fresh Buffer per datagram were the decoder's largest single cost
- * (measured: 15-20 % of CPU per sample). Large enough for any UDP payload. One datagram is decoded at a
- * time per thread, so the decoders of a thread share it, in the plan memory (plan-memory.ts).
+ * The plan memory (plan-memory.ts), where the datagram being decoded is read: a read through one
+ * long-lived DataView is a single load, where four indexed octet loads of a fresh Buffer per datagram were
+ * the decoder's largest single cost (measured: 15-20 % of CPU per sample). A datagram the receiver put in
+ * one of its receive areas is decoded where it lies; any other is copied to its datagram area (at 0) first.
+ * Positions in the decoder are offsets in this memory; one datagram is decoded at a time per thread.
  */
-const DATAGRAM = PLAN_MEMORY.datagram;
-const DV = PLAN_MEMORY.datagramView;
+const DATAGRAM = PLAN_MEMORY.bytes;
+const DV = PLAN_MEMORY.view;
 
-/** Big-endian unsigned 32-bit read from DATAGRAM. */
+/** Big-endian unsigned 32-bit read from the plan memory. */
 function u32(o: number): number {
   return DV.getUint32(o);
 }
@@ -128,9 +129,11 @@ export interface PlanUse {
   staged: number;
   /** Of those, the samples the WebAssembly walk decoded without returning to JavaScript (sample-walk.ts). */
   walked: number;
+  /** Datagrams decoded where the receiver put them, in the plan memory (not copied in first). */
+  inPlace: number;
 }
 
-export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0 }): DecodeFn {
+export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, plans: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0, inPlace: 0 }): DecodeFn {
   const sflow = options.mapping.sflow;
   const t = table ?? loadSflowTable(options.registry, options.mapping.dir, sflow);
   let nextTemplateId = FIRST_TEMPLATE_ID;
@@ -675,40 +678,54 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     stage(shape);
   }
 
-  return function decodeSflow(context, received, address, port) {
+  const decodeSflow: DecodeFn = (context, received, address, port) => decodeRange(context, received, 0, received.length, address, port);
+  decodeSflow.range = decodeRange;
+  return decodeSflow;
+
+  /** Decodes the datagram bytes[start, end). */
+  function decodeRange(context: DecodeContext, bytes: Buffer, start: number, end: number, address: string, port: number): void {
     ctx = context;
     input = context.input;
     // A decoder bug thrown out of the last datagram must not leave staged records behind.
     sampleWalk.untouchAll();
     sampleWalk.walked();
-    const n = received.length;
-    if (n > DATAGRAM.length) {
-      ctx.drop(DropReason.malformed, { offset: 0, message: `sFlow datagram of ${n} octets is larger than any UDP payload` });
-      return;
+    const length = end - start;
+    // Where the datagram starts in the plan memory: where it lies when the receiver put it there
+    // (plan-memory.ts receive areas), else at 0, copied in.
+    let base = 0;
+    if (inReceiveArea(bytes, start, end)) {
+      base = bytes.byteOffset + start;
+      plans.inPlace++;
+    } else {
+      if (length > DATAGRAM_LENGTH) {
+        ctx.drop(DropReason.malformed, { offset: 0, message: `sFlow datagram of ${length} octets is larger than any UDP payload` });
+        return;
+      }
+      DATAGRAM.set(start === 0 && end === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + start, length));
     }
-    DATAGRAM.set(received);
     const dg = DATAGRAM;
-    if (n < MIN_DATAGRAM) {
-      ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${n} octets is shorter than the ${MIN_DATAGRAM}-octet header` });
+    const n = base + length;
+    if (length < MIN_DATAGRAM) {
+      ctx.drop(DropReason.truncated, { offset: 0, message: `sFlow datagram of ${length} octets is shorter than the ${MIN_DATAGRAM}-octet header` });
       return;
     }
-    const version = u32(0);
+    const version = u32(base);
     if (version !== SFLOW_VERSION) {
       ctx.drop(DropReason.badVersion, { offset: 0, message: `sFlow version ${version} given to the sFlow v5 decoder` });
       return;
     }
-    const agentType = u32(4);
+    const agentType = u32(base + 4);
     if (agentType !== 1 && agentType !== 2) {
       ctx.drop(DropReason.malformed, { offset: 4, message: `sFlow agent address type ${agentType} (expected 1 IPv4 or 2 IPv6) from ${address}:${port}` });
       return;
     }
     const v6 = agentType === 2;
-    let p = v6 ? 24 : 12;
+    let p = base + (v6 ? 24 : 12);
     if (n < p + 16) {
-      ctx.drop(DropReason.truncated, { offset: n, message: `sFlow datagram of ${n} octets is shorter than its ${p + 16}-octet header` });
+      ctx.drop(DropReason.truncated, { offset: length, message: `sFlow datagram of ${length} octets is shorter than its ${p - base + 16}-octet header` });
       return;
     }
-    const agent = agentName(dg, 8, v6);
+    const agent = agentName(dg, base + 8, v6);
     const subAgent = u32(p);
     const sequence = u32(p + 4);
     const uptime = u32(p + 8);
@@ -745,14 +762,14 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       }
       if (i >= samples) break;
       if (n - p < 8) {
-        ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sFlow datagram ends after ${i} of its ${samples} samples` }, samples - i);
+        ctx.drop(DropReason.truncated, { session: session.session, offset: p - base, message: `sFlow datagram ends after ${i} of its ${samples} samples` }, samples - i);
         break;
       }
       const format = u32(p);
       const length = u32(p + 4);
       const s = p + 8;
       if (length > n - s) {
-        ctx.drop(DropReason.truncated, { session: session.session, offset: p, message: `sample ${i + 1} of ${samples} (${length} octets) runs past the datagram` }, samples - i);
+        ctx.drop(DropReason.truncated, { session: session.session, offset: p - base, message: `sample ${i + 1} of ${samples} (${length} octets) runs past the datagram` }, samples - i);
         break;
       }
       p = s + length;
@@ -762,7 +779,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
         else skipped[Skip.sample]!++;
       } catch (e) {
         if (!(e instanceof SampleError)) throw e;
-        ctx.drop(e.reason, { session: session.session, offset: e.offset, message: `sFlow sample ${i + 1} of ${samples} dropped: ${e.message}` }, 1);
+        ctx.drop(e.reason, { session: session.session, offset: e.offset - base, message: `sFlow sample ${i + 1} of ${samples} dropped: ${e.message}` }, 1);
       }
     }
     if (i === samples && p < n) packetsTrailingOctets.inc({ input: ctx.input, protocol: 'sflow' });
@@ -772,6 +789,5 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     plans.walked += walked;
     flush();
     if (converted > 0) ctx.counted('sflow', converted);
-  };
+  }
 }
-

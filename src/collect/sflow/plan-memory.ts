@@ -1,5 +1,6 @@
 // The memory the sFlow decoders of a thread decode in: one WebAssembly memory holding the datagram being
-// decoded, where layoutOf found its parts, the datagram's clock, and the staging areas of record shapes.
+// decoded, where layoutOf found its parts, the datagram's clock, the areas the thread's UDP receivers put
+// datagrams in, and the staging areas of record shapes.
 // The compiled plans (sample-plan.ts) write most of a record with WebAssembly loads and stores, which need
 // the datagram and the record in the one memory they address; measured here, 40 four-octet moves took
 // 21-24 ns in WebAssembly against 71-90 ns through DataViews.
@@ -22,17 +23,27 @@ export const CLOCK_UPTIME = 8;
 const PAGE = 65536;
 /** Octets of one staging chunk (shapes.ts cuts it into areas). */
 export const CHUNK_OCTETS = 1 << 20;
-/** Staging chunks start on the second page. */
-const CHUNKS_AT = 2 * PAGE;
-/** Chunks the memory holds (128 MiB of address space with the first two pages): the first chunk of 126
- *  decoders, or 126 x 128 shapes. A decoder takes its first when it makes its first shape. */
+/**
+ * Receive areas, from the third page: a UDP receiver of the thread (collect/listener.ts) puts the datagrams
+ * it reads in one, and the sFlow decoder decodes them where they lie, where it would copy any other datagram
+ * to its datagram area first (that copy was 10-18 % of the decoder's time per sample). One per receiver.
+ */
+export const RECEIVE_AREA_OCTETS = 256 * 1024;
+const RECEIVE_AREAS = 32;
+const RECEIVE_AT = 2 * PAGE;
+const RECEIVE_END = RECEIVE_AT + RECEIVE_AREAS * RECEIVE_AREA_OCTETS;
+/** Staging chunks start after the receive areas. */
+const CHUNKS_AT = RECEIVE_END;
+/** Chunks the memory holds (134 MiB of address space with the pages before them): two per decoder with
+ *  WebAssembly plans (its staging and its walk, sample-walk.ts). */
 const CHUNKS = 126;
 
 export interface PlanMemory {
   /** Null when this runtime has no WebAssembly: the decoders then use ordinary Buffers and JS plans. */
   readonly memory: WebAssembly.Memory | null;
-  readonly datagram: Buffer;
-  readonly datagramView: DataView;
+  /** The whole memory, octets and DataView: decoders read datagrams through these at their offsets. */
+  readonly bytes: Buffer;
+  readonly view: DataView;
   readonly slots: Int32Array;
 }
 
@@ -44,20 +55,22 @@ function create(): PlanMemory {
   } catch {
     memory = null;
   }
-  const buffer = memory ? memory.buffer : new ArrayBuffer(CHUNKS_AT);
+  const buffer = memory ? memory.buffer : new ArrayBuffer(RECEIVE_AT);
   return {
     memory,
-    datagram: Buffer.from(buffer, 0, DATAGRAM_LENGTH),
-    datagramView: new DataView(buffer, 0, DATAGRAM_LENGTH),
+    bytes: Buffer.from(buffer),
+    view: new DataView(buffer),
     slots: new Int32Array(buffer, SLOTS_AT, MAX_SLOTS),
   };
 }
 
 /** The thread's plan memory (one datagram is decoded at a time per thread). */
 export const PLAN_MEMORY: PlanMemory = create();
-/** The clock's view: the datagram's DataView does not reach it. */
-const clockView = new DataView(PLAN_MEMORY.datagram.buffer, CLOCK_AT, 12);
+/** The clock's own view (setUint53 writes at an offset of a view). */
+const clockView = new DataView(PLAN_MEMORY.bytes.buffer, CLOCK_AT, 12);
 let chunksTaken = 0;
+/** Which receive areas a receiver holds. */
+const receiveTaken = new Uint8Array(RECEIVE_AREAS);
 
 /** Writes the datagram's arrival time (epoch ms, below 2^53) and the agent's uptime where plans read them. */
 export function setClock(timeMs: number, uptime: number): void {
@@ -73,4 +86,37 @@ export function takeChunk(): { chunk: Buffer; address: number } {
     return { chunk: Buffer.from(PLAN_MEMORY.memory.buffer, address, CHUNK_OCTETS), address };
   }
   return { chunk: Buffer.alloc(CHUNK_OCTETS), address: -1 };
+}
+
+/** A receive area for a receiver of this thread, until releaseReceiveArea; null when all are taken or the
+ *  runtime has no WebAssembly (the receiver then uses a buffer of its own, and the decoder copies). */
+export function takeReceiveArea(): Buffer | null {
+  if (!PLAN_MEMORY.memory) return null;
+  const i = receiveTaken.indexOf(0);
+  if (i < 0) return null;
+  receiveTaken[i] = 1;
+  return Buffer.from(PLAN_MEMORY.memory.buffer, RECEIVE_AT + i * RECEIVE_AREA_OCTETS, RECEIVE_AREA_OCTETS);
+}
+
+/** The receiver of `area` (from takeReceiveArea) is closed and writes no more. */
+export function releaseReceiveArea(area: Buffer): void {
+  receiveTaken[(area.byteOffset - RECEIVE_AT) / RECEIVE_AREA_OCTETS] = 0;
+}
+
+/** The batch being handed on, when it lies in a receive area (readingReceiveArea). */
+let areaBatch: Uint8Array | null = null;
+
+/**
+ * A reader (pipeline/datagram-batch.ts) starts handing on the datagrams of `batch`, or ends (null). Only the
+ * datagrams of a batch found in a receive area here are decoded in place: the check is made once per batch
+ * (reading a Buffer's .buffer is a call, ~20 ns).
+ */
+export function readingReceiveArea(batch: Uint8Array | null): void {
+  areaBatch = batch !== null && batch.buffer === PLAN_MEMORY.memory?.buffer && batch.byteOffset >= RECEIVE_AT && batch.byteOffset + batch.length <= RECEIVE_END ? batch : null;
+}
+
+/** Does the datagram bytes[start, end) lie in a receive area? Only there is a datagram decoded in place:
+ *  nothing but its receiver writes an area, never while a decoder reads it. */
+export function inReceiveArea(bytes: Uint8Array, start: number, end: number): boolean {
+  return bytes === areaBatch && start >= 0 && start <= end && end <= bytes.length;
 }

@@ -253,7 +253,7 @@ const PARAMETERS = ['S', 'M', 'at', 'u64', 'writeCommunities', 'writeAsPath'];
 export function compilePlan(key: number, shape: Shape, scale: boolean, wasm = true): SamplePlan | null {
   const plain = planSource(key, shape, scale);
   if (plain === undefined) return null;
-  const { datagramView: S, slots: at } = PLAN_MEMORY;
+  const { view: S, slots: at } = PLAN_MEMORY;
   const M = new DataView(S.buffer);
   const values = [S, M, at, setUint53, writeCommunities, writeAsPath];
   const write = (new Function(...PARAMETERS, plain.text) as (...a: unknown[]) => PlanWrite)(...values);

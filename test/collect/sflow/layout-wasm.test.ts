@@ -16,7 +16,7 @@ const SENTINEL = -7;
 
 /** Compares both on every flow sample of d; returns [samples with a layout, samples without]. */
 function compare(d: Buffer): [number, number] {
-  const { datagram, datagramView, slots } = PLAN_MEMORY;
+  const { bytes: datagram, view: datagramView, slots } = PLAN_MEMORY;
   datagram.set(d);
   let laid = 0;
   let not = 0;

@@ -35,9 +35,9 @@ function transcript(ctx: RecordingContext): string[] {
  */
 function both(datagrams: readonly Buffer[], sflow: Partial<SflowMappingConfig> = {}) {
   const mapping = { ...mappingConfig, sflow: { ...mappingConfig.sflow, ...sflow } };
-  const wasm: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0 };
-  const js: PlanUse = { enabled: true, wasm: false, samples: 0, staged: 0, walked: 0 };
-  const decoders = [wasm, js, { enabled: false, wasm: false, samples: 0, staged: 0, walked: 0 }].map((use) => buildSflowDecoder({ registry: reg, mapping }, undefined, use));
+  const wasm: PlanUse = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0, inPlace: 0 };
+  const js: PlanUse = { enabled: true, wasm: false, samples: 0, staged: 0, walked: 0, inPlace: 0 };
+  const decoders = [wasm, js, { enabled: false, wasm: false, samples: 0, staged: 0, walked: 0, inPlace: 0 }].map((use) => buildSflowDecoder({ registry: reg, mapping }, undefined, use));
   const contexts = decoders.map(() => new RecordingContext());
   for (const d of datagrams) for (let i = 0; i < decoders.length; i++) decoders[i]!(contexts[i]!, d, '192.0.2.7', 6343);
   const [planned, javascript, general] = contexts.map(transcript);
