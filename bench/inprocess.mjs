@@ -4,11 +4,15 @@
 // counts them. For NetFlow both plan styles are measured: 'generated' (straight-line code per layout, what
 // the gateway uses) and 'interpreted' (the op-list loop). sFlow: one record per sample (flow samples and
 // counter samples alike), from a fleet of 64 agents (72 exporter sessions). Reports records/s, ns/record
-// and heap bytes allocated per record. Datagrams are decoded in receive batches of `--batch` (32) with one
-// arrival time each, as the gateway's recvmmsg receive path gives them (up to 64 per call;
-// src/collect/arrival.ts); `--batch 0` reads the clock for every datagram instead.
+// and heap bytes allocated per record. Datagrams reach the decoder as the gateway's recvmmsg receive path
+// hands them on (collect/listener.ts receiveFrom): `--batch` (32) at a time, packed end to end into
+// batches that lie in the receive areas of the thread's plan memory, read by a DatagramReader with one
+// arrival time per batch, each datagram a range of its batch (the sFlow decoder reads it in place, the
+// others get a view). `--pool own`: each datagram a Buffer of its own, decoded in groups of `--batch` with
+// one arrival time (the sFlow decoder copies it in first: the benchmark before session 11); `--batch 0`:
+// own Buffers and the clock read for every datagram.
 //
-//   node --expose-gc bench/inprocess.mjs [--seconds 3] [--batch 32] [--case v5-generated|v9-generated|v5-interpreted|v9-interpreted|sflow]
+//   node --expose-gc bench/inprocess.mjs [--seconds 3] [--batch 32] [--pool receive|own] [--case v5-generated|v9-generated|v5-interpreted|v9-interpreted|sflow]
 //
 // One JSON line per measurement on stdout, progress on stderr.
 
@@ -28,10 +32,13 @@ const { buildSflowDecoder } = await dist('collect/sflow/decode.js');
 const { makeExporterSession } = await dist('collect/session.js');
 const { DEFAULT_SFLOW_MAPPING } = await dist('config/load.js');
 const { startBatch, endBatch } = await dist('collect/arrival.js');
+const { DatagramBatch, DatagramReader } = await dist('pipeline/datagram-batch.js');
+const { RECEIVE_AREA_OCTETS, takeReceiveArea } = await dist('collect/sflow/plan-memory.js');
 
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 3) || 3;
 const batch = args.includes('--batch') ? Number(args[args.indexOf('--batch') + 1]) : 32;
+const pool = args.includes('--pool') ? args[args.indexOf('--pool') + 1] : 'receive';
 const gc = globalThis.gc;
 if (!gc) console.error('warning: run with --expose-gc for the allocation figures');
 
@@ -107,6 +114,8 @@ function benchContext() {
 }
 
 const ALLOC_PASSES = 10;
+/** The sFlow decoder's count of datagrams it decoded where they lay (plan-memory.ts receive areas). */
+let inPlace = null;
 const noop = (_ctx, d) => d.length;
 
 // GC entries arrive asynchronously: a synchronous window is judged afterwards by the entries' start times.
@@ -146,11 +155,47 @@ async function sampledAllocation(run, records) {
   return { perRecord: total / records, top };
 }
 
+/**
+ * The datagrams as the gateway's receivers hand them on (collect/listener.ts receiveFrom): `batch` at a
+ * time, packed end to end into batches (pipeline/datagram-batch.ts, the addon's layout) that lie in the
+ * receive areas of the thread's plan memory (collect/sflow/plan-memory.ts), one after another.
+ */
+function receiveBatches(datagrams) {
+  const out = [];
+  let area = null;
+  let used = 0;
+  for (let i = 0; i < datagrams.length; i += batch) {
+    const some = datagrams.slice(i, i + batch);
+    const b = new DatagramBatch(new ArrayBuffer(some.reduce((n, d) => n + DatagramBatch.room('192.0.2.1', d.length), 0)));
+    for (const d of some) b.add(d, '192.0.2.1', 2055);
+    const sealed = new Uint8Array(b.seal());
+    if (!area || used + sealed.length > area.length) {
+      area = takeReceiveArea() ?? Buffer.alloc(RECEIVE_AREA_OCTETS);
+      used = 0;
+    }
+    const at = area.subarray(used, used + sealed.length);
+    at.set(sealed);
+    out.push(at);
+    used += sealed.length;
+  }
+  return out;
+}
+
 async function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {}, warmMs = 500) {
   const perPass = datagrams.reduce((n, d) => n + recordsOf(d), 0);
   const { ctx, count, calls } = benchContext();
+  const batches = batch > 0 && pool === 'receive' ? receiveBatches(datagrams) : [];
+  const reader = new DatagramReader();
+  // As the Collecting Process hands a datagram on (collect/collecting-process.ts decodeWith).
+  const each = decode.range
+    ? (bytes, start, end, address, port) => decode.range(ctx, bytes, start, end, address, port)
+    : (bytes, start, end, address, port) => decode(ctx, bytes.subarray(start, end), address, port);
   const pass =
-    batch > 0
+    batch > 0 && pool === 'receive'
+      ? () => {
+          for (let i = 0; i < batches.length; i++) reader.read(batches[i], each);
+        }
+      : batch > 0
       ? () => {
           for (let i = 0; i < datagrams.length; i += batch) {
             const end = Math.min(datagrams.length, i + batch);
@@ -191,7 +236,12 @@ async function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const until = Date.now() + seconds * 1000;
-  while (Date.now() < until) pass();
+  const inPlace0 = inPlace?.();
+  let passes = 0;
+  while (Date.now() < until) {
+    pass();
+    passes++;
+  }
   const ns = Number(process.hrtime.bigint() - t0);
   const cpu = process.cpuUsage(cpu0);
   const n = count() - start;
@@ -209,6 +259,8 @@ async function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {
     ...(sampled.top.length ? { allocatedBy: sampled.top } : {}),
     recordsPerPass: perPass,
     datagramsPerReceiveBatch: batch,
+    pool: batch > 0 ? pool : 'own',
+    ...(inPlace ? { datagramsDecodedInPlace: +((inPlace() - inPlace0) / (passes * datagrams.length)).toFixed(3) } : {}),
     ...extra,
   };
   console.log(JSON.stringify(result));
@@ -223,9 +275,11 @@ async function measure(name, decode, datagrams, recordsOf = recordsIn, extra = {
 const CASES = ['v5-generated', 'v9-generated', 'v5-interpreted', 'v9-interpreted', 'sflow'];
 const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : null;
 if (only === 'sflow') {
-  const pool = sflowDatagrams(4000);
+  const datagrams = sflowDatagrams(4000);
+  const plans = { enabled: true, wasm: true, samples: 0, staged: 0, walked: 0, inPlace: 0 };
+  inPlace = () => plans.inPlace;
   // 68 record shapes (templates) each with its own plan: a longer warm-up so all are optimised.
-  await measure('inprocess-sflow', buildSflowDecoder(options), pool, samplesIn, { traffic: describe(pool) }, 2000);
+  await measure('inprocess-sflow', buildSflowDecoder(options, undefined, plans), datagrams, samplesIn, { traffic: describe(datagrams) }, 2000);
 } else if (only) {
   const [protocol, style] = only.split('-');
   if (protocol === 'v5') await measure(`inprocess-${only}`, buildNetflow5Decoder(options, style), v5Datagrams(4000, { recordsPer: 30 }));
@@ -233,7 +287,7 @@ if (only === 'sflow') {
 } else {
   // Each case in a fresh process, so one case's JIT feedback and heap do not skew the next.
   for (const c of CASES) {
-    const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename, '--case', c, '--seconds', String(seconds)], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, ['--expose-gc', import.meta.filename, '--case', c, '--seconds', String(seconds), '--batch', String(batch), '--pool', pool], { stdio: 'inherit' });
     if (r.status !== 0) process.exitCode = 1;
   }
 }
