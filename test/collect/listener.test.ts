@@ -15,6 +15,8 @@ import { pino } from 'pino';
 import { applyReceiveBuffer, grantedReceiveBuffer, listenUdp, loadUdpReceiver, receiveFrom } from '../../src/collect/listener.js';
 import { CollectingProcess } from '../../src/collect/collecting-process.js';
 import { PLAN_MEMORY, releaseReceiveArea, takeReceiveArea } from '../../src/collect/sflow/plan-memory.js';
+import { buildSflowDecoder } from '../../src/collect/sflow/decode.js';
+import { RecordingContext } from '../mapping/harness.js';
 import type { UdpReceive } from '../../src/config/types.js';
 import type { RecordSink } from '../../src/mediate/sink.js';
 import { loadRegistry } from '../../src/model/registry.js';
@@ -192,6 +194,46 @@ describe.skipIf(!ways.includes('recvmmsg'))('UDP listener, receive: recvmmsg, in
       { inMemory: true, text: 'second' },
     ]);
     expect(freeAreas()).toBe(free);
+  });
+
+  it.each(['recvmmsg', 'dgram'] as const)('an sFlow input reading with %s: every record arrives, datagrams copied into the plan memory only with dgram', async (receive) => {
+    const datagrams = udpPayloads(resolve(corpus, 'sflow/oxyflow__sflow.pcap')).map((p) => p.payload).slice(0, 40);
+    // What the decoder makes of them handed over directly.
+    const direct = new RecordingContext();
+    const decode = buildSflowDecoder({ registry: loadRegistry(), mapping: DEFAULT_MAPPING });
+    for (const d of datagrams) decode(direct, d, '127.0.0.1', 6343);
+    const want = direct.records.reduce((n, r) => n + r.count, 0);
+    expect(want).toBeGreaterThan(100);
+    let records = 0;
+    const sink: RecordSink = { sessionStarted() {}, templateDefined() {}, templateWithdrawn() {}, records: (_s, _t, _b, _st, _e, count) => void (records += count), sessionEnded() {} };
+    const cp = new CollectingProcess(
+      { name: `sflow-${receive}`, listen: 'udp://127.0.0.1:0', protocol: 'sflow', sessionTimeout: 300, templateTimeout: 1800, pendingTimeout: 10, pendingLimit: 16, receiveBuffer: 1 << 20, receive },
+      sink,
+      { registry: loadRegistry(), mapping: DEFAULT_MAPPING },
+    );
+    // The decoder copies a datagram it does not read in place with the plan memory's set().
+    const memory = PLAN_MEMORY.bytes;
+    let copies = 0;
+    memory.set = function (this: Buffer, ...args: Parameters<Buffer['set']>) {
+      copies++;
+      return Uint8Array.prototype.set.apply(this, args);
+    };
+    await cp.start();
+    const tx = dgram.createSocket('udp4');
+    try {
+      // One at a time: each is its own receive batch (the order of sends is the order of reads).
+      for (const d of datagrams) {
+        await new Promise<void>((r, j) => tx.send(d, cp.port, '127.0.0.1', (e) => (e ? j(e) : r())));
+        await new Promise((r) => setImmediate(r));
+      }
+      for (let i = 0; i < 100 && records < want; i++) await tick();
+    } finally {
+      delete (memory as { set?: unknown }).set;
+      tx.close();
+      await cp.stop();
+    }
+    expect(records).toBe(want);
+    expect(copies).toBe(receive === 'dgram' ? datagrams.length : 0);
   });
 });
 
