@@ -3,7 +3,8 @@
 //
 // Two ways to read it (the input's `receive` key, docs/collecting.md "UDP socket and receive buffer"):
 // - recvmmsg: the project's addon (native/udp-receiver) drains the socket with recvmmsg(2) into one batch
-//   buffer and calls back once per batch; per datagram only a view of the batch is made here. It also
+//   buffer and calls back once per batch; each datagram is handed on as a range of the batch, with no
+//   object made for it (the batch lies where the sFlow decoder reads datagrams in place). It also
 //   reads the socket's kernel drop counter (SO_MEMINFO sk_drops: datagrams dropped for want of receive
 //   buffer), counted as receive_buffer_full.
 // - dgram: node:dgram, one callback per datagram with what dgram allocates for it (a Buffer, rinfo, the
@@ -181,7 +182,7 @@ export async function bindAddress(at: HostPort): Promise<string> {
 }
 
 /**
- * Polls `fd` from this thread: every datagram reaches `onDatagram` as a view of the batch (valid during the
+ * Polls `fd` from this thread: every datagram reaches `onDatagram` as a range of the batch (valid during the
  * call). Truncated datagrams (none fit a 65,536-octet slot) are counted as `truncated` drops of `input` at
  * every scrape, failed receives as they happen (receiveFailed). `stop` ends it (the descriptor stays open);
  * `pause` holds reading for backpressure. `taken`: see UdpReceiverAddon.open.
