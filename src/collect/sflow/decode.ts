@@ -48,7 +48,7 @@ import {
 } from './formats.js';
 import { Gateway, GATEWAY_PROBLEMS, GATEWAY_SLOTS, varlen, walkGateway, writeAsPath, writeCommunities } from './gateway.js';
 import { PLAN_DISPATCH } from './plan-dispatch.js';
-import { DATAGRAM_LENGTH, inReceiveArea, PLAN_MEMORY, setClock } from './plan-memory.js';
+import { DATAGRAM_LENGTH, PLAN_MEMORY, receivedAt, setClock } from './plan-memory.js';
 import { layoutOf, variableOctets } from './layout.js';
 import { compilePlan, MAX_PLANS, PlanTable } from './sample-plan.js';
 import { layoutWasm, NOT_LAID_OUT, SampleWalk, ShapeWord } from './sample-walk.js';
@@ -692,11 +692,10 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     const length = end - start;
     // Where the datagram starts in the plan memory: where it lies when the receiver put it there
     // (plan-memory.ts receive areas), else at 0, copied in.
-    let base = 0;
-    if (inReceiveArea(bytes, start, end)) {
-      base = bytes.byteOffset + start;
-      plans.inPlace++;
-    } else {
+    let base = receivedAt(bytes, start, end);
+    if (base >= 0) plans.inPlace++;
+    else {
+      base = 0;
       if (length > DATAGRAM_LENGTH) {
         ctx.drop(DropReason.malformed, { offset: 0, message: `sFlow datagram of ${length} octets is larger than any UDP payload` });
         return;
@@ -740,14 +739,18 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     state.nextSequence = (sequence + 1) >>> 0;
     state.uptime = uptime;
     state.datagrams++;
-    now[0] = arrivalMs();
-    now[1] = Math.floor(now[0] / 1000);
-    if (now[1] !== exportSeconds) exportSeconds = now[1]!;
+    // The same for every flow sample of the datagram (only these lines write them in the view); the
+    // arrival time is that of the receive batch (collect/arrival.ts), so it changes once per batch.
+    const arrival = arrivalMs();
+    if (arrival !== now[0]) {
+      now[0] = arrival;
+      now[1] = Math.floor(arrival / 1000);
+      if (now[1] !== exportSeconds) exportSeconds = now[1]!;
+      view.u64(V.observationTimeMs!, arrival);
+    }
     clock[0] = uptime;
-    // The same for every flow sample of the datagram (only these lines write them in the view).
-    view.u64(V.observationTimeMs!, now[0]!);
     view.u32(V.agentUptimeMs!, uptime);
-    setClock(now[0]!, uptime);
+    setClock(arrival, uptime);
     converted = 0;
 
     // The WebAssembly walk decodes what it can (sample-walk.ts); each sample it stops at is decoded here.

@@ -72,9 +72,16 @@ let chunksTaken = 0;
 /** Which receive areas a receiver holds. */
 const receiveTaken = new Uint8Array(RECEIVE_AREAS);
 
-/** Writes the datagram's arrival time (epoch ms, below 2^53) and the agent's uptime where plans read them. */
+/** The arrival time last written to the clock. */
+let clockTime = -1;
+
+/** Writes the datagram's arrival time (epoch ms, below 2^53) and the agent's uptime where plans read them.
+ *  The datagrams of a receive batch share their arrival time: it is written once per batch. */
 export function setClock(timeMs: number, uptime: number): void {
-  setUint53(clockView, CLOCK_TIME, timeMs);
+  if (timeMs !== clockTime) {
+    clockTime = timeMs;
+    setUint53(clockView, CLOCK_TIME, timeMs);
+  }
   clockView.setUint32(CLOCK_UPTIME, uptime);
 }
 
@@ -103,8 +110,11 @@ export function releaseReceiveArea(area: Buffer): void {
   receiveTaken[(area.byteOffset - RECEIVE_AT) / RECEIVE_AREA_OCTETS] = 0;
 }
 
-/** The batch being handed on, when it lies in a receive area (readingReceiveArea). */
+/** The batch being handed on, when it lies in a receive area (readingReceiveArea), its offset in the
+ *  memory and its length (read once: a Buffer's byteOffset is a call). */
 let areaBatch: Uint8Array | null = null;
+let areaBatchAt = 0;
+let areaBatchLength = 0;
 
 /**
  * A reader (pipeline/datagram-batch.ts) starts handing on the datagrams of `batch`, or ends (null). Only the
@@ -113,10 +123,13 @@ let areaBatch: Uint8Array | null = null;
  */
 export function readingReceiveArea(batch: Uint8Array | null): void {
   areaBatch = batch !== null && batch.buffer === PLAN_MEMORY.memory?.buffer && batch.byteOffset >= RECEIVE_AT && batch.byteOffset + batch.length <= RECEIVE_END ? batch : null;
+  areaBatchAt = areaBatch ? areaBatch.byteOffset : 0;
+  areaBatchLength = areaBatch ? areaBatch.length : 0;
 }
 
-/** Does the datagram bytes[start, end) lie in a receive area? Only there is a datagram decoded in place:
- *  nothing but its receiver writes an area, never while a decoder reads it. */
-export function inReceiveArea(bytes: Uint8Array, start: number, end: number): boolean {
-  return bytes === areaBatch && start >= 0 && start <= end && end <= bytes.length;
+/** Where the datagram bytes[start, end) lies in the plan memory when it is in a receive area, else -1.
+ *  Only there is a datagram decoded in place: nothing but its receiver writes an area, never while a
+ *  decoder reads it. */
+export function receivedAt(bytes: Uint8Array, start: number, end: number): number {
+  return bytes === areaBatch && start >= 0 && start <= end && end <= areaBatchLength ? areaBatchAt + start : -1;
 }
