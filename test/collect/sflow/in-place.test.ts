@@ -1,7 +1,8 @@
 // Datagrams decoded where they lie: a receiver's batch in a receive area of the plan memory
 // (src/collect/sflow/plan-memory.ts) is read by the sFlow decoder in place, without the copy to its datagram
-// area. Held to the copying decoder octet for octet, on every sFlow capture of the corpus and on malformed
-// datagrams (their drops and the offsets they name), and checked to happen only inside a reader's batch.
+// area. Held to the copying decoder octet for octet, on every sFlow capture of the corpus, on malformed and on
+// 5,000 mutated datagrams (their drops and the offsets they name), and checked to happen only inside a
+// reader's batch.
 
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,7 +12,8 @@ import { buildSflowDecoder, type PlanUse } from '../../../src/collect/sflow/deco
 import { PLAN_MEMORY, RECEIVE_AREA_OCTETS, releaseReceiveArea, takeReceiveArea } from '../../../src/collect/sflow/plan-memory.js';
 import { DatagramBatch, DatagramReader } from '../../../src/pipeline/datagram-batch.js';
 import { udpPayloads } from '../../../src/util/pcap.js';
-import { mappingConfig, RecordingContext, testRegistry } from '../../mapping/harness.js';
+import { mappingConfig, mutate, prng, RecordingContext, testRegistry } from '../../mapping/harness.js';
+import { corpusDatagrams } from './datagrams.js';
 // @ts-expect-error plain JavaScript module of the benchmark harness, no type declarations
 import { sflowDatagrams } from '../../../bench/lib/sflow-gen.mjs';
 
@@ -50,6 +52,7 @@ function copied(datagrams: Buffer[]) {
 /** The outcome of the datagrams packed into batches in receive areas, as a receiver leaves them, and handed
  *  on by a DatagramReader as the Collecting Process does (the decoder's range entry). */
 function inPlace(datagrams: Buffer[], areas: Buffer[]) {
+  const GAP = 8;
   const plans = use();
   const decode = buildSflowDecoder({ registry: reg, mapping: mappingConfig }, undefined, plans);
   const ctx = new OffsetContext();
@@ -58,17 +61,17 @@ function inPlace(datagrams: Buffer[], areas: Buffer[]) {
   let used = 0;
   let batches = 0;
   for (let i = 0; i < datagrams.length; ) {
-    const batch = new DatagramBatch(new ArrayBuffer(RECEIVE_AREA_OCTETS));
+    const batch = new DatagramBatch(new ArrayBuffer(RECEIVE_AREA_OCTETS - GAP));
     while (i < datagrams.length && batch.fits('192.0.2.9', datagrams[i]!.length)) batch.add(datagrams[i++]!, '192.0.2.9', 6343);
     const buffer = batch.seal();
     // The batch's octets: as many as its header says it used.
     const sealed = new Uint8Array(buffer, 0, new DataView(buffer).getUint32(4, true));
-    if (used + sealed.length > RECEIVE_AREA_OCTETS) {
+    if (used + GAP + sealed.length > RECEIVE_AREA_OCTETS) {
       area = (area + 1) % areas.length;
       used = 0;
     }
     // Leave other octets before it: a batch starts anywhere in its area.
-    used += 8;
+    used += GAP;
     const at = areas[area]!.subarray(used, used + sealed.length);
     at.set(sealed);
     used += sealed.length;
@@ -142,6 +145,25 @@ describe('sFlow datagrams decoded in place', () => {
     expect(got.drops).toEqual(want.drops);
     expect(got.records).toEqual(want.records);
     expect(got.plans.inPlace).toBe(bad.length);
+  });
+
+  it('5,000 mutated datagrams, each after its original: the same records, drops and offsets (a read past a datagram would see the next one in place)', () => {
+    const rnd = prng(11);
+    const originals = [...corpusDatagrams(), ...(sflowDatagrams(300) as Buffer[])];
+    const mutated: Buffer[] = [];
+    // Each mutation after its original, so the layouts are planned and walked when the mutations come.
+    for (let i = 0; i < 5000; i++) {
+      const d = originals[i % originals.length]!;
+      mutated.push(d, mutate(d, rnd));
+    }
+    const want = copied(mutated);
+    const got = inPlace(mutated, areas);
+    expect(want.drops.length).toBeGreaterThan(500);
+    expect(want.plans.walked).toBeGreaterThan(10_000);
+    expect(got.drops).toEqual(want.drops);
+    expect(got.records).toEqual(want.records);
+    expect(got.counted).toBe(want.counted);
+    expect(got.plans.inPlace).toBe(mutated.length);
   });
 
   it('a datagram of a receive area handed on outside a reader batch is copied first', () => {
