@@ -10,6 +10,7 @@ import type { ExporterSession, InputProtocol } from './session.js';
 import { SessionTable } from './sessions.js';
 import type { SessionHealth } from '../observe/http.js';
 import { dispatch } from './dispatch.js';
+import { viewOf } from '../pipeline/datagram-batch.js';
 import { DECODERS } from './protocols.js';
 import { listenUdp, type UdpListener } from './listener.js';
 import { StreamListener, type RefusedReason } from './stream-listener.js';
@@ -296,7 +297,7 @@ export class CollectingProcess {
     try {
       // A decoder that reads the range where it lies gets it; the others a view of their own.
       if (decode.range) decode.range(ctx, bytes, start, end, address, port);
-      else decode(ctx, start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), address, port);
+      else decode(ctx, viewOf(bytes, start, end), address, port);
       if (limit?.countsRecords) limit.charge(this.recordsTotal() - before);
     } catch (err) {
       // A decoder bug must not take the gateway down: count it, log it, go on with the next datagram.

@@ -64,6 +64,11 @@ export class DatagramBatch {
 /** A datagram: the octets bytes[start, end) (a view of them would cost an object per datagram). */
 export type DatagramHandler = (bytes: Buffer, start: number, end: number, address: string, port: number) => void;
 
+/** A view of the datagram bytes[start, end), for code that needs one: the bytes themselves when they are all of it. */
+export function viewOf(bytes: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+}
+
 /**
  * Reads a sealed batch: `each` gets where every datagram lies in it (valid until the batch goes back to the
  * main thread, or the receiver reads again). Consecutive datagrams from one address share one address

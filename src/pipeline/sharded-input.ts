@@ -31,7 +31,7 @@ import type { RecordSink } from '../mediate/sink.js';
 import { DropReason, addThreadMetrics, bytesReceived, onScrape, packetsDropped, packetsReceived, sessionsEnded, workerThreadExits, type MetricsJson } from '../observe/metrics.js';
 import { bySession, type SessionHealth } from '../observe/http.js';
 import { RateLimitedLog, log } from '../observe/log.js';
-import { DATAGRAM_BATCH_BYTES, DatagramBatch } from './datagram-batch.js';
+import { DATAGRAM_BATCH_BYTES, DatagramBatch, viewOf } from './datagram-batch.js';
 import { EVENTS_START, EventReader } from './event-channel.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
 import { retireMetrics } from './retired-metrics.js';
@@ -410,7 +410,7 @@ export class ShardedInput implements InputProcess {
     // Bound only now that every worker is ready to read its socket: a busy machine may take a while to start
     // them, and datagrams waiting meanwhile in sockets nobody reads could overflow them.
     if (await this.openWorkerSockets(at)) for (const s of this.shards) s.adopt(this.sockets[s.index]!);
-    else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (b, s, e, a, p) => this.receive(s === 0 && e === b.length ? b : b.subarray(s, e), a, p), { receive: this.config.receive });
+    else this.socket = await listenUdp(this.config.name, at, this.config.receiveBuffer, (b, s, e, a, p) => this.receive(viewOf(b, s, e), a, p), { receive: this.config.receive });
     log.info({ input: this.config.name, listen: this.config.listen, protocol: this.config.protocol, port: this.port, workers: this.workers }, 'input listening');
   }
 
