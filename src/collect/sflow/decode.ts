@@ -20,7 +20,7 @@ import { loadSflowTable, type SflowTable } from '../../mapping/sflow-table.js';
 import { DropReason, packetsTrailingOctets, sflowDatagramsLost, sflowSkipped } from '../../observe/metrics.js';
 import { onScrape } from '../../observe/metrics.js';
 import { formatIPv4, formatIPv6 } from '../../util/address.js';
-import { copyShort } from '../../util/octets.js';
+import { copyShort, setUint53 } from '../../util/octets.js';
 import { CounterGroup, COUNTER_FIELDS, COUNTER_VIEW_LENGTH, ETHERNET_INTERFACE_AT, ETHERNET_INTERFACE_LENGTH, GENERIC_INTERFACE_AT, GENERIC_INTERFACE_LENGTH } from './counter-view.js';
 import { decodeHeader, HeaderOutcome } from './header.js';
 import { forwardingStatusOfDiscard, FORWARDED, CONSUMED_FOR_US } from './forwarding-status.js';
@@ -178,11 +178,11 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
   let ctx!: DecodeContext;
   let session!: SessionState<Entry>;
   let state!: SflowState;
-  // Arrival time of the datagram: [0] epoch ms, [1] epoch seconds (in an array: a double in a closure
-  // variable would be re-boxed on every assignment).
-  const now = new Float64Array(2);
-  /** now[1] as the number handed to the sink: a double passed to a call is boxed, so the box is kept and
-   *  made anew only when the second changes (not per sink call: 4 per datagram here). */
+  // Arrival time of the datagram, epoch ms (in an array: a double in a closure variable would be re-boxed
+  // on every assignment).
+  const now = new Float64Array(1);
+  /** The arrival time's epoch second as the number handed to the sink: a double passed to a call is boxed,
+   *  so the box is kept and made anew only when the second changes (not per sink call: 4 per datagram). */
   let exportSeconds = 0;
   let converted = 0;
 
@@ -645,9 +645,7 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
       u32ToView(C_SOURCE_INDEX, u32(s + 4) & 0xffffff);
       r = s + 8;
     }
-    const hi = Math.floor(now[0]! / 4294967296);
-    u32ToView(C_TIME, hi);
-    u32ToView(C_TIME + 4, now[0]! - hi * 4294967296);
+    setUint53(cviewDv, C_TIME, now[0]!);
     u32ToView(C_UPTIME, clock[0]!);
     let mask = CounterGroup.sample;
     const count = u32(r);
@@ -744,8 +742,8 @@ export function buildSflowDecoder(options: DecoderOptions, table?: SflowTable, p
     const arrival = arrivalMs();
     if (arrival !== now[0]) {
       now[0] = arrival;
-      now[1] = Math.floor(arrival / 1000);
-      if (now[1] !== exportSeconds) exportSeconds = now[1]!;
+      const seconds = Math.floor(arrival / 1000);
+      if (seconds !== exportSeconds) exportSeconds = seconds;
       view.u64(V.observationTimeMs!, arrival);
     }
     clock[0] = uptime;
